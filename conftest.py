@@ -1,0 +1,12 @@
+"""Shared test set-up: quiet TensorFlow, headless matplotlib, the repository on the kernel's path."""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("MPLBACKEND", "agg")
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+# nbval starts notebook kernels as subprocesses: they inherit this, so `import helpers` works there too.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)

@@ -1,0 +1,110 @@
+"""Atomic file writes and the model manifest schema.
+
+Every artifact of the project is written to a temporary file in the destination folder and then moved
+into place with :func:`os.replace`, which is atomic on POSIX and Windows: a reader (or a process killed
+half-way) sees either the old file or the new one, never a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+#: Keys every manifest has (see :func:`check_manifest`).
+MANIFEST_KEYS = (
+    "task", "name", "status", "config", "command", "epochs_run", "best_epoch", "history", "metrics",
+    "train_seconds", "hardware", "versions", "created",
+)
+HISTORY_KEYS = {"classify": ("loss", "val_loss", "accuracy", "val_accuracy"), "pixel": ("loss", "val_loss")}
+METRIC_KEYS = {
+    "classify": ("train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"),
+    "pixel": ("train_loss", "val_loss", "test_loss"),
+}
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path next to ``path``; on success move it onto ``path`` atomically.
+
+    >>> with atomic_path("model.weights.h5") as tmp:
+    ...     model.save_weights(tmp)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes)  # keep ".weights.h5": Keras checks the file name
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # let the writer create it
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json_atomic(path: str | os.PathLike, data) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    return Path(path)
+
+
+def hardware_description() -> dict:
+    """What the code runs on: CPU, core count, and the GPUs TensorFlow sees."""
+    info = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "system": platform.system()}
+    try:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        info["gpus"] = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    except Exception:  # pragma: no cover - description only
+        info["gpus"] = []
+    return info
+
+
+def software_versions() -> dict:
+    """Versions of Python and of the libraries that determine the numbers."""
+    versions = {"python": sys.version.split()[0]}
+    for module in ("tensorflow", "keras", "numpy"):
+        try:
+            versions[module] = __import__(module).__version__
+        except Exception:  # pragma: no cover
+            versions[module] = None
+    return versions
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_manifest(manifest: dict) -> None:
+    """Raise ValueError listing what a manifest lacks (keys, history series, metrics)."""
+    problems = [f"missing key {key!r}" for key in MANIFEST_KEYS if key not in manifest]
+    task = manifest.get("task")
+    if task not in HISTORY_KEYS:
+        problems.append(f"task is {task!r}, expected 'classify' or 'pixel'")
+    else:
+        history = manifest.get("history", {})
+        lengths = set()
+        for key in HISTORY_KEYS[task]:
+            if key not in history:
+                problems.append(f"history lacks {key!r}")
+            else:
+                lengths.add(len(history[key]))
+        if len(lengths) > 1:
+            problems.append(f"history series differ in length: {sorted(lengths)}")
+        if lengths and manifest.get("epochs_run") not in lengths:
+            problems.append("epochs_run does not match the history length")
+        if manifest.get("status") == "complete":
+            metrics = manifest.get("metrics", {})
+            problems += [f"metrics lack {key!r}" for key in METRIC_KEYS[task] if key not in metrics]
+    if problems:
+        raise ValueError("Invalid manifest: " + "; ".join(problems) + ".")

@@ -1,0 +1,99 @@
+"""Command line: train (or resume) one zoo model.
+
+    python -m helpers.train {classify|pixel} NAME [--epochs N] [--batch-size B] [--lr LR]
+                            [--quick] [--out DIR] [--seed S] [--fresh]
+
+Re-running the same command after an interruption (Ctrl-C, a closed laptop, ``kill -9``) continues from
+the last completed epoch. ``--fresh`` discards previous progress. Files go to ``data/models/{task}/``
+(or ``DIR/{task}/``): ``NAME.weights.h5``, ``NAME.json`` (the manifest) and ``resume/NAME/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from helpers import models as zoo  # noqa: E402
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _model_name(text: str) -> str:
+    try:
+        zoo.parse_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.train",
+        description="Train or resume one model of the zoo (resumable: re-run the same command after a stop).",
+        epilog="Zoo: " + ", ".join(zoo.ZOO) + ". Example: python -m helpers.train classify gru_1x32",
+    )
+    parser.add_argument("task", choices=zoo.TASKS, help="classify (digit from 784 pixels) or pixel (next pixel)")
+    parser.add_argument("name", type=_model_name, help="zoo model name, e.g. gru_1x32")
+    parser.add_argument("--epochs", type=_positive_int, help="maximum number of epochs (early stopping may end sooner)")
+    parser.add_argument("--batch-size", type=_positive_int, help="training batch size")
+    parser.add_argument("--lr", type=_positive_float, help="initial learning rate")
+    parser.add_argument("--seed", type=_non_negative_int, help="random seed (data order, init, dropout)")
+    parser.add_argument("--quick", action="store_true", help="tiny subset, 2 epochs: a smoke test, never shipped")
+    parser.add_argument("--out", help="output folder (default: data/models)")
+    parser.add_argument("--fresh", action="store_true", help="discard previous progress and start over")
+    parser.add_argument("--max-epochs-now", type=_positive_int, dest="stop_after_epochs",
+                        help="stop (resumably) after this many epochs in this run")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from helpers.data import MnistFileError
+    from helpers.training import train
+
+    try:
+        train(args.task, args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+              quick=args.quick, out=args.out, fresh=args.fresh, stop_after_epochs=args.stop_after_epochs)
+    except (ValueError, MnistFileError, FloatingPointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted. Run the same command again to resume from the last completed epoch.",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,434 @@
+"""The resumable training engine behind ``python -m helpers.train``.
+
+One call trains one zoo model and leaves, in ``data/models/{task}/`` (or ``out``):
+
+- ``{name}.weights.h5``: the weights of the best epoch (lowest validation loss) so far;
+- ``{name}.json``: the manifest (config, exact command, per-epoch history, metrics, time, hardware);
+- ``resume/{name}/``: a small checkpoint of the last completed epoch (weights, Adam state, history).
+
+After every epoch the checkpoint is written to a fresh folder and only then made current, by an atomic
+rename of ``state.json``: killing the process at any moment (``kill -9`` included) and running the same
+command again continues from the last completed epoch, with the same history, the same data order and the
+same dropout masks as an uninterrupted run. Training is seeded: per epoch, the shuffling order and the
+dropout seed are functions of ``(seed, epoch)`` only.
+
+The recipe (see :func:`helpers.models.default_config`): Adam with gradient-norm clipping, an exponential
+staircase decay of the learning rate every ``decay_every`` epochs, output dropout, early stopping on the
+validation loss that restores the best weights, XLA compilation. Several visible GPUs: the model is built
+under ``tf.distribute.MirroredStrategy``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from helpers import data as data_lib
+from helpers import models as zoo
+from helpers.manifest import (
+    atomic_path,
+    check_manifest,
+    hardware_description,
+    software_versions,
+    utc_now,
+    write_json_atomic,
+)
+from helpers.paths import MODELS_DIR
+
+#: Config keys that may change between a run and its resumption (everything else must match).
+RESUMABLE_CHANGES = ("max_epochs", "patience")
+#: Sizes of the ``quick`` subsets (smoke tests and CI; never shipped).
+QUICK_SIZES = {"train": 512, "validation": 256, "test": 256}
+QUICK_EPOCHS = 2
+#: Fixed test slice whose metrics the manifest records, so tests can check shipped weights quickly.
+TEST_SLICE = {"classify": 1000, "pixel": 500}
+
+
+def make_config(task: str, name: str, *, epochs=None, batch_size=None, lr=None, seed=None, quick=False,
+                **overrides) -> dict:
+    """The full config of a run: the model's defaults with the given values changed (validated)."""
+    config = zoo.default_config(task, name)
+    unknown = sorted(set(overrides) - set(config))
+    if unknown:
+        raise ValueError(f"Unknown config key(s) {unknown}; known: {sorted(config)}.")
+    config.update(overrides)
+    if epochs is not None:
+        config["max_epochs"] = epochs
+    elif quick:
+        config["max_epochs"] = QUICK_EPOCHS
+    if batch_size is not None:
+        config["batch_size"] = batch_size
+    if lr is not None:
+        config["learning_rate"] = lr
+    if seed is not None:
+        config["seed"] = seed
+    config["quick"] = bool(quick)
+    _validate(config)
+    return config
+
+
+def _validate(config: dict) -> None:
+    def positive_int(key):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}.")
+
+    for key in ("max_epochs", "batch_size", "decay_every", "patience"):
+        positive_int(key)
+    for key in ("learning_rate", "clipnorm"):
+        if not (isinstance(config[key], (int, float)) and config[key] > 0 and np.isfinite(config[key])):
+            raise ValueError(f"{key} must be a positive number, got {config[key]!r}.")
+    if not 0 < config["decay_rate"] <= 1:
+        raise ValueError(f"decay_rate must be in (0, 1], got {config['decay_rate']!r}.")
+    if not isinstance(config["seed"], (int, np.integer)) or config["seed"] < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {config['seed']!r}.")
+
+
+def reproduce_command(config: dict, out: Path | None) -> str:
+    """The exact CLI command that reproduces a run with this config."""
+    parts = ["python -m helpers.train", config["task"], config["name"],
+             f"--epochs {config['max_epochs']}", f"--batch-size {config['batch_size']}",
+             f"--lr {config['learning_rate']:g}", f"--seed {config['seed']}"]
+    if config.get("quick"):
+        parts.append("--quick")
+    if out is not None:
+        parts.append(f"--out {out}")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------------
+
+
+def load_task_data(task: str, quick: bool = False, splits: data_lib.MnistSplits | None = None) -> dict:
+    """Inputs and targets for ``train``, ``validation`` and ``test`` (small subsets when ``quick``)."""
+    splits = splits if splits is not None else data_lib.load_mnist()
+    arrays = {}
+    for split in ("train", "validation", "test"):
+        part = splits[split].head(QUICK_SIZES[split] if quick else None)
+        arrays[split] = data_lib.task_arrays(task, part)
+    return arrays
+
+
+# --------------------------------------------------------------------------------------------------
+# Model, optimizer and checkpoints
+# --------------------------------------------------------------------------------------------------
+
+
+def _strategy():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def compile_model(config: dict, steps_per_epoch: int):
+    """Build and compile the model of ``config`` (loss, metrics, Adam with decay and clipping)."""
+    import keras
+
+    overrides = {k: config[k] for k in zoo.ARCHITECTURE_KEYS}
+    model = zoo.build(config["task"], config["name"], seed=config["seed"], **overrides)
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        config["learning_rate"], decay_steps=config["decay_every"] * steps_per_epoch,
+        decay_rate=config["decay_rate"], staircase=True)
+    optimizer = keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
+    if config["task"] == "classify":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    else:
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        metrics = []
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=bool(config["jit_compile"]))
+    optimizer.build(model.trainable_variables)
+    return model
+
+
+def _set_dropout_seed(model, seed: int, epoch: int) -> None:
+    """Make the dropout masks of an epoch a function of (seed, epoch) only."""
+    for layer in model.layers:
+        generator = getattr(layer, "seed_generator", None)
+        if generator is not None:
+            generator.state.assign(np.array([seed, epoch + 1], dtype=generator.state.dtype.name
+                                            if hasattr(generator.state.dtype, "name") else "int64"))
+
+
+def _save_checkpoint(model, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_weights(folder / "last.weights.h5")
+    np.savez(folder / "optimizer.npz", *[np.asarray(v.numpy()) for v in model.optimizer.variables])
+
+
+def _load_checkpoint(model, folder: Path) -> None:
+    model.load_weights(folder / "last.weights.h5")
+    with np.load(folder / "optimizer.npz") as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    variables = model.optimizer.variables
+    if len(values) != len(variables):
+        raise ValueError(f"optimizer checkpoint in {folder} has {len(values)} variables, expected {len(variables)}")
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+class ResumeState:
+    """The ``resume/{name}/state.json`` pointer and the checkpoint folder it names.
+
+    A checkpoint folder ``epoch-NNNN`` holds ``last.weights.h5`` (the model after that epoch),
+    ``optimizer.npz`` (Adam's step count and moments) and ``best.weights.h5`` (the best epoch so far).
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder / "state.json"
+
+    def read(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        return json.loads(self.path.read_text())
+
+    def checkpoint(self) -> Path:
+        return self.folder / self.read()["checkpoint"]
+
+    def best_weights(self) -> Path:
+        return self.checkpoint() / "best.weights.h5"
+
+    def commit(self, model, state: dict, improved: bool) -> None:
+        """Write a new checkpoint folder, then atomically point ``state.json`` at it; drop older ones."""
+        previous = self.read()
+        name = f"epoch-{state['epochs_run']:04d}"
+        tmp = self.folder / f".tmp-{name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        _save_checkpoint(model, tmp)
+        best_source = tmp / "last.weights.h5" if improved else self.folder / previous["checkpoint"] / "best.weights.h5"
+        shutil.copyfile(best_source, tmp / "best.weights.h5")
+        shutil.rmtree(self.folder / name, ignore_errors=True)
+        tmp.rename(self.folder / name)
+        write_json_atomic(self.path, dict(state, checkpoint=name))
+        for old in list(self.folder.glob("epoch-*")) + list(self.folder.glob(".tmp-*")):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation and the manifest
+# --------------------------------------------------------------------------------------------------
+
+
+def evaluate(model, inputs, targets, batch_size: int = 500) -> dict:
+    """Loss (and accuracy for classifiers) of ``model`` on arrays, as plain floats."""
+    results = model.evaluate(inputs, targets, batch_size=batch_size, verbose=0, return_dict=True)
+    return {key: float(value) for key, value in results.items()}
+
+
+def _final_metrics(model, arrays: dict, task: str) -> dict:
+    """Loss (and accuracy) on the full train, validation and test sets, plus the fixed test slice."""
+    metrics = {}
+    for split, prefix in (("train", "train"), ("validation", "val"), ("test", "test")):
+        for key, value in evaluate(model, *arrays[split]).items():
+            metrics[f"{prefix}_{key}"] = value
+    metrics.update(_slice_metrics(model, arrays, task))
+    return metrics
+
+
+def _slice_metrics(model, arrays: dict, task: str) -> dict:
+    n = TEST_SLICE[task]
+    inputs, targets = arrays["test"]
+    results = evaluate(model, inputs[:n], targets[:n])
+    return {f"test_slice_{key}": value for key, value in results.items()} | {"test_slice_size": int(min(n, len(inputs)))}
+
+
+def _pixel_notes(metrics: dict) -> dict:
+    """Per-image nats and bits per pixel, derived from the mean nats per predicted pixel."""
+    notes = {}
+    for prefix in ("train", "val", "test"):
+        if f"{prefix}_loss" in metrics:
+            nats = metrics[f"{prefix}_loss"]
+            notes[f"{prefix}_nats_per_image"] = nats * (data_lib.SEQUENCE_LENGTH - 1)
+            notes[f"{prefix}_bits_per_pixel"] = nats / np.log(2.0)
+    return notes
+
+
+def _log(message: str, verbose: int) -> None:
+    if verbose:
+        print(message, flush=True)
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+# --------------------------------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------------------------------
+
+
+def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | None = None,
+          lr: float | None = None, seed: int | None = None, quick: bool = False,
+          out: str | Path | None = None, fresh: bool = False, verbose: int | None = None,
+          splits: data_lib.MnistSplits | None = None, stop_after_epochs: int | None = None,
+          **overrides) -> dict:
+    """Train (or resume training) one zoo model and return its manifest.
+
+    Args:
+        task: ``"classify"`` or ``"pixel"``.
+        name: zoo name, e.g. ``"gru_1x32"``.
+        epochs: maximum number of epochs (default: the config's ``max_epochs``; 2 with ``quick``).
+        batch_size, lr, seed: override the config's values.
+        quick: train and evaluate on small subsets (512/256/256 images): a smoke run, never shipped.
+        out: output folder (default ``data/models``); files go to ``{out}/{task}/``.
+        fresh: discard any previous checkpoint and manifest of this model and start from scratch.
+        verbose: 0 silent, 1 one line per epoch, 2 Keras progress bar too (default: 2 in a terminal, else 1).
+        splits: pre-loaded MNIST (default: :func:`helpers.data.load_mnist`).
+        stop_after_epochs: stop (resumably) after this many epochs in *this call*; for tests and time-boxed runs.
+        **overrides: any other key of :func:`helpers.models.default_config` (``dropout``, ``decay_rate``, ...).
+    """
+    import keras
+
+    config = make_config(task, name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, quick=quick,
+                         **overrides)
+    if verbose is None:
+        verbose = 2 if sys.stdout.isatty() else 1
+    out_dir = Path(out) if out is not None else None
+    weights_path, manifest_path = zoo.model_paths(task, name, out_dir if out_dir is not None else MODELS_DIR)
+    resume = ResumeState(weights_path.parent / "resume" / name)
+    command = reproduce_command(config, out_dir)
+
+    if fresh:
+        resume.clear()
+        for path in (weights_path, manifest_path):
+            path.unlink(missing_ok=True)
+    state = resume.read()
+    if state is not None:
+        _check_same_run(state["config"], config, resume.folder)
+    elif manifest_path.exists():
+        previous = json.loads(manifest_path.read_text())
+        if previous.get("status") == "complete":
+            _log(f"{task}/{name} is already trained ({manifest_path}); pass --fresh to train it again.", verbose)
+            return previous
+
+    arrays = load_task_data(task, quick=config["quick"], splits=splits)
+    x_train, y_train = arrays["train"]
+    steps_per_epoch = int(np.ceil(len(x_train) / config["batch_size"]))
+    with _strategy().scope():
+        model = compile_model(config, steps_per_epoch)
+
+    history = {key: [] for key in (("loss", "val_loss", "accuracy", "val_accuracy") if task == "classify"
+                                   else ("loss", "val_loss"))}
+    best = {"epoch": 0, "val_loss": float("inf"), "wait": 0}
+    train_seconds, start_epoch = 0.0, 0
+    if state is not None:
+        _load_checkpoint(model, resume.folder / state["checkpoint"])
+        history, best = state["history"], state["best"]
+        train_seconds, start_epoch = state["train_seconds"], state["epochs_run"]
+        _log(f"Resuming {task}/{name} after epoch {start_epoch} (best epoch {best['epoch']}, "
+             f"val_loss {best['val_loss']:.4f}).", verbose)
+    else:
+        _log(f"Training {task}/{name} from scratch: {model.count_params():,} parameters, "
+             f"{len(x_train):,} training sequences, batch {config['batch_size']}.", verbose)
+
+    finished = best["wait"] >= config["patience"] or start_epoch >= config["max_epochs"]
+    val_dataset = data_lib.make_dataset(*arrays["validation"], batch_size=500)
+    epochs_this_call = 0
+    while not finished:
+        epoch = start_epoch + epochs_this_call
+        _set_dropout_seed(model, config["seed"], epoch)
+        dataset = data_lib.make_dataset(x_train, y_train, config["batch_size"], shuffle=True,
+                                        seed=config["seed"] * 100_003 + epoch)
+        tick = time.perf_counter()
+        result = model.fit(dataset, validation_data=val_dataset, epochs=epoch + 1, initial_epoch=epoch,
+                           shuffle=False, verbose=1 if verbose >= 2 else 0)
+        seconds = time.perf_counter() - tick
+        train_seconds += seconds
+        for key in history:
+            history[key].append(float(result.history[key][-1]))
+        epochs_this_call += 1
+        epochs_run = epoch + 1
+        val_loss = history["val_loss"][-1]
+        if not np.isfinite(history["loss"][-1]):
+            raise FloatingPointError(
+                f"{task}/{name}: the training loss became {history['loss'][-1]} at epoch {epochs_run}. "
+                f"Lower the learning rate (--lr) and run with --fresh.")
+        improved = val_loss < best["val_loss"]
+        if improved:
+            best = {"epoch": epochs_run, "val_loss": val_loss, "wait": 0,
+                    "slice_metrics": _slice_metrics(model, arrays, task)}
+        else:
+            best = dict(best, wait=best["wait"] + 1)
+        finished = best["wait"] >= config["patience"] or epochs_run >= config["max_epochs"]
+        state = {"config": config, "command": command, "epochs_run": epochs_run, "history": history,
+                 "best": best, "train_seconds": train_seconds, "finished": finished}
+        resume.commit(model, state, improved)
+        # The shipped files always hold the best weights so far: notebooks can use a model mid-training.
+        with atomic_path(weights_path) as tmp:
+            shutil.copyfile(resume.best_weights(), tmp)
+        _write_manifest(manifest_path, config, command, history, best, train_seconds, status="in_progress",
+                        metrics={"val_loss": best["val_loss"], **best["slice_metrics"]})
+        line = (f"{task}/{name} epoch {epochs_run}/{config['max_epochs']}: loss {history['loss'][-1]:.4f}, "
+                f"val_loss {val_loss:.4f}")
+        if task == "classify":
+            line += f", val_accuracy {history['val_accuracy'][-1]:.2%}"
+        left = train_seconds / epochs_run * (config["max_epochs"] - epochs_run)
+        line += f" ({_format_seconds(seconds)}; at most {_format_seconds(left)} left)"
+        _log(line + (" *best" if improved else ""), verbose)
+        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not finished:
+            _log(f"Stopped after {epochs_this_call} epoch(s) as asked; run the same command to resume.", verbose)
+            return json.loads(manifest_path.read_text())
+
+    # Finished: restore the best weights, measure everything, write the final manifest.
+    model.load_weights(resume.best_weights())
+    metrics = _final_metrics(model, arrays, task)
+    if task == "pixel":
+        metrics.update(_pixel_notes(metrics))
+    with atomic_path(weights_path) as tmp:
+        model.save_weights(tmp)
+    manifest = _write_manifest(manifest_path, config, command, history, best, train_seconds,
+                               status="complete", metrics=metrics)
+    _log(f"{task}/{name} done: best epoch {best['epoch']} of {len(history['loss'])}; "
+         + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_") and "slice" not in k),
+         verbose)
+    return manifest
+
+
+def _check_same_run(saved: dict, requested: dict, folder: Path) -> None:
+    differences = {k: (saved.get(k), requested.get(k)) for k in set(saved) | set(requested)
+                   if k not in RESUMABLE_CHANGES and saved.get(k) != requested.get(k)}
+    if differences:
+        listing = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(differences.items()))
+        raise ValueError(
+            f"A checkpoint of a different run exists in {folder} ({listing}). Re-run with the same options "
+            f"to resume it, or add --fresh to discard it and start over.")
+
+
+def _write_manifest(path: Path, config: dict, command: str, history: dict, best: dict, train_seconds: float,
+                    status: str, metrics: dict) -> dict:
+    manifest = {
+        "task": config["task"],
+        "name": config["name"],
+        "status": status,
+        "config": config,
+        "command": command,
+        "epochs_run": len(history["loss"]),
+        "best_epoch": best["epoch"],
+        "history": history,
+        "metrics": metrics,
+        "train_seconds": round(train_seconds, 1),
+        "hardware": hardware_description(),
+        "versions": software_versions(),
+        "created": utc_now(),
+    }
+    if config.get("quick"):
+        manifest["notes"] = "quick smoke run on a small subset: not a real model, never ship it."
+    check_manifest(manifest)
+    write_json_atomic(path, manifest)
+    return manifest
