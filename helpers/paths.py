@@ -18,3 +18,32 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 def quiet_tensorflow():
     """Silence TensorFlow's C++ log noise; call before ``import tensorflow``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow with its start-up C++ log lines (oneDNN, CUDA, absl) kept off the screen.
+
+    TensorFlow prints those lines straight to the process's stderr before its logging is configured, so
+    ``TF_CPP_MIN_LOG_LEVEL`` alone does not hide them and Jupyter shows them as red stderr output. This
+    points file descriptor 2 at ``/dev/null`` while TensorFlow loads and initialises its devices, then
+    restores it: errors raised later are shown as usual. Returns the ``tensorflow`` module.
+    """
+    quiet_tensorflow()
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+        tf.constant(0.0) + 1.0  # the first op initialises the runtime, which logs once more
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf

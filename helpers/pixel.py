@@ -1,0 +1,83 @@
+"""Evaluating the pixel-prediction models p(x_{t+1} | x_1..x_t) (notebook 03).
+
+Losses are mean cross-entropies in nats per predicted pixel, over the 783 predictions x_2..x_784 of each
+binarized image (the first pixel has no context and is not predicted). Per image that is 783 times the
+per-pixel value; in bits per pixel it is the per-pixel value divided by ln 2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers import data as data_lib
+from helpers import reference
+
+PREDICTED_PIXELS = data_lib.SEQUENCE_LENGTH - 1  # 783
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def pixel_logits(model, sequences, batch_size: int = 250) -> np.ndarray:
+    """Logits (N, 783) of p(x_{t+1} = 1 | x_1..x_t) for binary sequences (N, 784[, 1]), teacher-forced."""
+    inputs, _ = data_lib.next_pixel_pairs(sequences)
+    return model.predict(inputs, batch_size=batch_size, verbose=0)[..., 0]
+
+
+def per_image_cross_entropy(model, sequences, batch_size: int = 250) -> np.ndarray:
+    """Mean nats per predicted pixel for each image (N,): -1/783 sum_t log p(x_{t+1} | x_1..x_t)."""
+    sequences = data_lib.to_sequences(sequences)
+    logits = pixel_logits(model, sequences, batch_size).astype(np.float64)
+    targets = sequences[:, 1:, 0].astype(np.float64)
+    # -log sigma(l) = softplus(-l); -log(1 - sigma(l)) = softplus(l)
+    nats = targets * _softplus(-logits) + (1.0 - targets) * _softplus(logits)
+    return nats.mean(axis=1)
+
+
+def evaluate_pixel_zoo(models: dict, splits: data_lib.MnistSplits, subsets: dict | None = None) -> list[dict]:
+    """Table 11 rows: test / validation / train cross-entropy of each model beside the report's values.
+
+    ``subsets`` maps a split name to the number of its first images to use (None = all of it).
+    """
+    subsets = subsets or {}
+    rows = []
+    for name, model in models.items():
+        row = {"model": name}
+        for split, key in (("test", "test_loss"), ("validation", "val_loss"), ("train", "train_loss")):
+            part = splits[split].head(subsets.get(split))
+            sequences = data_lib.to_sequences(data_lib.binarize(part.images))
+            row[key] = float(per_image_cross_entropy(model, sequences).mean())
+            row[f"ref_{key}"] = reference.PIXEL.get(name, {}).get(key)
+        row["delta_test_loss"] = row["test_loss"] - row["ref_test_loss"] if row["ref_test_loss"] else None
+        row["test_nats_per_image"] = row["test_loss"] * PREDICTED_PIXELS
+        row["test_bits_per_pixel"] = row["test_loss"] / np.log(2.0)
+        rows.append(row)
+    return rows
+
+
+def probability_map(model, image) -> np.ndarray:
+    """p(x_t = 1 | true x_1..x_{t-1}) for every pixel of one image, as a 28x28 map (pixel 1: NaN)."""
+    sequence = data_lib.to_sequences(np.asarray(image, dtype=np.float32)[None])
+    logits = pixel_logits(model, sequence)[0]
+    probs = np.full(data_lib.SEQUENCE_LENGTH, np.nan)
+    probs[1:] = 1.0 / (1.0 + np.exp(-logits))
+    return probs.reshape(28, 28)
+
+
+def plot_probability_maps(model, images, title: str = ""):
+    """Each binary image beside the model's one-step-ahead probability of ink at every pixel."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(images), figsize=(1.5 * len(images), 3.3), squeeze=False)
+    for i, image in enumerate(images):
+        axes[0, i].imshow(np.asarray(image).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        axes[1, i].imshow(probability_map(model, image), cmap="gray_r", vmin=0, vmax=1)
+        for ax in axes[:, i]:
+            ax.axis("off")
+    axes[0, 0].set_title("digit", fontsize=8, loc="left")
+    axes[1, 0].set_title("p(ink | pixels before)", fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,144 @@
+"""Plots and printed tables shared by the notebooks.
+
+Every figure function returns the matplotlib Figure (so tests can call it headless) and never calls
+``plt.show()``; :func:`save_figure` writes it under ``figures/`` atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from helpers.manifest import atomic_path
+from helpers.paths import FIGURES_DIR
+
+#: One colour per model size, the same in every figure (the report used green/red/orange/blue).
+SIZE_COLOURS = {"1x32": "tab:green", "1x64": "tab:red", "1x128": "tab:orange", "3x32": "tab:blue"}
+
+
+def save_figure(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -> Path:
+    """Save ``fig`` as ``figures/{name}.png`` (atomically) and return the path."""
+    folder = Path(folder) if folder is not None else FIGURES_DIR
+    path = folder / (name if name.endswith(".png") else f"{name}.png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return path
+
+
+def format_table(rows: list[dict], columns: list[str], headers: list[str] | None = None,
+                 formats: dict | None = None, default_format: str = "{:.4f}") -> str:
+    """A plain-text table with aligned columns and rounded numbers (stable for nbval).
+
+    Args:
+        rows: one dict per row.
+        columns: keys to show, in order.
+        headers: column titles (default: the keys).
+        formats: per-column format strings, e.g. ``{"test_accuracy": "{:.2%}"}``.
+        default_format: for floats without an explicit format. ``None`` values print as "-".
+    """
+    formats = formats or {}
+    headers = headers or columns
+
+    def cell(row, key):
+        value = row.get(key)
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "-"
+        if isinstance(value, (float, np.floating)):
+            return formats.get(key, default_format).format(float(value))
+        if key in formats:
+            return formats[key].format(value)
+        return str(value)
+
+    body = [[cell(row, key) for key in columns] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in body:
+        lines.append("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))))
+    return "\n".join(lines)
+
+
+def _size(name: str) -> str:
+    return name.split("_", 1)[1]
+
+
+def plot_learning_curve(ax, history: dict, label: str = "", colour: str | None = None, metric: str = "loss"):
+    """Draw one model's curves on ``ax``: training dotted, validation solid (as the report's figures)."""
+    epochs = np.arange(1, len(history[metric]) + 1)
+    ax.plot(epochs, history[metric], linestyle=":", color=colour, label=f"{label} train".strip())
+    ax.plot(epochs, history[f"val_{metric}"], linestyle="-", color=colour, label=f"{label} validation".strip())
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric.replace("_", " "))
+    return ax
+
+
+def plot_learning_curves_grid(manifests: dict, metric: str = "loss", title: str = ""):
+    """One panel per model (``{name: manifest}``), training dotted and validation solid."""
+    import matplotlib.pyplot as plt
+
+    names = list(manifests)
+    cols = min(4, max(1, len(names)))
+    rows = int(np.ceil(len(names) / cols)) if names else 1
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        history = manifests[name]["history"]
+        plot_learning_curve(ax, history, colour=SIZE_COLOURS.get(_size(name)), metric=metric)
+        best = manifests[name].get("best_epoch")
+        if best:
+            ax.axvline(best, color="grey", linewidth=0.8, alpha=0.6)
+        ax.set_title(name)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    if names:
+        axes.flat[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves_combined(manifests: dict, metric: str = "loss", title: str = "", log_y: bool = False):
+    """All models on one axis, coloured by size; training dotted, validation solid."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, manifest in manifests.items():
+        plot_learning_curve(ax, manifest["history"], label=name, colour=SIZE_COLOURS.get(_size(name)), metric=metric)
+    if log_y:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def binary_image_rgb(image, hidden=None) -> np.ndarray:
+    """A 28x28 binary image as RGB: ink black on white, ``hidden`` pixels (mask or -1 values) grey."""
+    image = np.asarray(image, dtype=np.float32).reshape(28, 28)
+    rgb = np.repeat((1.0 - np.clip(image, 0, 1))[..., None], 3, axis=-1)
+    mask = (image < 0) if hidden is None else np.asarray(hidden, dtype=bool).reshape(28, 28)
+    rgb[mask] = (0.6, 0.6, 0.6)
+    return rgb
+
+
+def show_image_grid(images, titles=None, cols: int = 10, size: float = 1.2, hidden=None, suptitle: str = ""):
+    """A grid of binary images (values 0/1, or -1 for hidden pixels shown grey)."""
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    n = len(images)
+    cols = min(cols, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + (0.3 if suptitle else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(binary_image_rgb(images[i], None if hidden is None else hidden[i]), interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,199 @@
+"""Generator of notebooks/02_classification.ipynb (run it, then `python -m helpers.regenerate --only 02`)."""
+
+from nbbuild import SETUP, code, md, params, write
+
+cells = [
+    md("""
+    # Reading a digit pixel by pixel: eight recurrent classifiers
+
+    A recurrent network sees a binarized MNIST digit as a sequence of 784 pixels, in reading order, one per
+    time step, and must name the digit after the last one. This notebook evaluates the eight classifiers of
+    the course (LSTM and GRU, with 1 layer of 32, 64 or 128 units, or 3 layers of 32) from their shipped
+    weights and sets their numbers beside the 2017 report's tables 9 and 10. It then looks inside: which
+    digits get confused, which mistakes are made with confidence, and after how many pixels a model
+    already knows the answer.
+
+    Every model has the same shape: pixels → recurrent layer(s) → last output → dropout →
+    Dense(100) + ReLU → Dense(10) logits, trained with Adam on the cross-entropy. The training recipe of
+    each model is read from its manifest below.
+    """),
+    md("## Setup"),
+    code(SETUP + """
+
+import numpy as np
+import matplotlib.pyplot as plt
+
+from helpers import classification as clf
+from helpers import data, models as zoo, plots, reference
+from helpers.retrain import retrain as retrain_models"""),
+    md("""
+    ## Parameters
+
+    `models` picks the classifiers; `retrain=True` trains them from scratch with the project's engine
+    (hours on a CPU; `quick=True` makes that a one-minute smoke run on tiny subsets, written to `runs/`).
+    `eval_subset=None` evaluates on the whole test set; training-set metrics use the first `train_subset`
+    training images, a fixed subset that keeps this notebook fast.
+    """),
+    params("""
+    models = ["lstm_1x32", "lstm_1x64", "lstm_1x128", "lstm_3x32", "gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
+    retrain = False
+    epochs = None
+    quick = False
+    eval_subset = None
+    train_subset = 10_000
+    curve_images = 1_000
+    seed = 0"""),
+    code("""
+    # Derived values (papermill injects parameters above this cell).
+    if quick:
+        eval_subset, train_subset, curve_images = 200, 200, 100
+    models_dir = retrain_models("classify", models, epochs=epochs, quick=quick) if retrain else None
+    splits = data.load_mnist()
+    print(f"test images evaluated: {len(splits.test.head(eval_subset)):,}; "
+          f"training images evaluated: {len(splits.train.head(train_subset)):,}")"""),
+    md("""
+    ## The models and how they were trained
+
+    Models whose weights are not in `data/models/classify/` yet are listed with the command that trains
+    them; nothing is ever invented for them. A model whose manifest says `in_progress` was still training
+    when this notebook was run: its weights are the best epoch so far.
+    """),
+    code("""
+    loaded, missing = clf.load_zoo("classify", models, models_dir)
+    for name, message in missing.items():
+        print(f"{name}: not trained yet -> python -m helpers.train classify {name}")
+    manifests = {name: zoo.read_manifest("classify", name, models_dir) for name in loaded}"""),
+    code("""
+    print(plots.format_table(
+        clf.recipe_rows(manifests),
+        ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "status", "hours", "hardware"],
+        formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))"""),
+    md("""
+    The report trained with the same structure (Adam, output dropout, an exponential staircase decay,
+    early stopping) but with per-model learning rates decaying by 0.87-0.9 every 7-10 epochs. Our recipe,
+    recorded in each manifest, adds gate biases initialised for long memory ("chrono" initialisation:
+    the update or forget gate starts open for a random horizon of 1 to 783 steps), gradient clipping and a
+    faster decay, which is what lets a 784-step recurrent network learn in tens of epochs on a CPU.
+
+    ## Tables 9 and 10, recomputed
+
+    Loss is the mean cross-entropy per test image (nats); accuracy is a fraction. `ref_*` columns quote the
+    report; `Δ test acc` is ours minus the report's.
+    """),
+    code("""
+    rows = clf.evaluate_zoo(loaded, splits, train_subset=train_subset, test_subset=eval_subset)
+    columns = ["model", "test_loss", "ref_test_loss", "train_loss", "ref_train_loss",
+               "test_accuracy", "ref_test_accuracy", "train_accuracy", "ref_train_accuracy", "delta_test_accuracy"]
+    headers = ["model", "test loss", "ref", "train loss", "ref", "test acc", "ref", "train acc", "ref", "Δ test acc"]
+    pct = {c: "{:.2%}" for c in columns if "accuracy" in c}
+    for cell in ("lstm", "gru"):
+        cell_rows = [r for r in rows if r["model"].startswith(cell)]
+        if cell_rows:
+            print(plots.format_table(cell_rows, columns, headers, formats=pct), "\\n")"""),
+    md("""
+    ## Learning curves
+
+    One panel per model, training loss dotted and validation loss solid, as in the report's figures 1 and 3;
+    the grey line marks the epoch whose weights were kept (lowest validation loss).
+    """),
+    code("""
+    fig = plots.plot_learning_curves_grid(manifests, title="Classifiers: training (dotted) and validation (solid) loss")
+    plots.save_figure(fig, "02_learning_curves")
+    plt.show()"""),
+    md("The same curves on one axis per cell type, as the report's figures 2 and 4:"),
+    code("""
+    for cell in ("lstm", "gru"):
+        subset = {n: m for n, m in manifests.items() if n.startswith(cell)}
+        if subset:
+            fig = plots.plot_learning_curves_combined(subset, title=f"{cell.upper()} classifiers", log_y=True)
+            plots.save_figure(fig, f"02_learning_curves_{cell}")
+            plt.show()"""),
+    md("""
+    ## Where the best models go wrong
+
+    For the best LSTM and the best GRU (chosen by validation loss, never by test results), the confusion
+    matrix counts test digits by true and predicted class; the diagonal, printed in green, holds the
+    correct answers.
+    """),
+    code("""
+    def best_of(cell):
+        candidates = [n for n in manifests if n.startswith(cell)]
+        return min(candidates, key=lambda n: min(manifests[n]["history"]["val_loss"])) if candidates else None
+
+    best = [name for name in (best_of("lstm"), best_of("gru")) if name]
+    test = splits.test.head(eval_subset)
+    logits = {r["model"]: r["test_logits"] for r in rows}
+    print("best by validation loss:", ", ".join(best))"""),
+    code("""
+    for name in best:
+        matrix = clf.confusion_matrix(test.labels, logits[name].argmax(-1))
+        fig = clf.plot_confusion(matrix, title=f"{name}: {np.trace(matrix)} of {matrix.sum()} correct")
+        plots.save_figure(fig, f"02_confusion_{name}")
+        plt.show()"""),
+    md("""
+    The mistakes a model makes *with confidence* are the instructive ones: often a digit that a person
+    would also hesitate over, sometimes a stroke the model never saw because of where it falls in the
+    reading order.
+    """),
+    code("""
+    for name in best:
+        wrong = clf.most_confident_mistakes(logits[name], test.labels, k=10)
+        probs = np.exp(clf.log_softmax(logits[name][wrong]))
+        titles = [f"{test.labels[i]}→{p.argmax()} ({p.max():.2f})" for i, p in zip(wrong, probs)]
+        fig = plots.show_image_grid(data.binarize(test.images[wrong]), titles, suptitle=f"{name}: most confident mistakes (true→predicted)")
+        plots.save_figure(fig, f"02_mistakes_{name}")
+        plt.show()"""),
+    md("""
+    ## When does the model know the digit?
+
+    A classifier only reads its answer after pixel 784, but its recurrent state exists after every pixel.
+    Running the trained recurrent layers with `return_sequences=True` and applying the same dense head at
+    every step (`helpers.models.per_step_classifier`) gives the class probabilities after t pixels. The
+    curves show test accuracy as a function of t on the first `curve_images` test digits: flat at chance
+    while the top rows are blank, rising through the middle rows where the strokes are.
+    """),
+    code("""
+    curve_set = splits.test.head(curve_images)
+    curves = {name: clf.accuracy_by_pixels_read(model, curve_set.images, curve_set.labels) for name, model in loaded.items()}
+    fig = clf.plot_accuracy_by_pixels(curves)
+    plots.save_figure(fig, "02_accuracy_by_pixels_read")
+    plt.show()"""),
+    code("""
+    summary = [{"model": n, "final": c[-1], "at_392": c[391], "at_588": c[587], "pixels_99": clf.pixels_needed(c, 0.99)}
+               for n, c in curves.items()]
+    print(plots.format_table(summary, ["model", "at_392", "at_588", "final", "pixels_99"],
+                             ["model", "acc after 392 px (14 rows)", "after 588 px (21 rows)", "after 784", "pixels to reach 99% of final"],
+                             formats={"at_392": "{:.2%}", "at_588": "{:.2%}", "final": "{:.2%}"}))"""),
+    md("""
+    ## Explore one digit
+
+    Pick a model, a test image and how many pixels have been read: the left panel shows what the model has
+    seen (unread pixels grey), the right one its belief about each digit as the pixels come in.
+    """),
+    code("""
+    # NBVAL_IGNORE_OUTPUT
+    clf.prediction_explorer(loaded, curve_set.images, curve_set.labels) if loaded else print("no trained model")"""),
+    md("""
+    ## What the numbers say
+
+    The summary below is computed from the table above, so it stays true whenever the models change.
+    """),
+    code("""
+    for row in rows:
+        verdict = "beats" if row["test_accuracy"] >= row["ref_test_accuracy"] else "falls short of"
+        print(f"{row['model']:>10}: test accuracy {row['test_accuracy']:.2%} {verdict} the report's {row['ref_test_accuracy']:.2%}"
+              f" ({manifests[row['model']]['status']}, {manifests[row['model']]['epochs_run']} epochs)")
+    for name in missing:
+        print(f"{name:>10}: not trained yet")"""),
+    md("""
+    Three lessons carry over from the literature and from these models. First, with gate biases set
+    for long memory an LSTM is not the weak model the report's table 9 suggests: pixel-by-pixel MNIST LSTMs
+    reach about 98 % in published work, and the report's LSTM rows reflect optimisation trouble, not a
+    limit of the cell. Second, the GRU learns faster per epoch here, because its single update gate gives a
+    direct, easily-opened path for the state. Third, compare depth and width at equal training budgets
+    only: the manifests above record how many epochs each model had.
+    """),
+]
+
+if __name__ == "__main__":
+    print(write("02_classification", cells))
