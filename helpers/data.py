@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,10 +99,13 @@ def validate_mnist_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as f:
+        loaded = np.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):  # a bare .npy array, not an .npz archive
+            raise ValueError(f"it holds a single {type(loaded).__name__}, not an .npz archive of named arrays")
+        with loaded as f:
             arrays = {key: f[key] for key in _EXPECTED if key in f.files}
             missing = [key for key in _EXPECTED if key not in f.files]
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise MnistFileError(
             f"{path} is not a readable .npz file ({type(err).__name__}: {err}). It may be truncated or "
             f"corrupt: delete it and run again to download a fresh copy from {MNIST_URL}."
@@ -210,7 +214,7 @@ def binarize(images, threshold: float = BINARIZE_THRESHOLD) -> np.ndarray:
     ``images`` must be grey levels in [0, 1] (as returned by :func:`load_mnist`).
     """
     images = np.asarray(images)
-    if images.size and (images.min() < 0 or images.max() > 1):
+    if images.size and not np.all((images >= 0) & (images <= 1)):  # also rejects NaN
         raise ValueError(
             "binarize expects grey levels in [0, 1]; divide uint8 images by 255 first "
             f"(got values in [{images.min()}, {images.max()}])."

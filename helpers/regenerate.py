@@ -107,14 +107,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="papermill parameter for the notebooks that declare it (repeatable)")
     parser.add_argument("--output-dir", type=Path, help="write executed notebooks here instead of in place")
     parser.add_argument("--list", action="store_true", help="list the notebooks that would run and exit")
+    parser.add_argument("--notebooks-dir", type=Path, default=None, metavar="DIR",
+                        help="folder of the NN_*.ipynb notebooks (default: notebooks/)")
     args = parser.parse_args(argv)
+    folder = args.notebooks_dir if args.notebooks_dir is not None else NOTEBOOKS_DIR
     try:
-        notebooks = select_notebooks(args.only)
+        notebooks = select_notebooks(args.only, folder)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not notebooks:
-        print(f"error: no notebooks found in {NOTEBOOKS_DIR}", file=sys.stderr)
+        print(f"error: no notebooks found in {folder}", file=sys.stderr)
         return 2
     parameters = {name: parse_value(value) for name, value in args.parameter}
     unknown = set(parameters) - set().union(*(declared_parameters(p) for p in notebooks))

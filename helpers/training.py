@@ -21,6 +21,7 @@ under ``tf.distribute.MirroredStrategy``.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -93,11 +94,11 @@ def reproduce_command(config: dict, out: Path | None) -> str:
     """The exact CLI command that reproduces a run with this config."""
     parts = ["python -m helpers.train", config["task"], config["name"],
              f"--epochs {config['max_epochs']}", f"--batch-size {config['batch_size']}",
-             f"--lr {config['learning_rate']:g}", f"--seed {config['seed']}"]
+             f"--lr {float(config['learning_rate'])!r}", f"--seed {config['seed']}"]  # repr: exact round trip
     if config.get("quick"):
         parts.append("--quick")
     if out is not None:
-        parts.append(f"--out {out}")
+        parts.append(f"--out {shlex.quote(str(out))}")
     return " ".join(parts)
 
 
@@ -212,6 +213,7 @@ class ResumeState:
         for old in list(self.folder.glob("epoch-*")) + list(self.folder.glob(".tmp-*")):
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
+        _remove_stale_temp_files(self.folder, "state")  # left by a run killed while writing state.json
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -308,6 +310,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
         resume.clear()
         for path in (weights_path, manifest_path):
             path.unlink(missing_ok=True)
+    _remove_stale_temp_files(weights_path.parent, name)
     state = resume.read()
     if state is not None:
         _check_same_run(state["config"], config, resume.folder)
@@ -398,6 +401,13 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
          + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_") and "slice" not in k),
          verbose)
     return manifest
+
+
+def _remove_stale_temp_files(folder: Path, stem: str) -> None:
+    """Delete the ``.{stem}-*`` temporary files that :func:`atomic_path` leaves behind when a run is killed."""
+    for stale in folder.glob(f".{stem}-*"):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
 
 
 def _check_same_run(saved: dict, requested: dict, folder: Path) -> None:

@@ -1,0 +1,124 @@
+"""helpers.regenerate (the papermill runner) on small synthetic notebooks in a tmp folder."""
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from helpers import regenerate
+
+
+def write_notebook(path, *sources, parameters=None):
+    """A notebook with an optional `parameters`-tagged cell followed by code cells."""
+    cells = [new_markdown_cell("# synthetic")]
+    if parameters is not None:
+        cells.append(new_code_cell(parameters, metadata={"tags": ["parameters"]}))
+    cells += [new_code_cell(source) for source in sources]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}}), path)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path):
+    nb = tmp_path / "notebooks"
+    nb.mkdir()
+    write_notebook(nb / "02_beta.ipynb", "y = 2", parameters="quick = False\nmodels: list = ['gru_1x32']")
+    write_notebook(nb / "01_alpha.ipynb", "x = epochs", parameters="epochs = 3\nseed = 0")
+    write_notebook(nb / "10_gamma.ipynb", "pass")
+    write_notebook(nb / "scratch.ipynb", "pass")      # not NN_*: never run
+    write_notebook(nb / "3_short.ipynb", "pass")      # one digit: not a course notebook
+    return nb
+
+
+def test_list_notebooks_in_order(folder):
+    assert [p.name for p in regenerate.list_notebooks(folder)] == [
+        "01_alpha.ipynb", "02_beta.ipynb", "10_gamma.ipynb"]
+
+
+@pytest.mark.parametrize(
+    "only, expected",
+    [(None, ["01_alpha", "02_beta", "10_gamma"]), (["02"], ["02_beta"]), (["10", "01"], ["01_alpha", "10_gamma"]),
+     (["01_alpha.ipynb", "01"], ["01_alpha"]), (["02_beta"], ["02_beta"])],
+)
+def test_select_notebooks(folder, only, expected):
+    assert [p.stem for p in regenerate.select_notebooks(only, folder)] == expected
+
+
+def test_select_unknown_notebook_lists_the_choices(folder):
+    with pytest.raises(ValueError, match="07") as info:
+        regenerate.select_notebooks(["07"], folder)
+    assert "01_alpha, 02_beta, 10_gamma" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("True", True), ("3", 3), ("0.5", 0.5), ("1e-3", 0.001), ("[1, 2]", [1, 2]), ('["gru_1x32"]', ["gru_1x32"]),
+     ("'quoted'", "quoted"), ("gru_1x32", "gru_1x32"), ("some text", "some text"), ("None", None)],
+)
+def test_parse_value(text, value):
+    assert regenerate.parse_value(text) == value
+
+
+def test_declared_parameters(folder):
+    assert regenerate.declared_parameters(folder / "02_beta.ipynb") == {"quick", "models"}
+    assert regenerate.declared_parameters(folder / "01_alpha.ipynb") == {"epochs", "seed"}
+    assert regenerate.declared_parameters(folder / "10_gamma.ipynb") == set()
+
+
+def test_main_list_and_argument_errors(folder, capsys):
+    assert regenerate.main(["--notebooks-dir", str(folder), "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "01_alpha.ipynb: parameters ['epochs', 'seed']" in listing and "scratch" not in listing
+    assert regenerate.main(["--notebooks-dir", str(folder), "--only", "07", "--list"]) == 2
+    assert "07" in capsys.readouterr().err
+    assert regenerate.main(["--notebooks-dir", str(folder), "-p", "nonsense", "1", "--list"]) == 2
+    assert "nonsense" in capsys.readouterr().err
+    assert regenerate.main(["--notebooks-dir", str(folder / "empty"), "--list"]) == 2
+
+
+def test_main_uses_notebooks_dir_by_default(folder, monkeypatch, capsys):
+    monkeypatch.setattr(regenerate, "NOTEBOOKS_DIR", folder)
+    assert regenerate.main(["--list", "--only", "10"]) == 0
+    assert capsys.readouterr().out.startswith("10_gamma.ipynb")
+
+
+@pytest.mark.slow
+def test_run_notebook_injects_declared_parameters(tmp_path):
+    """Declared parameters are injected (and used); undeclared ones are left out."""
+    source = write_notebook(tmp_path / "01_params.ipynb", "print('answer', x * 2)", parameters="x = 1")
+    output = tmp_path / "out" / "01_params.ipynb"
+    seconds = regenerate.run_notebook(source, output, {"x": 21, "undeclared": 5}, progress=False)
+    assert seconds > 0
+    executed = nbformat.read(output, as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "x = 21" in injected[0].source and "undeclared" not in injected[0].source
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert "answer 42" in printed
+    assert [p.name for p in output.parent.iterdir()] == ["01_params.ipynb"]  # no temporary file left
+
+
+@pytest.mark.slow
+def test_failing_notebook_returns_1_and_writes_nothing(tmp_path, capsys):
+    """A cell that raises: exit status 1, the output is neither created nor overwritten, the source unchanged."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    ok = write_notebook(notebooks / "01_ok.ipynb", "print('fine')")
+    bad = write_notebook(notebooks / "02_bad.ipynb", "x = 1", "raise RuntimeError('boom')")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "02_bad.ipynb").write_text("previous good version")
+    source_before = bad.read_bytes()
+
+    assert regenerate.main(["--notebooks-dir", str(notebooks), "--output-dir", str(out), "--only", "02"]) == 1
+    err = capsys.readouterr().err
+    assert "02_bad.ipynb failed" in err and "RuntimeError" in err and "boom" in err
+    assert (out / "02_bad.ipynb").read_text() == "previous good version"
+    assert bad.read_bytes() == source_before
+    assert sorted(p.name for p in out.iterdir()) == ["02_bad.ipynb"]
+
+    # In place, two notebooks: 01 is executed and written, 02 fails and stays as it was.
+    ok_before = ok.read_bytes()
+    assert regenerate.main(["--notebooks-dir", str(notebooks)]) == 1
+    assert bad.read_bytes() == source_before
+    assert ok.read_bytes() != ok_before and "fine" in ok.read_text()
+    assert sorted(p.name for p in notebooks.iterdir()) == ["01_ok.ipynb", "02_bad.ipynb"]

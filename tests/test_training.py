@@ -1,0 +1,224 @@
+"""Unit tests of the training engine (helpers.training) and the manifest helpers (helpers.manifest).
+
+The runs are tiny: the pixel task with a GRU of 8 units on 128 training images, no XLA, 2 epochs.
+Everything is written under tmp folders, never to data/models.
+"""
+
+import json
+import shlex
+
+import numpy as np
+import pytest
+
+from helpers import data, manifest as manifest_lib, models, training
+from helpers.train import build_parser
+
+TINY = dict(epochs=2, batch_size=32, lr=0.01, verbose=0, jit_compile=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_splits():
+    """128 / 64 / 64 real MNIST images."""
+    with np.load(data.find_mnist_file(download=False)) as f:
+        x_train, y_train = f["x_train"][:192] / np.float32(255), f["y_train"][:192].astype(np.int64)
+        x_test, y_test = f["x_test"][:64] / np.float32(255), f["y_test"][:64].astype(np.int64)
+    return data.MnistSplits(
+        train=data.Split(x_train[:128], y_train[:128]),
+        validation=data.Split(x_train[128:], y_train[128:]),
+        test=data.Split(x_test, y_test),
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_splits, tmp_path_factory):
+    """One uninterrupted 3-epoch run, and the same run stopped after epoch 1 then resumed."""
+    whole = tmp_path_factory.mktemp("whole")
+    split = tmp_path_factory.mktemp("split")
+    uninterrupted = training.train("pixel", "gru_1x8", out=whole, splits=tiny_splits, **TINY)
+    first = training.train("pixel", "gru_1x8", out=split, splits=tiny_splits, stop_after_epochs=1, **TINY)
+    state_after_first = json.loads((split / "pixel" / "resume" / "gru_1x8" / "state.json").read_text())
+    # What a `kill -9` in the middle of writing files leaves behind; the resumed run must clean it up.
+    (split / "pixel" / ".gru_1x8-killed.weights.h5").write_bytes(b"half a file")
+    (split / "pixel" / ".gru_1x8-killed.json").write_text('{"task": ')
+    (split / "pixel" / "resume" / "gru_1x8" / ".state-killed.json").write_text('{"epochs')
+    (split / "pixel" / "resume" / "gru_1x8" / ".tmp-epoch-0002").mkdir()
+    resumed = training.train("pixel", "gru_1x8", out=split, splits=tiny_splits, **TINY)
+    return dict(whole=whole, split=split, uninterrupted=uninterrupted, first=first,
+                state_after_first=state_after_first, resumed=resumed)
+
+
+@pytest.mark.slow
+def test_tiny_training_lowers_the_loss(runs):
+    history = runs["uninterrupted"]["history"]
+    assert len(history["loss"]) == 2
+    assert history["loss"][-1] < history["loss"][0] - 0.03
+    assert history["val_loss"][-1] < history["val_loss"][0] - 0.03
+    assert history["val_loss"][-1] < np.log(2)  # better than a coin flip per pixel
+
+
+@pytest.mark.slow
+def test_stop_after_epochs_leaves_a_resumable_checkpoint(runs):
+    first, state = runs["first"], runs["state_after_first"]
+    assert first["status"] == "in_progress"
+    assert first["epochs_run"] == 1 and state["epochs_run"] == 1 and not state["finished"]
+    assert state["checkpoint"] == "epoch-0001"
+    manifest_lib.check_manifest(first)
+
+
+@pytest.mark.slow
+def test_resume_gives_the_same_history_as_an_uninterrupted_run(runs):
+    """Stop after epoch 1 + resume == one uninterrupted run (same seed): history, metrics and weights."""
+    a, b = runs["resumed"], runs["uninterrupted"]
+    assert a["epochs_run"] == b["epochs_run"] == 2
+    assert a["best_epoch"] == b["best_epoch"]
+    assert a["history"]["loss"][:1] == runs["first"]["history"]["loss"]
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(a["history"][key], b["history"][key], rtol=1e-6, atol=0)
+    for key in ("train_loss", "val_loss", "test_loss"):
+        np.testing.assert_allclose(a["metrics"][key], b["metrics"][key], rtol=1e-6, atol=0)
+    weights_a = models.load("pixel", "gru_1x8", models_dir=runs["split"]).get_weights()
+    weights_b = models.load("pixel", "gru_1x8", models_dir=runs["whole"]).get_weights()
+    for wa, wb in zip(weights_a, weights_b):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_manifest_of_a_run(runs):
+    manifest = runs["uninterrupted"]
+    manifest_lib.check_manifest(manifest)
+    on_disk = json.loads((runs["whole"] / "pixel" / "gru_1x8.json").read_text())
+    assert on_disk["history"] == manifest["history"] and on_disk["status"] == "complete"
+    for key in ("task", "name", "config", "command", "epochs_run", "best_epoch", "history", "metrics",
+                "train_seconds", "hardware", "versions", "created"):
+        assert key in manifest, key
+    assert (manifest["task"], manifest["name"]) == ("pixel", "gru_1x8")
+    assert set(manifest["history"]) == {"loss", "val_loss"}
+    assert manifest["best_epoch"] == int(np.argmin(manifest["history"]["val_loss"])) + 1
+    np.testing.assert_allclose(manifest["metrics"]["val_loss"],
+                               manifest["history"]["val_loss"][manifest["best_epoch"] - 1], rtol=1e-4)
+    for key in ("train_loss", "val_loss", "test_loss", "test_bits_per_pixel"):
+        assert np.isfinite(manifest["metrics"][key]), key
+    assert manifest["train_seconds"] > 0
+    assert {"python", "tensorflow", "keras", "numpy"} <= set(manifest["versions"])
+    assert "cpu_count" in manifest["hardware"]
+
+
+@pytest.mark.slow
+def test_manifest_command_reproduces_the_run(runs):
+    """The recorded command, parsed by the CLI, gives the recorded config (bar the API-only jit_compile)."""
+    manifest = runs["uninterrupted"]
+    command = manifest["command"]
+    assert command.startswith("python -m helpers.train pixel gru_1x8 ")
+    args = build_parser().parse_args(shlex.split(command)[3:])
+    assert args.out == str(runs["whole"])
+    config = training.make_config(args.task, args.name, epochs=args.epochs, batch_size=args.batch_size,
+                                  lr=args.lr, seed=args.seed, quick=args.quick, jit_compile=False)
+    assert config == manifest["config"]
+
+
+@pytest.mark.slow
+def test_resume_with_another_config_is_refused(runs, tiny_splits):
+    with pytest.raises(ValueError, match="--fresh") as info:
+        training.train("pixel", "gru_1x8", out=runs["split"], splits=tiny_splits, **dict(TINY, lr=0.02))
+    assert "learning_rate" in str(info.value)
+
+
+@pytest.mark.slow
+def test_finished_run_leaves_one_checkpoint_and_no_temporary_files(runs):
+    """Also after resuming over the temporary files of a killed run (planted by the fixture)."""
+    folder = runs["split"] / "pixel"
+    assert sorted(p.name for p in folder.iterdir()) == ["gru_1x8.json", "gru_1x8.weights.h5", "resume"]
+    resume = folder / "resume" / "gru_1x8"
+    assert sorted(p.name for p in resume.iterdir()) == ["epoch-0002", "state.json"]
+    assert sorted(p.name for p in (resume / "epoch-0002").iterdir()) == [
+        "best.weights.h5", "last.weights.h5", "optimizer.npz"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Config validation
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"epochs": 0}, "max_epochs"), ({"batch_size": "x"}, "batch_size"), ({"lr": -1.0}, "learning_rate"),
+     ({"lr": float("nan")}, "learning_rate"), ({"seed": -1}, "seed"), ({"decay_rate": 0.0}, "decay_rate"),
+     ({"optimizer": "sgd"}, "Unknown config key")],
+)
+def test_make_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        training.make_config("classify", "gru_1x32", **kwargs)
+
+
+def test_make_config_quick_and_overrides():
+    config = training.make_config("classify", "gru_1x32", quick=True)
+    assert config["quick"] is True and config["max_epochs"] == training.QUICK_EPOCHS
+    config = training.make_config("classify", "gru_1x32", quick=True, epochs=3, dropout=0.1, seed=7)
+    assert (config["max_epochs"], config["dropout"], config["seed"]) == (3, 0.1, 7)
+
+
+def test_reproduce_command_round_trips_odd_values(tmp_path):
+    out = tmp_path / "with space"
+    config = training.make_config("pixel", "lstm_1x64", lr=0.0012345678, epochs=4, batch_size=17, seed=3)
+    args = build_parser().parse_args(shlex.split(training.reproduce_command(config, out))[3:])
+    assert (args.lr, args.epochs, args.batch_size, args.seed, args.out) == (0.0012345678, 4, 17, 3, str(out))
+
+
+# --------------------------------------------------------------------------------------------------
+# Manifest helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _valid_manifest(task="classify"):
+    keys = manifest_lib.HISTORY_KEYS[task]
+    return {
+        "task": task, "name": "gru_1x32", "status": "complete", "config": {}, "command": "python -m helpers.train",
+        "epochs_run": 2, "best_epoch": 2, "history": {k: [1.0, 0.5] for k in keys},
+        "metrics": {k: 0.5 for k in manifest_lib.METRIC_KEYS[task]}, "train_seconds": 1.0, "hardware": {},
+        "versions": {}, "created": "2024-01-01T00:00:00+00:00",
+    }
+
+
+@pytest.mark.parametrize("task", ["classify", "pixel"])
+def test_check_manifest_accepts_a_valid_manifest(task):
+    manifest_lib.check_manifest(_valid_manifest(task))
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [(lambda m: m.pop("command"), "command"),
+     (lambda m: m["history"].pop("val_accuracy"), "val_accuracy"),
+     (lambda m: m["history"]["loss"].append(0.1), "differ in length"),
+     (lambda m: m.update(epochs_run=5), "epochs_run"),
+     (lambda m: m["metrics"].pop("test_accuracy"), "test_accuracy"),
+     (lambda m: m.update(task="generate"), "task")],
+    ids=["no-command", "no-val_accuracy", "ragged-history", "epochs_run", "no-test_accuracy", "bad-task"],
+)
+def test_check_manifest_names_the_problem(breakage, message):
+    manifest = _valid_manifest()
+    breakage(manifest)
+    with pytest.raises(ValueError, match=message):
+        manifest_lib.check_manifest(manifest)
+
+
+def test_in_progress_manifest_needs_no_final_metrics():
+    manifest = dict(_valid_manifest(), status="in_progress", metrics={})
+    manifest_lib.check_manifest(manifest)
+
+
+def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
+    target = tmp_path / "model.weights.h5"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with manifest_lib.atomic_path(target) as tmp:
+            assert tmp.name.endswith(".weights.h5") and tmp.parent == tmp_path
+            tmp.write_text("half-written")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.weights.h5"]
+
+
+def test_write_json_atomic_round_trip(tmp_path):
+    path = manifest_lib.write_json_atomic(tmp_path / "sub" / "m.json", {"a": [1, 2.5], "b": "x"})
+    assert json.loads(path.read_text()) == {"a": [1, 2.5], "b": "x"}
+    assert [p.name for p in path.parent.iterdir()] == ["m.json"]
