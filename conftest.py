@@ -5,7 +5,9 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("MPLBACKEND", "agg")
+import matplotlib  # noqa: E402
+
+matplotlib.use("agg")  # headless for the unit tests; notebook kernels keep their inline backend
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 # nbval starts notebook kernels as subprocesses: they inherit this, so `import helpers` works there too.

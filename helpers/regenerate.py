@@ -83,7 +83,6 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env_path) if p)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("MPLBACKEND", "agg")
     tick = time.perf_counter()
     with atomic_path(output) as tmp:
         papermill.execute_notebook(

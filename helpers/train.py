@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from helpers.paths import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     from helpers.data import MnistFileError
     from helpers.training import train
 

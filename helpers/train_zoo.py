@@ -61,8 +61,10 @@ def main(argv=None) -> int:
                                                   "val_accuracy", "hours"],
                            formats={"val_accuracy": "{:.2%}", "hours": "{:.2f}"}))
         return 0
+    from helpers.paths import import_tensorflow_quietly
     from helpers.training import train
 
+    import_tensorflow_quietly()
     tasks = args.task or list(zoo.TASKS)
     for name in args.only or []:
         zoo.parse_name(name)

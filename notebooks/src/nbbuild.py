@@ -13,6 +13,7 @@ import nbformat
 NOTEBOOKS = Path(__file__).resolve().parent.parent
 
 SETUP = '''\
+%matplotlib inline
 import os, sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
