@@ -26,7 +26,8 @@ def import_tensorflow_quietly():
     TensorFlow prints those lines straight to the process's stderr before its logging is configured, so
     ``TF_CPP_MIN_LOG_LEVEL`` alone does not hide them and Jupyter shows them as red stderr output. This
     points file descriptor 2 at ``/dev/null`` while TensorFlow loads and initialises its devices, then
-    restores it: errors raised later are shown as usual. Returns the ``tensorflow`` module.
+    restores it: errors raised later are shown as usual. TensorFlow's Python logger is set to show errors
+    only. Returns the ``tensorflow`` module.
     """
     quiet_tensorflow()
     import sys
@@ -46,4 +47,7 @@ def import_tensorflow_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    # Python-side warnings such as "triggered tf.function retracing" are advice for library authors;
+    # errors still show.
+    tf.get_logger().setLevel("ERROR")
     return tf

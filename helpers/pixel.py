@@ -81,3 +81,37 @@ def plot_probability_maps(model, images, title: str = ""):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def k_step_predictions(model, images, cut: int, ns=(1, 10, 28), fill_out: bool = True, sample: bool = False,
+                       seed: int = 0) -> dict:
+    """Images whose first ``cut`` pixels are true and the next n are predicted by the model.
+
+    For each n in ``ns`` (plus ``784 - cut`` when ``fill_out``), returns ``{n: (N, 784) array}`` with the
+    true prefix, the n predicted pixels, and -1 (shown grey) after them. The prediction is the most
+    probable pixel at each step given the pixels before it, predicted ones included (``sample=False``), or
+    one random draw (``sample=True``, seeded).
+    """
+    from helpers.sampling import sample_continuations
+
+    sequences = data_lib.to_sequences(images)[..., 0]
+    if not 1 <= cut < data_lib.SEQUENCE_LENGTH:
+        raise ValueError(f"cut must be between 1 and 783, got {cut}.")
+    ns = list(ns) + ([data_lib.SEQUENCE_LENGTH - cut] if fill_out else [])
+    panels = {}
+    for n in ns:
+        result = sample_continuations(model, sequences[:, :cut], n, num_samples=1, seed=seed, greedy=not sample)
+        panel = np.full_like(sequences, -1.0)
+        panel[:, :cut] = sequences[:, :cut]
+        panel[:, cut : cut + n] = result.samples[:, 0]
+        panels[n] = panel
+    return panels
+
+
+def unconditional_samples(model, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` whole images sampled from the model (x_1 = 0, the corner pixel; then x_2..x_784 drawn)."""
+    from helpers.sampling import sample_continuations
+
+    prefix = np.zeros((1, 1), np.float32)
+    result = sample_continuations(model, prefix, data_lib.SEQUENCE_LENGTH - 1, num_samples=count, seed=seed)
+    return np.concatenate([np.zeros((count, 1), np.float32), result.samples[0]], axis=1)

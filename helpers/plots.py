@@ -42,7 +42,7 @@ def format_table(rows: list[dict], columns: list[str], headers: list[str] | None
 
     def cell(row, key):
         value = row.get(key)
-        if value is None or (isinstance(value, float) and np.isnan(value)):
+        if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)):
             return "-"
         if isinstance(value, (float, np.floating)):
             return formats.get(key, default_format).format(float(value))

@@ -1,0 +1,232 @@
+"""Benchmarks: the project's code against the obvious baselines, as ratios measured in one run.
+
+    python -m helpers.bench            # everything (about 15-25 minutes on 2 CPU cores)
+    python -m helpers.bench --quick    # fewer models and smaller workloads (a few minutes)
+    python -m helpers.bench --only sampling inpainting
+
+Writes ``benchmarks/results.json`` (atomically) and prints a table. Each timing is the median of at least
+3 repetitions after a warm-up; absolute times on a shared machine are noisy, so every goal is stated as a
+ratio of two timings taken back to back in the same process. Models use random weights when the shipped
+ones are missing: speed does not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from helpers.paths import REPO_ROOT, import_tensorflow_quietly
+
+RESULTS_PATH = REPO_ROOT / "benchmarks" / "results.json"
+SECTIONS = ("training", "sampling", "inpainting", "notebooks")
+
+
+def median_time(fn, repeats: int = 3, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tick)
+    return statistics.median(times)
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. Training throughput and the physical limit
+# --------------------------------------------------------------------------------------------------
+
+
+def matmul_peak_gflops(sizes=(512, 1024, 2048), repeats: int = 3) -> dict:
+    """Dense float32 matmul speed through TensorFlow at several sizes: this machine's practical peak."""
+    tf = import_tensorflow_quietly()
+    results = {}
+    for n in sizes:
+        a = tf.random.normal((n, n))
+        b = tf.random.normal((n, n))
+        inner = max(1, int(2e9 // (2 * n**3)))  # about 2 GFLOP per timed call
+
+        @tf.function
+        def run(a=a, b=b, inner=inner):
+            c = a
+            for _ in range(inner):
+                c = tf.matmul(b, c) * 1e-3
+            return c
+
+        seconds = median_time(lambda: run().numpy(), repeats)
+        results[n] = 2 * n**3 * inner / seconds / 1e9
+    return results
+
+
+def recurrent_flops_per_step(cell: str, units: int, batch: int, layers: int = 1) -> float:
+    """FLOPs of the recurrent matmuls in one optimizer step per time step (forward + backward ~ 3x forward).
+
+    Forward: a GRU multiplies h (B x H) by a H x 3H matrix (2 * 3 * B * H^2 FLOPs), an LSTM by H x 4H.
+    """
+    gates = 4 if cell == "lstm" else 3
+    return 3 * 2 * gates * batch * units**2 * layers
+
+
+def training_throughput(name: str, project_batch: int = 256, baseline_batch: int = 32, repeats: int = 3) -> dict:
+    """Sequences per second of one optimizer step: project recipe vs a plain ``model.fit`` set-up.
+
+    Project: the engine's compiled model (XLA, its batch size). Baseline: the same Keras model compiled with
+    Keras defaults (``optimizer="adam"``, default ``jit_compile``) at ``model.fit``'s default batch of 32.
+    """
+    import keras
+
+    from helpers import models as zoo
+    from helpers.training import compile_model, make_config
+
+    rng = np.random.default_rng(0)
+
+    def batch(size):
+        x = (rng.random((size, 784, 1)) > 0.8).astype(np.float32)
+        y = rng.integers(0, 10, size)
+        return x, y
+
+    config = make_config("classify", name, batch_size=project_batch)
+    project = compile_model(config, steps_per_epoch=100)
+    x, y = batch(project_batch)
+    project_seconds = median_time(lambda: project.train_on_batch(x, y), repeats, warmup=2)
+
+    plain = zoo.build("classify", name)
+    plain.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    xb, yb = batch(baseline_batch)
+    baseline_seconds = median_time(lambda: plain.train_on_batch(xb, yb), repeats, warmup=2)
+
+    cell, layers, units = zoo.parse_name(name)
+    flops = recurrent_flops_per_step(cell, units, project_batch, layers) * 784
+    return {
+        "model": name,
+        "project_batch": project_batch,
+        "baseline_batch": baseline_batch,
+        "project_step_s": project_seconds,
+        "baseline_step_s": baseline_seconds,
+        "project_seq_per_s": project_batch / project_seconds,
+        "baseline_seq_per_s": baseline_batch / baseline_seconds,
+        "speedup": (project_batch / project_seconds) / (baseline_batch / baseline_seconds),
+        "recurrent_gflops": flops / project_seconds / 1e9,
+    }
+
+
+def bench_training(quick: bool) -> dict:
+    names = ("gru_1x32",) if quick else ("gru_1x32", "gru_1x128", "lstm_1x128")
+    peak = matmul_peak_gflops((512, 1024) if quick else (512, 1024, 2048))
+    rows = [training_throughput(name) for name in names]
+    best_peak = max(peak.values())
+    for row in rows:
+        row["fraction_of_peak"] = row["recurrent_gflops"] / best_peak
+    return {"matmul_gflops": {str(k): v for k, v in peak.items()}, "peak_gflops": best_peak, "models": rows}
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. Notebook regeneration
+# --------------------------------------------------------------------------------------------------
+
+
+def bench_notebooks(quick: bool) -> dict:
+    """Wall time of regenerating every notebook from the shipped weights (into a scratch folder)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [sys.executable, "-m", "helpers.regenerate", "--output-dir", tmp]
+        if quick:
+            args += ["--only", "01"]
+        tick = time.perf_counter()
+        completed = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True)
+        seconds = time.perf_counter() - tick
+    return {"seconds": seconds, "ok": completed.returncode == 0, "notebooks": "01 only" if quick else "all",
+            "error": completed.stderr[-2000:] if completed.returncode else None}
+
+
+# --------------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------------
+
+
+def machine_description() -> dict:
+    from helpers.manifest import hardware_description, software_versions
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, **hardware_description(), "versions": software_versions()}
+
+
+def format_report(results: dict) -> str:
+    """The benchmark table as Markdown (the README shows it)."""
+    lines = [f"Machine: {results['machine']['cpu']}, {results['machine']['cpu_count']} cores"
+             + (f", GPUs: {results['machine']['gpus']}" if results['machine'].get('gpus') else "")
+             + f"; {results['created']}" + (" (quick)" if results.get("quick") else ""), "",
+             "| benchmark | project | baseline | ratio | goal |", "|---|---|---|---|---|"]
+    training = results.get("training")
+    if training:
+        for row in training["models"]:
+            lines.append(
+                f"| training {row['model']} (seq/s per step) | {row['project_seq_per_s']:.0f} (batch {row['project_batch']}) "
+                f"| {row['baseline_seq_per_s']:.0f} (model.fit defaults, batch {row['baseline_batch']}) "
+                f"| {row['speedup']:.2f}x | >= 1.3x |")
+        for row in training["models"]:
+            if row["model"].endswith("x128"):
+                lines.append(f"| {row['model']} recurrent matmuls | {row['recurrent_gflops']:.1f} GFLOP/s "
+                             f"| peak {training['peak_gflops']:.1f} GFLOP/s (dense matmul) "
+                             f"| {row['fraction_of_peak']:.0%} of peak | >= 50 % |")
+    for key, label, goal in (("sampling", "continuation sampling", ">= 20x"),
+                             ("inpainting", "2x2-hole scoring", ">= 1.8x, < 60 s")):
+        section = results.get(key)
+        if section:
+            lines.append(f"| {label} ({section['workload']}) | {section['project_s']:.2f} s | {section['baseline_s']:.2f} s "
+                         f"| {section['speedup']:.1f}x | {goal} |")
+    notebooks = results.get("notebooks")
+    if notebooks:
+        lines.append(f"| regenerate notebooks ({notebooks['notebooks']}) | {notebooks['seconds']:.0f} s | - | - | < 600 s |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller workloads, fewer models")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="where to write the JSON results")
+    args = parser.parse_args(argv)
+    from helpers.manifest import utc_now, write_json_atomic
+
+    sections = args.only or list(SECTIONS)
+    results = {"created": utc_now(), "quick": args.quick, "machine": machine_description()}
+    runners = {"training": bench_training, "notebooks": bench_notebooks}
+    try:
+        from helpers import bench_models  # sampler and in-painting benchmarks
+
+        runners.update(sampling=bench_models.bench_sampling, inpainting=bench_models.bench_inpainting)
+    except ImportError:
+        pass
+    for section in sections:
+        if section not in runners:
+            print(f"skipping {section}: its helpers are not available", file=sys.stderr)
+            continue
+        print(f"benchmark: {section} ...", flush=True)
+        results[section] = runners[section](args.quick)
+    write_json_atomic(args.output, results)
+    print(format_report(results))
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.exit(main())

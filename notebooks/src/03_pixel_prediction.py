@@ -1,0 +1,169 @@
+"""Generator of notebooks/03_pixel_prediction.ipynb (run it, then `python -m helpers.regenerate --only 03`)."""
+
+from nbbuild import SETUP, code, md, params, write
+
+cells = [
+    md("""
+    # Predicting the next pixel: GRU models of binarized digits
+
+    Instead of naming the digit, a network can learn the digits themselves: read pixels x_1..x_t and output
+    the probability that pixel x_{t+1} is ink. Multiplying these conditionals gives the probability of a
+    whole image, so such a model can score images, complete them and draw new ones. This notebook evaluates
+    the four GRU pixel models of the course (1x32, 1x64, 1x128, 3x32) from their shipped weights, recomputes
+    the report's table 11, and shows what the models predict 1, 10 and 28 pixels ahead, how they fill out a
+    half-seen digit, and what they draw from scratch.
+    """),
+    md("## Setup"),
+    code(SETUP + """
+
+import numpy as np
+import matplotlib.pyplot as plt
+
+from helpers import classification as clf
+from helpers import data, models as zoo, pixel, plots
+from helpers.retrain import retrain as retrain_models"""),
+    md("""
+    ## Parameters
+
+    `retrain=True` trains the models from scratch (`quick=True`: a one-minute smoke run on tiny subsets,
+    written to `runs/`). Cross-entropies use the whole test and validation sets (`eval_subset=None`) and the
+    first `train_subset` training images.
+    """),
+    params("""
+    models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
+    retrain = False
+    epochs = None
+    quick = False
+    eval_subset = None
+    train_subset = 10_000
+    n_examples = 6
+    cut = 392
+    seed = 0"""),
+    code("""
+    # Derived values (papermill injects parameters above this cell).
+    if quick:
+        eval_subset, train_subset, n_examples = 100, 100, 3
+    models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None
+    splits = data.load_mnist()
+    subsets = {"test": eval_subset, "validation": eval_subset, "train": train_subset}
+    print({split: len(splits[split].head(n)) for split, n in subsets.items()})"""),
+    md("""
+    ## The models
+
+    Each model is GRU layer(s) returning every step → dropout → Dense(1): the logit of
+    p(x_{t+1} = 1 | x_1..x_t). It is trained with the binary cross-entropy of its 783 predictions per image.
+    Missing weights are listed with the command that trains them.
+    """),
+    code("""
+    loaded, missing = clf.load_zoo("pixel", models, models_dir)
+    for name in missing:
+        print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
+    manifests = {name: zoo.read_manifest("pixel", name, models_dir) for name in loaded}
+    print(plots.format_table(
+        clf.recipe_rows(manifests),
+        ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "status", "hours", "hardware"],
+        formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))"""),
+    md(r"""
+    ## Table 11, recomputed
+
+    The loss is the mean cross-entropy per predicted pixel, in nats:
+    $\mathcal{L} = -\frac{1}{783}\sum_{t=1}^{783} \big[x_{t+1}\log p_t + (1-x_{t+1})\log(1-p_t)\big]$,
+    averaged over images, with $p_t = p(x_{t+1}=1 \mid x_{1..t})$. Multiplied by 783 it is the negative
+    log-likelihood of an image in nats; divided by $\ln 2$ it is in bits per pixel. `ref` quotes the report.
+    """),
+    code("""
+    rows = pixel.evaluate_pixel_zoo(loaded, splits, subsets)
+    print(plots.format_table(
+        rows, ["model", "test_loss", "ref_test_loss", "delta_test_loss", "val_loss", "ref_val_loss",
+               "train_loss", "ref_train_loss", "test_nats_per_image", "test_bits_per_pixel"],
+        ["model", "test", "ref", "Δ test", "validation", "ref", "train", "ref", "test nats/image", "test bits/pixel"],
+        formats={"delta_test_loss": "{:+.4f}", "test_nats_per_image": "{:.1f}"}))"""),
+    md("""
+    ## Learning curves
+
+    Training loss dotted, validation loss solid, one panel per model (the report's figure 5), then all on one
+    axis (its figure 6).
+    """),
+    code("""
+    fig = plots.plot_learning_curves_grid(manifests, title="Pixel models: training (dotted) and validation (solid) loss")
+    plots.save_figure(fig, "03_learning_curves")
+    plt.show()"""),
+    code("""
+    if manifests:
+        fig = plots.plot_learning_curves_combined(manifests, title="Pixel models", log_y=True)
+        plots.save_figure(fig, "03_learning_curves_combined")
+        plt.show()"""),
+    md("""
+    ## One step ahead
+
+    With the true pixels as input, the model's probability of ink at every position is an image of what it
+    expects next. Strokes it can extrapolate (the continuation of a line from the row above) are dark; the
+    first pixel of a new stroke is not predictable and stays pale.
+    """),
+    code("""
+    examples = data.binarize(splits.test.images[:n_examples])
+    best = min(loaded, key=lambda n: min(manifests[n]["history"]["val_loss"])) if loaded else None
+    print("best model by validation loss:", best)
+    if best:
+        fig = pixel.plot_probability_maps(loaded[best], examples, title=f"{best}: one-step-ahead probabilities")
+        plots.save_figure(fig, "03_one_step_probabilities")
+        plt.show()"""),
+    md("""
+    ## 1, 10 and 28 pixels ahead, and filling out the image
+
+    Now the model sees the first `cut` pixels (the top half) and predicts further on its own: each new
+    pixel is the most probable one given everything before it, its own predictions included. One row of
+    the image is 28 pixels; grey marks pixels not predicted. The errors compound: a short horizon copies
+    the stroke well, the full completion often drifts to a generic shape.
+    """),
+    code("""
+    for name, model in loaded.items():
+        panels = pixel.k_step_predictions(model, examples, cut, ns=(1, 10, 28))
+        grid = np.concatenate([examples.reshape(len(examples), -1)] + [panels[n] for n in panels])
+        titles = [f"digit {i}" for i in range(len(examples))] + [f"{n} px" for n in panels for _ in examples]
+        fig = plots.show_image_grid(grid, titles, cols=len(examples), size=1.1, suptitle=f"{name}: most probable continuation after {cut} pixels")
+        plots.save_figure(fig, f"03_k_step_{name}")
+        plt.show()"""),
+    md("""
+    The most probable pixel-by-pixel completion is conservative: when ink is uncertain (p < 0.5) it writes
+    background, so strokes tend to stop. Sampling each pixel from its probability keeps the strokes going
+    and gives varied completions:
+    """),
+    code("""
+    if best:
+        fills = [pixel.k_step_predictions(loaded[best], examples, cut, ns=(), sample=True, seed=s)[784 - cut] for s in range(4)]
+        grid = np.concatenate([examples.reshape(len(examples), -1)] + fills)
+        fig = plots.show_image_grid(grid, cols=len(examples), size=1.1, suptitle=f"{best}: the original, then 4 sampled completions")
+        plots.save_figure(fig, "03_sampled_completions")
+        plt.show()"""),
+    md("""
+    ## Drawing from scratch
+
+    Starting from the blank corner pixel and sampling all 783 others gives the model's own digits. They show
+    what it has learned about strokes, thickness and layout, and what it has not: a single GRU rarely
+    keeps a coherent global shape over 784 steps.
+    """),
+    code("""
+    samples = {name: pixel.unconditional_samples(model, 8, seed=seed) for name, model in loaded.items()}
+    if samples:
+        grid = np.concatenate(list(samples.values()))
+        titles = [name for name in samples for _ in range(8)]
+        fig = plots.show_image_grid(grid, titles, cols=8, size=1.1, suptitle="Unconditional samples")
+        plots.save_figure(fig, "03_unconditional_samples")
+        plt.show()"""),
+    md("""
+    ## What the numbers say
+
+    Computed from the table above:
+    """),
+    code("""
+    for row in rows:
+        verdict = "beats" if row["test_loss"] <= row["ref_test_loss"] else "falls short of"
+        print(f"{row['model']:>9}: test {row['test_loss']:.4f} nats/pixel {verdict} the report's {row['ref_test_loss']:.4f}"
+              f" ({manifests[row['model']]['status']}, {manifests[row['model']]['epochs_run']} epochs)")
+    for name in missing:
+        print(f"{name:>9}: not trained yet")"""),
+]
+
+if __name__ == "__main__":
+    print(write("03_pixel_prediction", cells))

@@ -1,0 +1,145 @@
+"""Generator of notebooks/04_continuation.ipynb (run it, then `python -m helpers.regenerate --only 04`)."""
+
+from nbbuild import SETUP, code, md, params, write
+
+cells = [
+    md("""
+    # Finishing a digit: sampling the hidden last 300 pixels
+
+    A pixel model defines a probability for every way an image can continue, so it can finish a digit whose
+    bottom part is hidden. This notebook hides the last 300 pixels (about the bottom 11 rows) of 100 test
+    digits, lets the four GRU pixel models continue them for n = 1, 10, 28 and 300 pixels, ten times each,
+    and recomputes the report's table 12 and its annex: how surprised each model is by its own samples and
+    by the true continuation, and what the continuations look like.
+    """),
+    md("## Setup"),
+    code(SETUP + """
+
+import numpy as np
+import matplotlib.pyplot as plt
+
+from helpers import classification as clf
+from helpers import continuation, data, plots, reference, sampling
+from helpers.retrain import retrain as retrain_models"""),
+    md("""
+    ## Parameters
+
+    `retrain=True` trains the pixel models first (`quick=True`: a smoke run on tiny subsets, written to
+    `runs/`). The continuation set is drawn once with `set_seed` and stored in `data/continuation_set.npz`;
+    `seed` drives the sampling.
+    """),
+    params("""
+    models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
+    retrain = False
+    epochs = None
+    quick = False
+    ns = [1, 10, 28, 300]
+    num_samples = 10
+    n_images = 100
+    set_seed = 0
+    seed = 0"""),
+    code("""
+    # Derived values (papermill injects parameters above this cell).
+    if quick:
+        n_images, num_samples = 10, 3
+    models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None
+    if (n_images, set_seed) == (100, 0):  # the course's set, stored in data/continuation_set.npz
+        cset = sampling.load_or_make_continuation_set(n_images=n_images, seed=set_seed)
+    else:                                  # any other set is drawn the same way, not stored
+        cset = sampling.make_continuation_set(data.binarize(data.load_mnist().test.images), n_images, seed=set_seed)
+    print(f"{len(cset.indices)} test images, {cset.prefix_len} known pixels, {cset.hidden} hidden")"""),
+    md("""
+    ## The in-painting set
+
+    The images are drawn without replacement from the 10,000 test digits with a fixed seed, so the set is
+    the same on every machine (`data/continuation_set.npz` stores it). Grey pixels are hidden.
+    """),
+    code("""
+    fig = plots.show_image_grid(np.concatenate([cset.images[:10], cset.masked[:10]]), cols=10,
+                                suptitle="First 10 images of the set: original (top) and with the last 300 pixels hidden (bottom)")
+    plots.save_figure(fig, "04_continuation_set")
+    plt.show()"""),
+    md("""
+    ## Sampling
+
+    The sampler (`helpers.sampling.sample_continuations`) reads each known prefix once, keeps the GRU
+    states, and then steps all 100 × 10 continuations together: each step feeds the sampled pixel
+    x_t ~ Bernoulli(p_t) back as the next input. It is exact (the tests check it against the full model
+    pixel by pixel) and fast (see `helpers.bench`).
+    """),
+    code("""
+    loaded, missing = clf.load_zoo("pixel", models, models_dir)
+    for name in missing:
+        print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
+    results = {name: continuation.continuation_results(model, cset, ns, num_samples, seed) for name, model in loaded.items()}
+    print("models:", ", ".join(results))"""),
+    md(r"""
+    ## Table 12, recomputed
+
+    For an image with known pixels $x_{<L}$ ($L = 484$) and horizon $n$, both rows are mean cross-entropies
+    in nats per pixel over the $n$ continued positions $t = L, \dots, L+n-1$:
+
+    * **predicted**: $-\frac{1}{n}\sum_t \log p(\tilde x_t \mid x_{<L}, \tilde x_{L..t-1})$ for a sampled
+      continuation $\tilde x$, averaged over the samples: how surprised the model is by its own samples,
+      an estimate of its entropy over the continuation;
+    * **GT**: $-\frac{1}{n}\sum_t \log p(x_t \mid x_{<t})$ for the true pixels: how well the model predicts
+      what was actually there.
+
+    Both are averaged over the images. `ref` columns quote the report's table 12.
+    """),
+    code("""
+    rows = continuation.table12_rows(results, reference.CONTINUATION)
+    columns = ["model", "row"] + [c for n in ns for c in (f"n={n}", f"ref n={n}")]
+    print(plots.format_table(rows, columns))"""),
+    md("""
+    Samples are what the model finds likely; the true continuation is whatever the writer drew. So the GT
+    row should sit above the predicted row, and the gap measures how much the real endings surprise the
+    model. Checked on the numbers:
+    """),
+    code("""
+    for name, result in results.items():
+        gaps = ", ".join(f"n={n}: {result[n]['gt'].mean() - result[n]['predicted'].mean():+.3f}" for n in ns)
+        print(f"{name:>9} GT - predicted: {gaps}")"""),
+    md("""
+    ## Per image
+
+    The report's annex plots, for each horizon, the samples' cross-entropy of every image (mean of 10)
+    beside the ground truth's:
+    """),
+    code("""
+    for n in ns:
+        if results:
+            fig = continuation.plot_per_image(results, n)
+            plots.save_figure(fig, f"04_per_image_n{n}")
+            plt.show()"""),
+    md("""
+    ## Examples: a success, a failure and a high-variance case
+
+    For each horizon, using the best model, three images are chosen by a stated rule: the **success** has
+    the samples that differ least from the true pixels, the **failure** those that differ most, and the
+    **high-variance** case the samples that differ most from each other. Each row shows the original, the
+    masked image, five samples and the most probable completion (each pixel 1 when p > 0.5).
+    """),
+    code("""
+    manifests = {name: clf.zoo.read_manifest("pixel", name, models_dir) for name in loaded}
+    best = min(loaded, key=lambda n: min(manifests[n]["history"]["val_loss"])) if loaded else None
+    print("best model by validation loss:", best)"""),
+    code("""
+    for n in [n for n in ns if n > 1] if best else []:
+        truth = cset.images[:, cset.prefix_len : cset.prefix_len + n]
+        for label, index in continuation.choose_examples(results[best][n], truth).items():
+            fig = continuation.plot_example(cset, index, results[best][n], n, title=f"{best}, n = {n}: {label} (image {index})")
+            plots.save_figure(fig, f"04_example_n{n}_{label.replace(' ', '_')}")
+            plt.show()"""),
+    md("""
+    ## Explore
+
+    Pick an image, a horizon, a model and a seed:
+    """),
+    code("""
+    # NBVAL_IGNORE_OUTPUT
+    continuation.continuation_explorer(loaded, cset, ns) if loaded else print("no trained model")"""),
+]
+
+if __name__ == "__main__":
+    print(write("04_continuation", cells))

@@ -1,0 +1,138 @@
+"""Tests of helpers.bench and helpers.bench_models without running the real (slow) benchmarks.
+
+The sampler and in-painting benchmarks run on a tiny scale: a gru_1x8 with random weights, synthetic digits,
+and their workloads cut down by monkeypatching.
+"""
+
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from helpers import bench, bench_models, data, inpainting, sampling
+from helpers.models import build
+from helpers.paths import REPO_ROOT
+
+
+def synthetic_digits(n, seed=0):
+    images = (np.random.default_rng(seed).random((n, 28, 28)) < 0.3).astype(np.float32)
+    images[:, :4], images[:, -4:], images[:, :, :4], images[:, :, -4:] = 0, 0, 0, 0
+    return images
+
+
+def test_median_time_semantics(monkeypatch):
+    durations = iter([5.0, 2.0, 1.0])
+    clock = SimpleNamespace(now=0.0, started=False)
+
+    def perf_counter():
+        if clock.started:  # end of a timed call: advance by its duration
+            clock.now += next(durations)
+        clock.started = not clock.started
+        return clock.now
+
+    calls = []
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=perf_counter))
+    assert bench.median_time(lambda: calls.append(1), repeats=3, warmup=2) == 2.0  # median of 5, 2, 1
+    assert len(calls) == 5  # warm-up calls run but are not timed
+    durations = iter([10.0, 1.0, 3.0, 2.0])
+    assert bench.median_time(lambda: None, repeats=4, warmup=0) == 2.5  # even count: mean of the middle two
+
+
+def test_recurrent_flops_per_step():
+    # GRU: h (B x H) times H x 3H, 2 FLOPs per multiply-add, x3 for forward + backward.
+    assert bench.recurrent_flops_per_step("gru", 128, 256) == 3 * 2 * 256 * 128 * 384 == 75_497_472
+    assert bench.recurrent_flops_per_step("lstm", 32, 10, layers=3) == 3 * 2 * 10 * 32 * 128 * 3
+    assert bench.recurrent_flops_per_step("lstm", 64, 1) / bench.recurrent_flops_per_step("gru", 64, 1) == 4 / 3
+
+
+def synthetic_results():
+    return {
+        "created": "2026-01-01T00:00:00+00:00", "quick": True,
+        "machine": {"cpu": "Test CPU", "cpu_count": 2, "gpus": ["H100"]},
+        "training": {"peak_gflops": 50.0, "matmul_gflops": {"512": 50.0}, "models": [
+            {"model": "gru_1x32", "project_seq_per_s": 1000.0, "project_batch": 256, "baseline_seq_per_s": 400.0,
+             "baseline_batch": 32, "speedup": 2.5, "recurrent_gflops": 5.0, "fraction_of_peak": 0.1},
+            {"model": "gru_1x128", "project_seq_per_s": 300.0, "project_batch": 256, "baseline_seq_per_s": 200.0,
+             "baseline_batch": 32, "speedup": 1.5, "recurrent_gflops": 30.0, "fraction_of_peak": 0.6}]},
+        "sampling": {"workload": "20 images", "project_s": 1.234, "baseline_s": 40.0, "speedup": 32.4},
+        "inpainting": {"workload": "200 images", "project_s": 2.0, "baseline_s": 5.0, "speedup": 2.5},
+        "notebooks": {"seconds": 123.4, "notebooks": "01 only", "ok": True},
+    }
+
+
+def test_format_report_renders_every_section():
+    text = bench.format_report(synthetic_results())
+    lines = text.split("\n")
+    assert lines[0] == "Machine: Test CPU, 2 cores, GPUs: ['H100']; 2026-01-01T00:00:00+00:00 (quick)"
+    assert lines[2] == "| benchmark | project | baseline | ratio | goal |"
+    table = lines[4:]
+    assert all(line.startswith("| ") and line.endswith(" |") and line.count("|") == 6 for line in table)
+    assert ("| training gru_1x32 (seq/s per step) | 1000 (batch 256) | 400 (model.fit defaults, batch 32) | 2.50x |"
+            in text)
+    assert sum("recurrent matmuls" in line for line in table) == 1  # only the x128 models
+    assert "| gru_1x128 recurrent matmuls | 30.0 GFLOP/s | peak 50.0 GFLOP/s (dense matmul) | 60% of peak |" in text
+    assert "| continuation sampling (20 images) | 1.23 s | 40.00 s | 32.4x | >= 20x |" in text
+    assert "| 2x2-hole scoring (200 images) | 2.00 s | 5.00 s | 2.5x |" in text
+    assert "| regenerate notebooks (01 only) | 123 s |" in text
+    assert len(table) == 6
+    only_machine = {k: v for k, v in synthetic_results().items() if k in ("created", "machine")}
+    only_machine["machine"] = {"cpu": "c", "cpu_count": 1}
+    assert len(bench.format_report(only_machine).split("\n")) == 4
+
+
+def test_bench_help_exits_zero():
+    completed = subprocess.run([sys.executable, "-m", "helpers.bench", "--help"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert "--quick" in completed.stdout and "--only" in completed.stdout
+
+
+def test_main_writes_results_and_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "bench_notebooks", lambda quick: {"seconds": 3.0, "ok": True, "notebooks": "01 only",
+                                                                 "error": None, "quick_flag": quick})
+    output = tmp_path / "out" / "results.json"
+    assert bench.main(["--quick", "--only", "notebooks", "--output", str(output)]) == 0
+    results = json.loads(output.read_text())
+    assert results["quick"] is True and results["notebooks"]["quick_flag"] is True
+    assert "training" not in results and "cpu_count" in results["machine"]
+    out = capsys.readouterr().out
+    assert "| regenerate notebooks (01 only) | 3 s |" in out and str(output) in out
+
+
+@pytest.fixture
+def tiny_bench(monkeypatch):
+    """bench_models on a tiny scale: gru_1x8, synthetic digits, 5 sampled pixels, 4 holes."""
+    model = build("pixel", "gru_1x8", gate_bias_init="default", seed=1)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0.0, 0.8, w.shape).astype(np.float32) for w in model.get_weights()])
+    monkeypatch.setattr(bench_models, "_model", lambda name="gru_1x128": (model, "random weights"))
+    monkeypatch.setattr(bench_models, "_test_digits", lambda n: synthetic_digits(n).reshape(n, 784))
+    fast, naive = sampling.sample_continuations, sampling.naive_sample_continuations
+    monkeypatch.setattr(sampling, "sample_continuations", lambda m, p, n, s, seed=0: fast(m, p, 5, s, seed=seed))
+    monkeypatch.setattr(sampling, "naive_sample_continuations", lambda m, p, n, s, seed=0: naive(m, p, 5, s, seed=seed))
+    split = data.Split(synthetic_digits(30, seed=1), np.zeros(30, np.int64))
+    monkeypatch.setattr(data, "load_mnist", lambda *a, **k: data.MnistSplits(split, split, split))
+    make = inpainting.make_missing_block_set
+    monkeypatch.setattr(inpainting, "make_missing_block_set", lambda images, n, seed: make(images, n=4, seed=seed))
+    return model
+
+
+def test_bench_sampling_tiny(tiny_bench):
+    result = bench_models.bench_sampling(quick=True)
+    assert result["weights"] == "random weights"
+    assert result["workload"].startswith("20 images x 10 samples x 300 px")
+    for key in ("project_s", "baseline_s", "ratio_workload_project_s", "ratio_workload_baseline_s", "speedup"):
+        assert result[key] > 0, key
+    assert result["speedup"] == pytest.approx(result["ratio_workload_baseline_s"] / result["ratio_workload_project_s"])
+    assert result["baseline_s"] == pytest.approx(result["ratio_workload_baseline_s"] * 20 / 2)
+
+
+def test_bench_inpainting_tiny(tiny_bench):
+    result = bench_models.bench_inpainting(quick=True)
+    assert result["project_s"] > 0 and result["baseline_s"] > 0
+    assert result["speedup"] == pytest.approx(result["baseline_s"] / result["project_s"])
+    assert result["max_abs_loglik_difference"] < 1e-3  # the fast scorer agrees with the naive one
+    assert "2x2 hole, 16 candidates" in result["workload"]

@@ -1,0 +1,258 @@
+"""Tests of helpers.classification (notebook 02): metrics, the zoo tables, curves, plots and the explorer.
+
+Models are tiny (gru_1x8) with random weights; the one training run is 1 epoch on 32 images into a tmp
+folder. Nothing is written to data/.
+"""
+
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+from helpers import classification as clf
+from helpers import data, models, reference, training
+
+
+def sharp_classifier(name="gru_1x8", seed=0, scale=0.8):
+    """A random classifier with large weights, so that predictions differ between images and over time."""
+    model = models.build("classify", name, gate_bias_init="default")
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny_splits():
+    """32 / 16 / 16 real MNIST images (grey levels in [0, 1])."""
+    with np.load(data.find_mnist_file(download=False)) as f:
+        x_train, y_train = f["x_train"][:48] / np.float32(255), f["y_train"][:48].astype(np.int64)
+        x_test, y_test = f["x_test"][:16] / np.float32(255), f["y_test"][:16].astype(np.int64)
+    return data.MnistSplits(train=data.Split(x_train[:32], y_train[:32]),
+                            validation=data.Split(x_train[32:], y_train[32:]),
+                            test=data.Split(x_test, y_test))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return sharp_classifier()
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_splits, tmp_path_factory):
+    """A real (tiny) training run: its folder and manifest."""
+    out = tmp_path_factory.mktemp("models")
+    manifest = training.train("classify", "gru_1x8", quick=True, epochs=1, out=out, verbose=0, splits=tiny_splits,
+                              batch_size=32, jit_compile=False)
+    return out, manifest
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Record the figures the widgets pass to plt.show (headless)."""
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "show", lambda fig=None, *a, **k: figures.append(fig))
+    yield figures
+    plt.close("all")
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------------
+
+
+def test_loss_and_accuracy_by_hand():
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    labels = np.array([0, 2, 2])
+    e = math.e
+    expected_loss = -(math.log(e**2 / (e**2 + 2)) + math.log(1 / (2 + e)) + math.log(e**3 / (e**3 + 2))) / 3
+    loss, accuracy = clf.loss_and_accuracy(logits, labels)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    assert accuracy == pytest.approx(2 / 3)
+    assert isinstance(loss, float) and isinstance(accuracy, float)
+
+
+def test_log_softmax_rows_are_distributions_and_stable():
+    logits = np.random.default_rng(0).normal(0, 5, (7, 10))
+    logits[0] += 1000.0  # would overflow a naive exp
+    log_probs = clf.log_softmax(logits)
+    assert np.all(np.isfinite(log_probs)) and np.all(log_probs <= 0)
+    np.testing.assert_allclose(np.exp(log_probs).sum(axis=-1), 1.0, atol=1e-12)
+    # Shift invariance: row 0 and row 0 - 1000 are the same distribution.
+    np.testing.assert_allclose(log_probs[0], clf.log_softmax(logits[:1] - 1000.0)[0], atol=1e-9)
+
+
+def test_confusion_matrix_counts_repeated_pairs():
+    labels = np.array([0, 0, 1, 2, 2, 2, 2])
+    predictions = np.array([0, 1, 1, 2, 0, 2, 2])
+    matrix = clf.confusion_matrix(labels, predictions, n_classes=3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 3]])
+    assert matrix.sum() == len(labels) and np.trace(matrix) == 5
+    assert clf.confusion_matrix(labels, predictions).shape == (10, 10)
+
+
+def test_most_confident_mistakes_order_and_only_wrong():
+    probs = np.array([
+        [0.90, 0.05, 0.05],  # label 0, right
+        [0.60, 0.30, 0.10],  # label 1, wrong with 0.60
+        [0.10, 0.10, 0.80],  # label 0, wrong with 0.80
+        [0.05, 0.95, 0.00],  # label 1, right (most confident overall, but right)
+        [0.20, 0.70, 0.10],  # label 2, wrong with 0.70
+        [0.34, 0.33, 0.33],  # label 1, wrong with 0.34
+    ])
+    labels = np.array([0, 1, 0, 1, 2, 1])
+    logits = np.log(np.clip(probs, 1e-12, None))
+    np.testing.assert_array_equal(clf.most_confident_mistakes(logits, labels, k=10), [2, 4, 1, 5])
+    np.testing.assert_array_equal(clf.most_confident_mistakes(logits, labels, k=2), [2, 4])
+    assert len(clf.most_confident_mistakes(logits, np.argmax(logits, -1))) == 0
+
+
+def test_pixels_needed_on_a_synthetic_curve():
+    curve = np.concatenate([np.full(100, 0.1), np.linspace(0.1, 0.9, 50), np.full(10, 0.95), [0.96]])
+    # 99 % of 0.96 = 0.9504: first reached by the 0.95-plateau? no (0.95 < 0.9504); only the last point.
+    assert clf.pixels_needed(curve, 0.99) == len(curve)
+    # 90 % of 0.96 = 0.864: first reached inside the ramp.
+    expected = int(np.flatnonzero(curve >= 0.864)[0]) + 1
+    assert 100 < expected <= 150
+    assert clf.pixels_needed(curve, 0.9) == expected
+    assert clf.pixels_needed(curve, 0.1) == 1  # reached from the first pixel
+
+
+# --------------------------------------------------------------------------------------------------
+# Models: predictions, curves, the zoo tables
+# --------------------------------------------------------------------------------------------------
+
+
+def test_predict_logits_binarizes_and_reads_sequences(model, tiny_splits):
+    images = tiny_splits.test.images[:4]
+    logits = clf.predict_logits(model, images)
+    assert logits.shape == (4, 10)
+    sequences = (images > 0.1).astype(np.float32).reshape(4, 784, 1)  # the course's rule, by hand
+    np.testing.assert_allclose(logits, model.predict(sequences, verbose=0), atol=1e-5)
+
+
+def test_accuracy_by_pixels_read_ends_at_the_models_accuracy(model, tiny_splits):
+    images, labels = tiny_splits.test.images, tiny_splits.test.labels
+    probs = clf.stepwise_probabilities(model, images)
+    assert probs.shape == (len(images), 784, 10)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    final = np.exp(clf.log_softmax(clf.predict_logits(model, images).astype(np.float64)))
+    np.testing.assert_allclose(probs[:, -1], final, atol=1e-4)
+
+    curve = clf.accuracy_by_pixels_read(model, images, labels)
+    assert curve.shape == (784,)
+    assert np.all((curve >= 0) & (curve <= 1))
+    _, accuracy = clf.loss_and_accuracy(clf.predict_logits(model, images), labels)
+    assert curve[-1] == pytest.approx(accuracy)
+    # Each value is the accuracy of the step-t argmax, e.g. after 400 pixels:
+    assert curve[399] == pytest.approx((probs[:, 399].argmax(-1) == labels).mean())
+    assert probs.argmax(-1).std(axis=1).max() > 0  # predictions change while reading (not a constant model)
+
+
+def test_load_zoo_reports_missing_models_with_the_command(tmp_path):
+    loaded, missing = clf.load_zoo("classify", ["gru_1x8", "lstm_1x32"], models_dir=tmp_path)
+    assert loaded == {}
+    assert set(missing) == {"gru_1x8", "lstm_1x32"}
+    assert "python -m helpers.train classify lstm_1x32" in missing["lstm_1x32"]
+
+
+def test_load_zoo_loads_trained_models(trained):
+    out, _ = trained
+    loaded, missing = clf.load_zoo("classify", ["gru_1x8", "gru_1x16"], models_dir=out)
+    assert list(loaded) == ["gru_1x8"] and list(missing) == ["gru_1x16"]
+    assert loaded["gru_1x8"].zoo_config["name"] == "gru_1x8"
+    assert "python -m helpers.train classify gru_1x16" in missing["gru_1x16"]
+
+
+def test_evaluate_zoo_rows(model, tiny_splits):
+    # The same network under a reference name and a name without reference values.
+    rows = clf.evaluate_zoo({"gru_1x32": model, "gru_1x8": model}, tiny_splits, train_subset=20, test_subset=12)
+    assert [r["model"] for r in rows] == ["gru_1x32", "gru_1x8"]
+    keys = {"model", "test_loss", "train_loss", "test_accuracy", "train_accuracy", "ref_test_loss",
+            "ref_train_loss", "ref_test_accuracy", "ref_train_accuracy", "delta_test_accuracy", "test_logits"}
+    assert all(set(r) == keys for r in rows)
+    test_x = (tiny_splits.test.images[:12] > 0.1).astype(np.float32).reshape(12, 784, 1)
+    train_x = (tiny_splits.train.images[:20] > 0.1).astype(np.float32).reshape(20, 784, 1)
+    test_pred = model.predict(test_x, verbose=0).astype(np.float64)
+    train_pred = model.predict(train_x, verbose=0).astype(np.float64)
+    test_labels, train_labels = tiny_splits.test.labels[:12], tiny_splits.train.labels[:20]
+    for row in rows:
+        assert row["test_logits"].shape == (12, 10)
+        np.testing.assert_allclose(row["test_logits"], test_pred, atol=1e-5)
+        assert row["test_accuracy"] == pytest.approx((test_pred.argmax(-1) == test_labels).mean())
+        assert row["train_accuracy"] == pytest.approx((train_pred.argmax(-1) == train_labels).mean())
+        p = np.exp(test_pred - test_pred.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        assert row["test_loss"] == pytest.approx(-np.log(p[np.arange(12), test_labels]).mean(), rel=1e-5)
+        q = np.exp(train_pred - train_pred.max(-1, keepdims=True))
+        q /= q.sum(-1, keepdims=True)
+        assert row["train_loss"] == pytest.approx(-np.log(q[np.arange(20), train_labels]).mean(), rel=1e-5)
+    ref = reference.CLASSIFY["gru_1x32"]
+    assert rows[0]["ref_test_accuracy"] == ref["test_accuracy"] and rows[0]["ref_train_loss"] == ref["train_loss"]
+    assert rows[0]["ref_test_loss"] == ref["test_loss"] and rows[0]["ref_train_accuracy"] == ref["train_accuracy"]
+    assert rows[0]["delta_test_accuracy"] == pytest.approx(rows[0]["test_accuracy"] - ref["test_accuracy"])
+    assert rows[1]["ref_test_accuracy"] is None and rows[1]["delta_test_accuracy"] is None
+
+
+def test_recipe_rows_from_a_real_manifest(trained):
+    _, manifest = trained
+    assert manifest["status"] == "complete"
+    (row,) = clf.recipe_rows({"gru_1x8": manifest})
+    config = manifest["config"]
+    assert row["model"] == "gru_1x8"
+    expected_params = models.build("classify", "gru_1x8").count_params()
+    assert row["params"] == models.count_params("classify", "gru_1x8") == expected_params
+    assert row["lr"] == config["learning_rate"] and row["batch"] == 32 and row["dropout"] == config["dropout"]
+    assert row["decay"] == f"{config['decay_rate']:g}/{config['decay_every']}ep"
+    assert (row["epochs_run"], row["best_epoch"], row["status"]) == (1, 1, "complete")
+    assert row["hours"] == pytest.approx(manifest["train_seconds"] / 3600)
+    assert row["hardware"].startswith(f"{manifest['hardware']['cpu_count']} CPU")
+
+
+def test_recipe_rows_reset_before_and_gpus():
+    manifest = {"task": "pixel",
+                "config": {"learning_rate": 0.01, "decay_rate": 0.9, "decay_every": 5, "batch_size": 64,
+                                            "dropout": 0.25, "reset_after": False},
+                "epochs_run": 3, "best_epoch": 2, "status": "in_progress", "train_seconds": 7200.0,
+                "hardware": {"cpu_count": 16, "gpus": ["H100", "H100"]}}
+    (row,) = clf.recipe_rows({"gru_1x32": manifest})
+    assert row["params"] == models.count_params("pixel", "gru_1x32", reset_after=False)
+    assert row["decay"] == "0.9/5ep" and row["hours"] == 2.0
+    assert row["hardware"] == "16 CPU + H100, H100"
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures and the widget
+# --------------------------------------------------------------------------------------------------
+
+
+def test_plots_return_figures(tiny_splits):
+    matrix = clf.confusion_matrix(np.array([0, 1, 1, 7]), np.array([0, 1, 7, 7]))
+    fig = clf.plot_confusion(matrix, title="t")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    curves = {"gru_1x32": np.linspace(0.1, 0.9, 784), "lstm_3x32": np.linspace(0.1, 0.5, 784)}
+    fig = clf.plot_accuracy_by_pixels(curves)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert len(fig.axes[0].get_lines()) >= 2
+    probs = np.full((784, 10), 0.1)
+    fig = clf.plot_prediction_evolution(tiny_splits.test.images[0], probs, 300, label=7)
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+    assert "300 pixels read" in fig.axes[0].get_title()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_prediction_explorer_builds_and_draws(model, tiny_splits, shown):
+    import ipywidgets
+
+    widget = clf.prediction_explorer({"gru_1x8": model}, tiny_splits.test.images[:3], tiny_splits.test.labels[:3])
+    assert isinstance(widget, ipywidgets.interactive)
+    descriptions = [getattr(w, "description", None) for w in widget.children]
+    assert {"model", "test image", "pixels read"} <= set(descriptions)
+    assert len(shown) == 1 and isinstance(shown[0], matplotlib.figure.Figure)  # drawn once on creation
+    slider = next(w for w in widget.children if getattr(w, "description", None) == "pixels read")
+    slider.value = 100
+    assert len(shown) == 2 and "100 pixels read" in shown[1].axes[0].get_title()

@@ -1,0 +1,207 @@
+"""Tests of helpers.inpainting_analysis (notebook 05): hole statistics, the evaluation of the exact fill,
+calibration, the figures and the explorer. A small random-weight pixel model and synthetic digits."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+from helpers import inpainting
+from helpers import inpainting_analysis as ia
+from helpers.models import build
+
+
+def sharp_model(name="gru_1x8", seed=0, scale=0.8, **overrides):
+    """A random pixel model with large weights (a fresh model predicts ~0.5 everywhere)."""
+    model = build("pixel", name, gate_bias_init="default", **overrides)
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def synthetic_images(n, seed=0, density=0.3):
+    """Binary (n, 28, 28) 'digits': random ink in the centre, a blank 4-pixel border like MNIST."""
+    images = (np.random.default_rng(seed).random((n, 28, 28)) < density).astype(np.float32)
+    images[:, :4], images[:, -4:], images[:, :, :4], images[:, :, -4:] = 0, 0, 0, 0
+    return images
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def full_loglik(model, sequences):
+    """log p(x_2..x_784 | x_1) of whole binary sequences (N, 784), from the full model's outputs."""
+    p = sigmoid(model.predict(sequences[:, :-1, None], verbose=0)[..., 0])
+    x = sequences[:, 1:]
+    return (x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return sharp_model()
+
+
+@pytest.fixture(scope="module")
+def sets():
+    images = synthetic_images(30, seed=1)
+    return {"pixel": inpainting.make_inpainting_set(images, "pixel", n=6, seed=2, stroke="touch"),
+            "block": inpainting.make_inpainting_set(images, "block", n=5, seed=3, stroke="touch")}
+
+
+@pytest.fixture(scope="module")
+def results(model, sets):
+    return {name: ia.evaluate_inpainting(model, s) for name, s in sets.items()}
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "show", lambda fig=None, *a, **k: figures.append(fig))
+    yield figures
+    plt.close("all")
+
+
+def test_hole_statistics_on_a_handmade_set():
+    images = np.zeros((3, 784), np.float32)
+    holes = np.array([[100, 101, 128, 129], [200, 201, 228, 229], [300, 301, 328, 329]])
+    images[0, 100] = 1                       # one ink pixel in the first hole
+    images[2, [300, 301, 328, 329]] = 1      # a full hole
+    images[1, 202] = 1                       # ink next to the second hole, not in it
+    masked = images.copy()
+    masked[np.arange(3)[:, None], holes] = -1
+    iset = inpainting.InpaintingSet(masked, images, np.arange(3), holes, "block", None, 0)
+    assert ia.hole_statistics(iset) == {"images": 3, "missing_pixels": 12, "ink": 5, "background": 7,
+                                        "holes_with_ink": 2}
+
+
+def test_evaluate_inpainting_keys_and_shapes(results, sets):
+    for name, result in results.items():
+        n, k = sets[name].holes.shape
+        assert result["posterior"].shape == (n, 2**k)
+        assert result["pixel_correct"].shape == result["past_only_pixel_correct"].shape == (n, k)
+        for key in ("gt_cross_entropy", "fill_cross_entropy", "confidence", "truth_posterior", "hole_correct",
+                    "past_only_hole_correct"):
+            assert result[key].shape == (n,), key
+        assert result["filled"].shape == result["past_only_filled"].shape == (n, 784)
+        np.testing.assert_array_equal(result["missing"], sets[name].holes)
+
+
+def test_evaluate_inpainting_invariants(model, results, sets):
+    for name, result in results.items():
+        iset = sets[name]
+        rows = np.arange(len(iset.holes))[:, None]
+        # The most probable fill never costs more than the truth (the truth is one of the candidates).
+        assert np.all(result["fill_cross_entropy"] <= result["gt_cross_entropy"] + 1e-9)
+        np.testing.assert_allclose(result["posterior"].sum(axis=1), 1.0, atol=1e-9)
+        assert np.all((result["truth_posterior"] >= 0) & (result["truth_posterior"] <= 1))
+        assert np.all(result["confidence"] >= result["truth_posterior"] - 1e-12)
+        np.testing.assert_allclose(result["confidence"], result["posterior"].max(axis=1))
+        # Recovery arrays agree with the filled images.
+        filled, truth = result["filled"], iset.images
+        observed = np.ones(filled.shape, bool)
+        observed[rows, iset.holes] = False
+        np.testing.assert_array_equal(filled[observed], truth[observed])
+        assert np.isin(filled[rows, iset.holes], (0.0, 1.0)).all()
+        np.testing.assert_array_equal(result["pixel_correct"], filled[rows, iset.holes] == truth[rows, iset.holes])
+        np.testing.assert_array_equal(result["hole_correct"], result["pixel_correct"].all(axis=1))
+        np.testing.assert_array_equal(result["past_only_pixel_correct"],
+                                      result["past_only_filled"][rows, iset.holes] == truth[rows, iset.holes])
+        np.testing.assert_array_equal(result["past_only_hole_correct"], result["past_only_pixel_correct"].all(axis=1))
+        np.testing.assert_array_equal(result["hole_correct"], result["truth_posterior"] == result["confidence"])
+        # Cross-entropies equal the whole-image cross-entropy of the true and of the filled images.
+        np.testing.assert_allclose(result["gt_cross_entropy"], inpainting.image_cross_entropy(model, truth), atol=1e-5)
+        np.testing.assert_allclose(result["fill_cross_entropy"], inpainting.image_cross_entropy(model, filled),
+                                   atol=1e-5)
+        np.testing.assert_allclose(result["gt_cross_entropy"], -full_loglik(model, truth) / 783, atol=1e-5)
+
+
+def test_evaluate_inpainting_one_pixel_by_hand(model, results, sets):
+    """For one missing pixel: posterior from the two full-sequence likelihoods, past-only from p > 0.5."""
+    iset, result = sets["pixel"], results["pixel"]
+    hole = iset.holes[:, 0]
+    zero, one = iset.images.copy(), iset.images.copy()
+    zero[np.arange(len(hole)), hole], one[np.arange(len(hole)), hole] = 0, 1
+    p_one = sigmoid(full_loglik(model, one) - full_loglik(model, zero))
+    np.testing.assert_allclose(result["posterior"][:, 1], p_one, atol=1e-4)
+    truth = iset.images[np.arange(len(hole)), hole]
+    np.testing.assert_allclose(result["truth_posterior"], np.where(truth == 1, p_one, 1 - p_one), atol=1e-4)
+    np.testing.assert_array_equal(result["filled"][np.arange(len(hole)), hole], p_one > 0.5)
+    prefix_p = np.array([sigmoid(model.predict(iset.images[i : i + 1, :h, None], verbose=0)[0, -1, 0])
+                         for i, h in enumerate(hole)])
+    np.testing.assert_array_equal(result["past_only_filled"][np.arange(len(hole)), hole], prefix_p > 0.5)
+    assert p_one.std() > 0.01  # the posteriors differ between images: not a trivial set
+
+
+def test_summary_row(results):
+    row = ia.summary_row("gru_1x8", "block", results["block"])
+    r = results["block"]
+    assert row["model"] == "gru_1x8" and row["set"] == "block"
+    assert row["gt_ce"] == pytest.approx(r["gt_cross_entropy"].mean())
+    assert row["pixels_recovered"] == pytest.approx(r["pixel_correct"].mean())
+    assert row["holes_recovered"] == pytest.approx(r["hole_correct"].mean())
+    assert row["past_only_holes"] == pytest.approx(r["past_only_hole_correct"].mean())
+
+
+def test_calibration_bins():
+    rng = np.random.default_rng(0)
+    confidence = np.concatenate([rng.uniform(0.2, 1.0, 200), [0.5, 0.6, 0.99, 1.0]])
+    correct = rng.random(len(confidence)) < confidence
+    rows = ia.calibration(confidence, correct)
+    assert sum(r["holes"] for r in rows) == len(confidence)
+    lows = [float(r["bin"].split("-")[0]) for r in rows]
+    assert lows == sorted(lows) and len(set(lows)) == len(lows)
+    for r in rows:
+        low, high = (float(v) for v in r["bin"].split("-"))
+        members = (confidence > low) & (confidence <= high) if low > 0 else (confidence <= high)
+        assert r["holes"] == members.sum()
+        assert r["confidence"] == pytest.approx(confidence[members].mean())
+        assert r["accuracy"] == pytest.approx(correct[members].mean())
+        assert low <= r["confidence"] <= high
+    assert rows[-1]["bin"] == "0.99-1.00" and rows[-1]["holes"] >= 2  # 0.99 and 1.0 land in the last bin
+    # Empty bins are left out.
+    rows = ia.calibration(np.array([0.55, 0.97]), np.array([True, False]))
+    assert [(r["bin"], r["holes"], r["accuracy"]) for r in rows] == [("0.50-0.60", 1, 1.0), ("0.95-0.99", 1, 0.0)]
+
+
+def test_figures(results, sets):
+    import matplotlib.pyplot as plt
+
+    fig = ia.plot_triplets(sets["block"], results["block"]["filled"], [0, 2], title="t")
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 6
+    fig = ia.plot_candidates(sets["block"], 1, results["block"], max_candidates=16)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 16 and sum("(truth)" in t for t in titles) == 1
+    probabilities = [float(t.split("=")[1].split()[0]) for t in titles]
+    assert probabilities == sorted(probabilities, reverse=True)
+    fig = ia.plot_calibration({"a": results["block"], "b": results["pixel"]})
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes[0].get_lines()) == 3
+    plt.close("all")
+
+
+def test_hole_rgb_marks_the_hole():
+    image = np.zeros(784, np.float32)
+    image[[10, 11]] = 1
+    masked = image.copy()
+    masked[[10, 12]] = -1
+    rgb = ia.hole_rgb(masked, [10, 12], hidden=True).reshape(784, 3)
+    np.testing.assert_allclose(rgb[[10, 12]], 0.6)
+    np.testing.assert_allclose(rgb[11], 0.0)  # ink black
+    np.testing.assert_allclose(rgb[13], 1.0)  # background white
+    rgb = ia.hole_rgb(image, [10, 12]).reshape(784, 3)
+    np.testing.assert_allclose(rgb[10], (0.1, 0.3, 0.9))   # filled ink
+    np.testing.assert_allclose(rgb[12], (0.7, 0.85, 1.0))  # filled background
+
+
+def test_candidate_explorer_builds_and_draws(sets, results, shown):
+    import ipywidgets
+
+    widget = ia.candidate_explorer(sets, results)
+    assert isinstance(widget, ipywidgets.interactive)
+    assert len(shown) == 1 and isinstance(shown[0], matplotlib.figure.Figure)
+    chooser = next(w for w in widget.children if getattr(w, "description", None) == "set")
+    chooser.value = "block"
+    assert len(shown) == 2
+    assert sum(bool(ax.get_title()) for ax in shown[1].axes) == 16  # the block's 16 candidates

@@ -1,0 +1,143 @@
+"""Tests of helpers.pixel (notebook 03): cross-entropies, table 11 rows, probability maps, k-step predictions
+and unconditional samples. Small random-weight pixel models and synthetic binary digits; nothing is written."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+from helpers import data, pixel, reference
+from helpers.models import build
+
+
+def sharp_model(name="gru_1x8", seed=0, scale=0.8, **overrides):
+    """A random pixel model with large weights (a fresh model predicts ~0.5 everywhere)."""
+    model = build("pixel", name, gate_bias_init="default", **overrides)
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def synthetic_images(n, seed=0, density=0.25):
+    """Binary (n, 28, 28) 'digits': random ink in the centre, a blank 4-pixel border like MNIST."""
+    images = (np.random.default_rng(seed).random((n, 28, 28)) < density).astype(np.float32)
+    images[:, :4], images[:, -4:], images[:, :, :4], images[:, :, -4:] = 0, 0, 0, 0
+    return images
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def full_model_logits(model, sequences):
+    """The model's output at every step for sequences (N, T): column t predicts position t + 1."""
+    return model.predict(np.asarray(sequences, np.float32)[..., None], verbose=0)[..., 0].astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return sharp_model()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return synthetic_images(6, seed=1)
+
+
+def test_per_image_cross_entropy_equals_numpy(model, images):
+    ce = pixel.per_image_cross_entropy(model, images)
+    seq = images.reshape(len(images), 784)
+    p = sigmoid(full_model_logits(model, seq[:, :-1]))
+    x = seq[:, 1:]
+    expected = -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(axis=1)
+    assert ce.shape == (len(images),)
+    np.testing.assert_allclose(ce, expected, rtol=1e-5)
+    assert expected.std() > 1e-3  # images differ in cost: a real per-image check
+    # Same result from (N, 784) and (N, 784, 1) inputs.
+    np.testing.assert_allclose(pixel.per_image_cross_entropy(model, seq), ce, rtol=1e-6)
+
+
+def test_evaluate_pixel_zoo_rows(model):
+    grey = lambda x: x * 0.9 + 0.05  # grey levels: binarize (> 0.1) gives x back  # noqa: E731
+    splits = data.MnistSplits(
+        train=data.Split(grey(synthetic_images(5, seed=2, density=0.1)), np.zeros(5, np.int64)),
+        validation=data.Split(grey(synthetic_images(4, seed=3, density=0.3)), np.zeros(4, np.int64)),
+        test=data.Split(grey(synthetic_images(6, seed=4, density=0.5)), np.zeros(6, np.int64)),
+    )
+    rows = pixel.evaluate_pixel_zoo({"gru_1x32": model, "gru_1x8": model}, splits, {"train": 3})
+    assert [r["model"] for r in rows] == ["gru_1x32", "gru_1x8"]
+    expected = {
+        "test_loss": pixel.per_image_cross_entropy(model, synthetic_images(6, seed=4, density=0.5)).mean(),
+        "val_loss": pixel.per_image_cross_entropy(model, synthetic_images(4, seed=3, density=0.3)).mean(),
+        "train_loss": pixel.per_image_cross_entropy(model, synthetic_images(5, seed=2, density=0.1)[:3]).mean(),
+    }
+    assert len({round(v, 6) for v in expected.values()}) == 3  # the splits are told apart
+    for row in rows:
+        for key, value in expected.items():
+            assert row[key] == pytest.approx(value, rel=1e-6)
+        assert row["test_nats_per_image"] == pytest.approx(783 * row["test_loss"])
+        assert row["test_bits_per_pixel"] == pytest.approx(row["test_loss"] / np.log(2))
+    ref = reference.PIXEL["gru_1x32"]
+    assert (rows[0]["ref_test_loss"], rows[0]["ref_val_loss"], rows[0]["ref_train_loss"]) == (
+        ref["test_loss"], ref["val_loss"], ref["train_loss"])
+    assert rows[0]["delta_test_loss"] == pytest.approx(rows[0]["test_loss"] - ref["test_loss"])
+    assert rows[1]["ref_test_loss"] is None and rows[1]["delta_test_loss"] is None
+
+
+def test_probability_map(model, images):
+    pmap = pixel.probability_map(model, images[0])
+    assert pmap.shape == (28, 28)
+    flat = pmap.reshape(784)
+    assert np.isnan(flat[0]) and not np.isnan(flat[1:]).any()
+    expected = sigmoid(full_model_logits(model, images[:1].reshape(1, 784)[:, :-1]))[0]
+    np.testing.assert_allclose(flat[1:], expected, atol=1e-5)
+    np.testing.assert_allclose(pixel.probability_map(model, images[0].reshape(784)), pmap, equal_nan=True)
+    fig = pixel.plot_probability_maps(model, images[:2], title="maps")
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 4
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_k_step_predictions_layout_and_greedy_choice(model, images):
+    cut = 300
+    panels = pixel.k_step_predictions(model, images, cut, ns=(1, 5))
+    assert list(panels) == [1, 5, 784 - cut]
+    seq = images.reshape(len(images), 784)
+    for n, panel in panels.items():
+        assert panel.shape == (len(images), 784)
+        np.testing.assert_array_equal(panel[:, :cut], seq[:, :cut])
+        assert np.isin(panel[:, cut : cut + n], (0.0, 1.0)).all()
+        assert (panel[:, cut + n :] == -1).all()
+    # n = 1: the full model's p(x_cut | prefix) > 0.5.
+    p_next = sigmoid(full_model_logits(model, seq[:, :cut])[:, -1])
+    assert np.abs(p_next - 0.5).min() > 1e-3  # no tie
+    np.testing.assert_array_equal(panels[1][:, cut], (p_next > 0.5).astype(np.float32))
+    # n = 5: the same rule step by step, feeding the predictions back.
+    history = seq[:, :cut].copy()
+    for _ in range(5):
+        p = sigmoid(full_model_logits(model, history)[:, -1])
+        history = np.concatenate([history, (p > 0.5).astype(np.float32)[:, None]], axis=1)
+    np.testing.assert_array_equal(panels[5][:, : cut + 5], history)
+
+
+def test_k_step_predictions_sampling_and_arguments(model, images):
+    a = pixel.k_step_predictions(model, images, 700, ns=(), sample=True, seed=3)
+    b = pixel.k_step_predictions(model, images, 700, ns=(), sample=True, seed=3)
+    assert list(a) == [84]
+    np.testing.assert_array_equal(a[84], b[84])
+    assert (a[84][:, 700:] >= 0).all()
+    no_fill = pixel.k_step_predictions(model, images[:2], 700, ns=(2,), fill_out=False)
+    assert list(no_fill) == [2]
+    for cut in (0, 784):
+        with pytest.raises(ValueError, match="cut"):
+            pixel.k_step_predictions(model, images, cut)
+
+
+def test_unconditional_samples(model):
+    samples = pixel.unconditional_samples(model, 3, seed=5)
+    assert samples.shape == (3, 784)
+    assert np.isin(samples, (0.0, 1.0)).all()
+    assert (samples[:, 0] == 0).all()
+    np.testing.assert_array_equal(samples, pixel.unconditional_samples(model, 3, seed=5))
+    assert not np.array_equal(samples, pixel.unconditional_samples(model, 3, seed=6))
+    assert not np.array_equal(samples[0], samples[1])

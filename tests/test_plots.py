@@ -1,0 +1,129 @@
+"""Tests of helpers.plots: the printed tables, atomic figure saving, image colouring and learning-curve plots."""
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from helpers import plots
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_format_table_alignment_missing_values_and_formats():
+    rows = [
+        {"model": "gru_1x32", "loss": 0.123456, "acc": 0.97, "params": 12345, "note": "ok"},
+        {"model": "lstm_1x128", "loss": None, "acc": float("nan"), "params": 7, "note": None},
+        {"model": "x", "loss": np.float32(2.5), "acc": np.float32("nan"), "params": np.int64(3)},
+    ]
+    text = plots.format_table(rows, ["model", "loss", "acc", "params", "note"],
+                              headers=["model", "loss", "accuracy", "params", "note"],
+                              formats={"acc": "{:.1%}", "params": "{:,}"})
+    lines = text.split("\n")
+    assert len(lines) == 2 + len(rows)
+    assert len({len(line) for line in lines}) == 1  # every line has the same width
+    header, rule, first, second, third = lines
+    assert header.split() == ["model", "loss", "accuracy", "params", "note"]
+    assert set(rule.replace(" ", "")) == {"-"} and len(rule.split()) == 5
+    assert first.split() == ["gru_1x32", "0.1235", "97.0%", "12,345", "ok"]
+    assert second.split() == ["lstm_1x128", "-", "-", "7", "-"]
+    assert third.split() == ["x", "2.5000", "-", "3", "-"]  # numpy NaN too prints "-"
+    # The first column is left-aligned, the others right-aligned under their headers.
+    assert first.startswith("gru_1x32  ") and third.startswith("x ")
+    for line in (first, second, third):
+        assert line.endswith(line.split()[-1])
+    columns = [header.index("accuracy") + len("accuracy")] * 3
+    for line, end in zip((first, second, third), columns):
+        assert line[end - 1] != " " and (end == len(line) or line[end] == " ")
+
+
+def test_format_table_default_format_and_empty():
+    text = plots.format_table([{"a": 1.0, "b": 2}], ["a", "b"], default_format="{:.1f}")
+    assert text.split("\n")[2].split() == ["1.0", "2"]
+    empty = plots.format_table([], ["model", "loss"])
+    assert empty.split("\n") == ["model  loss", "-----  ----"]
+
+
+def test_save_figure_writes_a_png_atomically(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = plots.save_figure(fig, "curve", folder=tmp_path)
+    assert path == tmp_path / "curve.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plots.save_figure(fig, "again.png", folder=tmp_path / "sub") == tmp_path / "sub" / "again.png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "sub"]  # no temporary files left
+
+    # A failed save leaves the previous figure in place and no temporary file behind.
+    before = path.read_bytes()
+
+    def broken(target, **kwargs):
+        open(target, "wb").write(b"half a png")
+        raise RuntimeError("disk full")
+
+    fig.savefig = broken
+    with pytest.raises(RuntimeError, match="disk full"):
+        plots.save_figure(fig, "curve", folder=tmp_path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "sub"]
+
+
+def test_save_figure_is_reproducible(tmp_path):
+    fig, ax = plt.subplots()
+    ax.imshow(np.eye(5))
+    a = plots.save_figure(fig, "a", folder=tmp_path).read_bytes()
+    b = plots.save_figure(fig, "b", folder=tmp_path).read_bytes()
+    assert a == b  # no timestamp or software version in the file: stable in git
+
+
+def test_binary_image_rgb():
+    image = np.zeros(784, np.float32)
+    image[5], image[6] = 1, -1
+    rgb = plots.binary_image_rgb(image)
+    assert rgb.shape == (28, 28, 3)
+    np.testing.assert_allclose(rgb[0, 5], 0.0)   # ink black
+    np.testing.assert_allclose(rgb[0, 6], 0.6)   # -1 grey
+    np.testing.assert_allclose(rgb[0, 7], 1.0)   # background white
+    hidden = np.zeros(784, bool)
+    hidden[5] = True
+    rgb = plots.binary_image_rgb(image.clip(0, 1), hidden)
+    np.testing.assert_allclose(rgb[0, 5], 0.6)
+    np.testing.assert_allclose(rgb[0, 6], 1.0)   # an explicit mask replaces the -1 rule
+
+
+def _manifest(losses, val_losses, best, accuracy=False):
+    history = {"loss": losses, "val_loss": val_losses}
+    if accuracy:
+        history.update(accuracy=[0.5] * len(losses), val_accuracy=[0.6] * len(losses))
+    return {"history": history, "best_epoch": best}
+
+
+def test_learning_curve_plots_accept_manifests():
+    manifests = {"gru_1x32": _manifest([1.0, 0.5, 0.4], [1.1, 0.6, 0.7], 2, accuracy=True),
+                 "lstm_3x32": _manifest([2.0, 1.0], [2.1, 1.5], 2, accuracy=True),
+                 "gru_1x128": _manifest([0.9], [0.8], 1, accuracy=True)}
+    fig = plots.plot_learning_curves_grid(manifests, title="curves")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    used = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in used] == list(manifests)
+    train, val = used[0].get_lines()[:2]
+    np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(train.get_ydata(), [1.0, 0.5, 0.4])
+    np.testing.assert_array_equal(val.get_ydata(), [1.1, 0.6, 0.7])
+    assert train.get_linestyle() == ":" and val.get_linestyle() == "-"
+    assert train.get_color() == val.get_color() == "tab:green"
+    fig = plots.plot_learning_curves_grid(manifests, metric="accuracy")
+    np.testing.assert_array_equal(fig.axes[0].get_lines()[1].get_ydata(), [0.6, 0.6, 0.6])
+    fig = plots.plot_learning_curves_combined(manifests, title="all", log_y=True)
+    assert len(fig.axes[0].get_lines()) == 6 and fig.axes[0].get_yscale() == "log"
+    assert isinstance(plots.plot_learning_curves_grid({}), matplotlib.figure.Figure)
+
+
+def test_show_image_grid():
+    images = np.zeros((5, 28, 28))
+    fig = plots.show_image_grid(images, [f"t{i}" for i in range(5)], cols=3, suptitle="grid")
+    assert len(fig.axes) == 6
+    assert [ax.get_title() for ax in fig.axes] == ["t0", "t1", "t2", "t3", "t4", ""]

@@ -1,0 +1,105 @@
+"""Tests of helpers.train_zoo (the zoo's status table and queue) and helpers.retrain, in tmp folders only."""
+
+import json
+
+import pytest
+
+from helpers import models, retrain, train_zoo, training
+from helpers.manifest import check_manifest
+
+
+def fake_manifest(task, name, val_losses, best_epoch, status="complete"):
+    history = {"loss": [v + 0.1 for v in val_losses], "val_loss": list(val_losses)}
+    if task == "classify":
+        history.update(accuracy=[0.5] * len(val_losses), val_accuracy=[0.5 + 0.1 * i for i in range(len(val_losses))])
+    metric_keys = ("train_loss", "val_loss", "test_loss")
+    if task == "classify":
+        metric_keys += ("train_accuracy", "val_accuracy", "test_accuracy")
+    config = {**models.default_config(task, name), "max_epochs": 30}
+    manifest = {"task": task, "name": name, "status": status, "config": config,
+                "command": f"python -m helpers.train {task} {name}", "epochs_run": len(val_losses),
+                "best_epoch": best_epoch, "history": history, "metrics": {k: 0.1 for k in metric_keys},
+                "train_seconds": 5400.0, "hardware": {"cpu_count": 2, "gpus": []}, "versions": {}, "created": "now"}
+    check_manifest(manifest)
+    return manifest
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    _, path = models.model_paths("classify", "gru_1x32", tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(fake_manifest("classify", "gru_1x32", [0.9, 0.4, 0.6], 2)))
+    _, path = models.model_paths("pixel", "gru_1x128", tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(fake_manifest("pixel", "gru_1x128", [0.2, 0.15], 2, status="in_progress")))
+    state = path.parent / "resume" / "gru_1x64" / "state.json"  # a run killed before its first manifest
+    state.parent.mkdir(parents=True)
+    state.write_text("{}")
+    return tmp_path
+
+
+def test_zoo_status_rows(models_dir):
+    rows = train_zoo.zoo_status(models_dir)
+    expected = [(task, name) for task in models.TASKS for name in models.TASK_MODELS[task]]
+    assert [(r["task"], r["model"]) for r in rows] == expected and len(rows) == 12
+    by_key = {(r["task"], r["model"]): r for r in rows}
+    done = by_key[("classify", "gru_1x32")]
+    assert (done["status"], done["epochs"], done["best_epoch"], done["max_epochs"]) == ("complete", 3, 2, 30)
+    assert done["val_loss"] == 0.4 and done["val_accuracy"] == pytest.approx(0.6)  # at the best epoch
+    assert done["hours"] == 1.5
+    running = by_key[("pixel", "gru_1x128")]
+    assert (running["status"], running["epochs"], running["val_loss"]) == ("in_progress", 2, 0.15)
+    assert "val_accuracy" not in running
+    assert by_key[("pixel", "gru_1x64")]["status"] == "checkpoint only"
+    fresh = by_key[("classify", "lstm_1x128")]
+    assert (fresh["status"], fresh["epochs"], fresh["best_epoch"], fresh["val_loss"]) == ("not started", 0, None, None)
+    assert train_zoo.zoo_status(str(models_dir)) == rows  # a string path works too
+
+
+def test_status_cli_prints_a_table(models_dir, capsys):
+    assert train_zoo.main(["--status", "--out", str(models_dir)]) == 0
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert lines[0].split() == ["task", "model", "status", "epochs", "best_epoch", "val_loss", "val_accuracy", "hours"]
+    assert len(lines) == 2 + 12
+    row = next(line for line in lines if "classify" in line and "gru_1x32" in line)
+    assert row.split() == ["classify", "gru_1x32", "complete", "3", "2", "0.4000", "60.00%", "1.50"]
+    assert any("checkpoint only" in line for line in lines)
+    assert sum("not started" in line for line in lines) == 9
+
+
+def test_queue_trains_in_order_with_the_options(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)))
+    argv = ["--task", "pixel", "--only", "gru_1x128", "gru_1x32", "--epochs", "3", "--out", str(tmp_path)]
+    assert train_zoo.main(argv) == 0
+    assert calls == [("pixel", "gru_1x32", {"epochs": 3, "out": str(tmp_path)}),
+                     ("pixel", "gru_1x128", {"epochs": 3, "out": str(tmp_path)})]
+    calls.clear()
+    assert train_zoo.main(["--out", str(tmp_path)]) == 0
+    assert [(t, n) for t, n, _ in calls] == [(t, n) for t in models.TASKS for n in train_zoo.ORDER
+                                             if n in models.TASK_MODELS[t]]
+    with pytest.raises(ValueError):
+        train_zoo.main(["--only", "gru_9", "--out", str(tmp_path)])
+
+
+def test_queue_stops_with_an_error_code(tmp_path, monkeypatch, capsys):
+    def failing(task, name, **kw):
+        raise FloatingPointError("the training loss became nan")
+
+    monkeypatch.setattr(training, "train", failing)
+    assert train_zoo.main(["--task", "classify", "--out", str(tmp_path)]) == 2
+    assert "classify/gru_1x32" in capsys.readouterr().err
+
+
+def test_retrain_quick_goes_to_the_scratch_folder(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)))
+    monkeypatch.setattr(retrain, "QUICK_MODELS_DIR", tmp_path / "quick")
+    monkeypatch.setattr(retrain, "MODELS_DIR", tmp_path / "shipped")
+    assert retrain.retrain("pixel", ["gru_1x32", "gru_1x64"], epochs=2, quick=True, verbose=0) == tmp_path / "quick"
+    assert [c[:2] for c in calls] == [("pixel", "gru_1x32"), ("pixel", "gru_1x64")]
+    expected = {"epochs": 2, "quick": True, "out": tmp_path / "quick", "fresh": True, "verbose": 0}
+    assert all(c[2] == expected for c in calls)
+    calls.clear()
+    assert retrain.retrain("classify", ["gru_1x32"]) == tmp_path / "shipped"
+    assert calls[0][2]["out"] == tmp_path / "shipped" and calls[0][2]["quick"] is False
