@@ -27,6 +27,8 @@ from helpers.manifest import atomic_path
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 KERNEL_NAME = "python3"
+#: Longest time one cell may run before the notebook is declared failed (seconds).
+CELL_TIMEOUT_S = 1800
 
 
 def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -88,6 +90,7 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
         papermill.execute_notebook(
             str(path), str(tmp), parameters=used, kernel_name=KERNEL_NAME, cwd=str(path.parent),
             progress_bar=progress, log_output=False, report_mode=False,
+            execution_timeout=CELL_TIMEOUT_S,  # a stuck cell fails the run instead of hanging it
         )
     return time.perf_counter() - tick
 
