@@ -83,11 +83,19 @@ def recipe_rows(manifests: dict) -> list[dict]:
             "lr": config["learning_rate"], "decay": f"{config['decay_rate']:g}/{config['decay_every']}ep",
             "batch": config["batch_size"], "dropout": config["dropout"], "epochs_run": manifest["epochs_run"],
             "best_epoch": manifest["best_epoch"], "status": manifest["status"],
+            "stopped_by": stopped_by(manifest),
             "hours": manifest["train_seconds"] / 3600,
             "hardware": f"{manifest['hardware'].get('cpu_count')} CPU"
             + (f" + {', '.join(manifest['hardware']['gpus'])}" if manifest["hardware"].get("gpus") else ""),
         })
     return rows
+
+
+def stopped_by(manifest: dict) -> str:
+    """Why training ended: ``"early stopping"`` (converged), ``"epoch limit"`` (still improving) or ``"in progress"``."""
+    if manifest["status"] != "complete":
+        return "in progress"
+    return "epoch limit" if manifest["epochs_run"] >= manifest["config"]["max_epochs"] else "early stopping"
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:

@@ -6,6 +6,7 @@ Every figure function returns the matplotlib Figure (so tests can call it headle
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,19 @@ from helpers.paths import FIGURES_DIR
 SIZE_COLOURS = {"1x32": "tab:green", "1x64": "tab:red", "1x128": "tab:orange", "3x32": "tab:blue"}
 
 
+#: Environment variable that redirects :func:`save_figure` (``helpers.regenerate --output-dir`` sets it, so
+#: smoke runs never overwrite the committed figures).
+FIGURES_ENV_VAR = "RNN_MNIST_FIGURES_DIR"
+
+
 def save_figure(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -> Path:
-    """Save ``fig`` as ``figures/{name}.png`` (atomically) and return the path."""
-    folder = Path(folder) if folder is not None else FIGURES_DIR
+    """Save ``fig`` as ``figures/{name}.png`` (atomically) and return the path.
+
+    The folder is ``folder`` if given, else ``$RNN_MNIST_FIGURES_DIR`` if set, else the repository's ``figures/``.
+    """
+    if folder is None:
+        folder = os.environ.get(FIGURES_ENV_VAR) or FIGURES_DIR
+    folder = Path(folder)
     path = folder / (name if name.endswith(".png") else f"{name}.png")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata={"Software": None})

@@ -25,10 +25,12 @@ from pathlib import Path
 
 from helpers.manifest import atomic_path
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
+from helpers.plots import FIGURES_ENV_VAR
 
 KERNEL_NAME = "python3"
-#: Longest time one cell may run before the notebook is declared failed (seconds).
-CELL_TIMEOUT_S = 1800
+#: Longest time one cell may run before the notebook is declared failed (seconds; None: no limit, since
+#: a notebook asked to retrain models may legitimately run for hours).
+CELL_TIMEOUT_S = None
 
 
 def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -74,8 +76,13 @@ def declared_parameters(path: Path) -> set[str]:
     return names
 
 
-def run_notebook(path: Path, output: Path, parameters: dict | None = None, progress: bool = True) -> float:
-    """Execute one notebook with papermill into ``output`` (atomically); return the seconds it took."""
+def run_notebook(path: Path, output: Path, parameters: dict | None = None, progress: bool = True,
+                 cell_timeout: float | None = CELL_TIMEOUT_S) -> float:
+    """Execute one notebook with papermill into ``output`` (atomically); return the seconds it took.
+
+    When ``output`` is not the notebook itself, its figures go to ``{output folder}/figures/`` instead of
+    the repository's ``figures/``.
+    """
     import papermill
 
     parameters = parameters or {}
@@ -85,12 +92,16 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env_path) if p)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if Path(output).resolve() != Path(path).resolve():
+        os.environ[FIGURES_ENV_VAR] = str(Path(output).resolve().parent / "figures")
+    else:
+        os.environ.pop(FIGURES_ENV_VAR, None)
     tick = time.perf_counter()
     with atomic_path(output) as tmp:
         papermill.execute_notebook(
             str(path), str(tmp), parameters=used, kernel_name=KERNEL_NAME, cwd=str(path.parent),
             progress_bar=progress, log_output=False, report_mode=False,
-            execution_timeout=CELL_TIMEOUT_S,  # a stuck cell fails the run instead of hanging it
+            execution_timeout=cell_timeout,  # a stuck cell fails the run instead of hanging it
         )
     return time.perf_counter() - tick
 
@@ -109,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="papermill parameter for the notebooks that declare it (repeatable)")
     parser.add_argument("--output-dir", type=Path, help="write executed notebooks here instead of in place")
     parser.add_argument("--list", action="store_true", help="list the notebooks that would run and exit")
+    parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT_S, metavar="SECONDS",
+                        help="fail a notebook whose cell runs longer than this (default: no limit)")
     parser.add_argument("--notebooks-dir", type=Path, default=None, metavar="DIR",
                         help="folder of the NN_*.ipynb notebooks (default: notebooks/)")
     args = parser.parse_args(argv)
@@ -135,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         output = (args.output_dir / path.name) if args.output_dir else path
         print(f"[{i}/{len(notebooks)}] {path.name} ...", flush=True)
         try:
-            seconds = run_notebook(path, output, parameters)
+            seconds = run_notebook(path, output, parameters, cell_timeout=args.cell_timeout)
         except Exception as err:  # papermill raises PapermillExecutionError with the cell's details
             print(f"error: {_failure_message(path, err)}", file=sys.stderr)
             print("The committed notebook was left unchanged.", file=sys.stderr)

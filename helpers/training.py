@@ -314,11 +314,12 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
     state = resume.read()
     if state is not None:
         _check_same_run(state["config"], config, resume.folder)
-    elif manifest_path.exists():
-        previous = json.loads(manifest_path.read_text())
-        if previous.get("status") == "complete":
-            _log(f"{task}/{name} is already trained ({manifest_path}); pass --fresh to train it again.", verbose)
-            return previous
+    previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    done = state is None or (state["best"]["wait"] >= config["patience"] or state["epochs_run"] >= config["max_epochs"])
+    if previous.get("status") == "complete" and done:  # nothing left to do: never retrain or re-measure
+        _log(f"{task}/{name} is already trained ({manifest_path}); pass --fresh to train it again, "
+             f"or a larger --epochs to continue it.", verbose)
+        return previous
 
     arrays = load_task_data(task, quick=config["quick"], splits=splits)
     x_train, y_train = arrays["train"]
@@ -358,10 +359,10 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
         epochs_this_call += 1
         epochs_run = epoch + 1
         val_loss = history["val_loss"][-1]
-        if not np.isfinite(history["loss"][-1]):
+        if not (np.isfinite(history["loss"][-1]) and np.isfinite(val_loss)):
             raise FloatingPointError(
-                f"{task}/{name}: the training loss became {history['loss'][-1]} at epoch {epochs_run}. "
-                f"Lower the learning rate (--lr) and run with --fresh.")
+                f"{task}/{name}: the loss became {history['loss'][-1]} (validation {val_loss}) at epoch "
+                f"{epochs_run}. Lower the learning rate (--lr) and run with --fresh.")
         improved = val_loss < best["val_loss"]
         if improved:
             best = {"epoch": epochs_run, "val_loss": val_loss, "wait": 0,

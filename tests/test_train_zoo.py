@@ -91,15 +91,17 @@ def test_queue_stops_with_an_error_code(tmp_path, monkeypatch, capsys):
     assert "classify/gru_1x32" in capsys.readouterr().err
 
 
-def test_retrain_quick_goes_to_the_scratch_folder(tmp_path, monkeypatch):
+def test_retrain_goes_to_runs_never_to_the_shipped_models(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)))
     monkeypatch.setattr(retrain, "QUICK_MODELS_DIR", tmp_path / "quick")
-    monkeypatch.setattr(retrain, "MODELS_DIR", tmp_path / "shipped")
+    monkeypatch.setattr(retrain, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
     assert retrain.retrain("pixel", ["gru_1x32", "gru_1x64"], epochs=2, quick=True, verbose=0) == tmp_path / "quick"
     assert [c[:2] for c in calls] == [("pixel", "gru_1x32"), ("pixel", "gru_1x64")]
     expected = {"epochs": 2, "quick": True, "out": tmp_path / "quick", "fresh": True, "verbose": 0}
     assert all(c[2] == expected for c in calls)
     calls.clear()
-    assert retrain.retrain("classify", ["gru_1x32"]) == tmp_path / "shipped"
-    assert calls[0][2]["out"] == tmp_path / "shipped" and calls[0][2]["quick"] is False
+    assert retrain.retrain("classify", ["gru_1x32"]) == tmp_path / "retrained"
+    kwargs = calls[0][2]
+    assert kwargs["out"] == tmp_path / "retrained" and kwargs["quick"] is False
+    assert kwargs["fresh"] is False  # full retraining resumes; shipped weights in data/models are never touched

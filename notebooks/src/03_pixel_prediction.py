@@ -61,7 +61,7 @@ from helpers.retrain import retrain as retrain_models"""),
     manifests = {name: zoo.read_manifest("pixel", name, models_dir) for name in loaded}
     print(plots.format_table(
         clf.recipe_rows(manifests),
-        ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "status", "hours", "hardware"],
+        ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
         formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))"""),
     md(r"""
     ## Table 11, recomputed
@@ -112,7 +112,8 @@ from helpers.retrain import retrain as retrain_models"""),
     ## 1, 10 and 28 pixels ahead, and filling out the image
 
     Now the model sees the first `cut` pixels (the top half) and predicts further on its own: each new
-    pixel is the most probable one given everything before it, its own predictions included. One row of
+    pixel is the likelier value given everything before it, its own predictions included (a *greedy*
+    completion: picking each pixel in turn is not the same as finding the most probable sequence). One row of
     the image is 28 pixels; grey marks pixels not predicted. The errors compound: a short horizon copies
     the stroke well, the full completion often drifts to a generic shape.
     """),
@@ -121,11 +122,11 @@ from helpers.retrain import retrain as retrain_models"""),
         panels = pixel.k_step_predictions(model, examples, cut, ns=(1, 10, 28))
         grid = np.concatenate([examples.reshape(len(examples), -1)] + [panels[n] for n in panels])
         titles = [f"digit {i}" for i in range(len(examples))] + [f"{n} px" for n in panels for _ in examples]
-        fig = plots.show_image_grid(grid, titles, cols=len(examples), size=1.1, suptitle=f"{name}: most probable continuation after {cut} pixels")
+        fig = plots.show_image_grid(grid, titles, cols=len(examples), size=1.1, suptitle=f"{name}: greedy continuation after {cut} pixels")
         plots.save_figure(fig, f"03_k_step_{name}")
         plt.show()"""),
     md("""
-    The most probable pixel-by-pixel completion is conservative: when ink is uncertain (p < 0.5) it writes
+    The greedy completion is conservative: when ink is uncertain (p < 0.5) it writes
     background, so strokes tend to stop. Sampling each pixel from its probability keeps the strokes going
     and gives varied completions:
     """),
@@ -160,7 +161,7 @@ from helpers.retrain import retrain as retrain_models"""),
     for row in rows:
         verdict = "beats" if row["test_loss"] <= row["ref_test_loss"] else "falls short of"
         print(f"{row['model']:>9}: test {row['test_loss']:.4f} nats/pixel {verdict} the report's {row['ref_test_loss']:.4f}"
-              f" ({manifests[row['model']]['status']}, {manifests[row['model']]['epochs_run']} epochs)")
+              f" ({clf.stopped_by(manifests[row['model']])}, {manifests[row['model']]['epochs_run']} epochs)")
     for name in missing:
         print(f"{name:>9}: not trained yet")"""),
 ]

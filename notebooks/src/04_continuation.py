@@ -92,9 +92,10 @@ from helpers.retrain import retrain as retrain_models"""),
     columns = ["model", "row"] + [c for n in ns for c in (f"n={n}", f"ref n={n}")]
     print(plots.format_table(rows, columns))"""),
     md("""
-    Samples are what the model finds likely; the true continuation is whatever the writer drew. So the GT
-    row should sit above the predicted row, and the gap measures how much the real endings surprise the
-    model. Checked on the numbers:
+    Samples are what the model finds likely; the true continuation is whatever the writer drew. For a
+    perfect model the two rows would agree in expectation; a GT row above the predicted row means the real
+    endings surprise the model more than its own samples do (it is over-confident about how digits end),
+    a GT row below it the opposite. The gaps, GT minus predicted:
     """),
     code("""
     for name, result in results.items():
@@ -118,7 +119,8 @@ from helpers.retrain import retrain as retrain_models"""),
     For each horizon, using the best model, three images are chosen by a stated rule: the **success** has
     the samples that differ least from the true pixels, the **failure** those that differ most, and the
     **high-variance** case the samples that differ most from each other. Each row shows the original, the
-    masked image, five samples and the most probable completion (each pixel 1 when p > 0.5).
+    masked image, five samples and the report's "most probable" completion, which is really the greedy
+    one (each pixel in turn set to 1 when p > 0.5; the exact most probable sequence would need a search).
     """),
     code("""
     manifests = {name: clf.zoo.read_manifest("pixel", name, models_dir) for name in loaded}
