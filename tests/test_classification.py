@@ -47,17 +47,6 @@ def trained(tiny_splits, tmp_path_factory):
     return out, manifest
 
 
-@pytest.fixture
-def shown(monkeypatch):
-    """Record the figures the widgets pass to plt.show (headless)."""
-    import matplotlib.pyplot as plt
-
-    figures = []
-    monkeypatch.setattr(plt, "show", lambda fig=None, *a, **k: figures.append(fig))
-    yield figures
-    plt.close("all")
-
-
 # --------------------------------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------------------------------

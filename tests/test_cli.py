@@ -14,7 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from helpers import data, manifest as manifest_lib, models, training
+from helpers import data, models, training
+from helpers import manifest as manifest_lib
 from helpers.paths import REPO_ROOT
 from helpers.train import build_parser
 

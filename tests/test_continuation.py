@@ -4,31 +4,12 @@ and drawing continuations, and the explorer. A small random-weight pixel model a
 import matplotlib
 import numpy as np
 import pytest
+from testkit import sharp_model, sigmoid, synthetic_images
 
 from helpers import continuation, reference, sampling
-from helpers.models import build
 
 NS = (1, 4, 30)
 SAMPLES = 3
-
-
-def sharp_model(name="gru_1x8", seed=0, scale=0.8, **overrides):
-    """A random pixel model with large weights (a fresh model predicts ~0.5 everywhere)."""
-    model = build("pixel", name, gate_bias_init="default", **overrides)
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
-    return model
-
-
-def synthetic_images(n, seed=0, density=0.25):
-    """Binary (n, 28, 28) 'digits': random ink in the centre, a blank 4-pixel border like MNIST."""
-    images = (np.random.default_rng(seed).random((n, 28, 28)) < density).astype(np.float32)
-    images[:, :4], images[:, -4:], images[:, :, :4], images[:, :, -4:] = 0, 0, 0, 0
-    return images
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +26,6 @@ def cset():
 @pytest.fixture(scope="module")
 def results(model, cset):
     return continuation.continuation_results(model, cset, NS, num_samples=SAMPLES, seed=4)
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    import matplotlib.pyplot as plt
-
-    figures = []
-    monkeypatch.setattr(plt, "show", lambda fig=None, *a, **k: figures.append(fig))
-    yield figures
-    plt.close("all")
 
 
 def test_continuation_results_keys_and_shapes(results, cset):

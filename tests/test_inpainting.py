@@ -4,26 +4,16 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import functools
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import testkit
+from testkit import synthetic_images
 
 from helpers import inpainting, sampling  # noqa: E402
-from helpers.models import build  # noqa: E402
 
-
-def sharp_model(name: str, seed: int = 0, scale: float = 0.6, **overrides):
-    """A random pixel model with large weights (a fresh model predicts ~0.5 everywhere)."""
-    model = build("pixel", name, gate_bias_init="default", **overrides)
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
-    return model
-
-
-def synthetic_images(n=40, seed=0, density=0.25):
-    """Binary (n, 28, 28) 'digits': random ink in the centre, a blank 4-pixel border like MNIST."""
-    images = (np.random.default_rng(seed).random((n, 28, 28)) < density).astype(np.float32)
-    images[:, :4], images[:, -4:], images[:, :, :4], images[:, :, -4:] = 0, 0, 0, 0
-    return images
+sharp_model = functools.partial(testkit.sharp_model, scale=0.6)
 
 
 @pytest.fixture(scope="module")

@@ -1,32 +1,18 @@
 """Tests of helpers.inpainting_analysis (notebook 05): hole statistics, the evaluation of the exact fill,
 calibration, the figures and the explorer. A small random-weight pixel model and synthetic digits."""
 
+import functools
+
 import matplotlib
 import numpy as np
 import pytest
+import testkit
+from testkit import sharp_model, sigmoid
 
 from helpers import inpainting
 from helpers import inpainting_analysis as ia
-from helpers.models import build
 
-
-def sharp_model(name="gru_1x8", seed=0, scale=0.8, **overrides):
-    """A random pixel model with large weights (a fresh model predicts ~0.5 everywhere)."""
-    model = build("pixel", name, gate_bias_init="default", **overrides)
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
-    return model
-
-
-def synthetic_images(n, seed=0, density=0.3):
-    """Binary (n, 28, 28) 'digits': random ink in the centre, a blank 4-pixel border like MNIST."""
-    images = (np.random.default_rng(seed).random((n, 28, 28)) < density).astype(np.float32)
-    images[:, :4], images[:, -4:], images[:, :, :4], images[:, :, -4:] = 0, 0, 0, 0
-    return images
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+synthetic_images = functools.partial(testkit.synthetic_images, density=0.3)
 
 
 def full_loglik(model, sequences):
@@ -51,16 +37,6 @@ def sets():
 @pytest.fixture(scope="module")
 def results(model, sets):
     return {name: ia.evaluate_inpainting(model, s) for name, s in sets.items()}
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    import matplotlib.pyplot as plt
-
-    figures = []
-    monkeypatch.setattr(plt, "show", lambda fig=None, *a, **k: figures.append(fig))
-    yield figures
-    plt.close("all")
 
 
 def test_hole_statistics_on_a_handmade_set():

@@ -4,28 +4,9 @@ and unconditional samples. Small random-weight pixel models and synthetic binary
 import matplotlib
 import numpy as np
 import pytest
+from testkit import sharp_model, sigmoid, synthetic_images
 
 from helpers import data, pixel, reference
-from helpers.models import build
-
-
-def sharp_model(name="gru_1x8", seed=0, scale=0.8, **overrides):
-    """A random pixel model with large weights (a fresh model predicts ~0.5 everywhere)."""
-    model = build("pixel", name, gate_bias_init="default", **overrides)
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
-    return model
-
-
-def synthetic_images(n, seed=0, density=0.25):
-    """Binary (n, 28, 28) 'digits': random ink in the centre, a blank 4-pixel border like MNIST."""
-    images = (np.random.default_rng(seed).random((n, 28, 28)) < density).astype(np.float32)
-    images[:, :4], images[:, -4:], images[:, :, :4], images[:, :, -4:] = 0, 0, 0, 0
-    return images
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
 def full_model_logits(model, sequences):

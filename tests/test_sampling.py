@@ -4,30 +4,20 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import functools
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import testkit
+from testkit import sigmoid
 
 from helpers import sampling  # noqa: E402
-from helpers.models import build  # noqa: E402
 
-
-def sharp_model(name: str, seed: int = 0, scale: float = 0.6, **overrides):
-    """A random pixel model with large weights, so that probabilities are far from 0.5 and vary.
-
-    (A freshly built model predicts ~0.5 everywhere, which would make equality tests weak.)
-    """
-    model = build("pixel", name, gate_bias_init="default", **overrides)
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
-    return model
+sharp_model = functools.partial(testkit.sharp_model, scale=0.6)
 
 
 def random_binary(shape, seed=0, density=0.3):
     return (np.random.default_rng(seed).random(shape) < density).astype(np.float32)
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
 @pytest.fixture(scope="module")

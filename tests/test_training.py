@@ -10,7 +10,8 @@ import shlex
 import numpy as np
 import pytest
 
-from helpers import data, manifest as manifest_lib, models, training
+from helpers import data, models, training
+from helpers import manifest as manifest_lib
 from helpers.train import build_parser
 
 TINY = dict(epochs=2, batch_size=32, lr=0.01, verbose=0, jit_compile=False)

@@ -1,0 +1,24 @@
+"""Small models and data shared by the tests (imported as ``testkit``; pytest puts tests/ on the path)."""
+
+import numpy as np
+
+from helpers.models import build
+
+
+def sharp_model(name: str = "gru_1x8", seed: int = 0, scale: float = 0.8, **overrides):
+    """A random pixel model with large weights (a fresh model predicts ~0.5 everywhere, which hides bugs)."""
+    model = build("pixel", name, gate_bias_init="default", **overrides)
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def synthetic_images(n: int = 40, seed: int = 0, density: float = 0.25) -> np.ndarray:
+    """Binary (n, 28, 28) 'digits': random ink in the centre, a blank 4-pixel border like MNIST."""
+    images = (np.random.default_rng(seed).random((n, 28, 28)) < density).astype(np.float32)
+    images[:, :4], images[:, -4:], images[:, :, :4], images[:, :, -4:] = 0, 0, 0, 0
+    return images
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
