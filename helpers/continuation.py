@@ -103,19 +103,19 @@ def plot_per_image(all_results: dict, n: int):
 
 
 def plot_example(cset, index: int, result: dict, n: int, title: str = "", n_samples: int = 5):
-    """Original, masked, ``n_samples`` sampled continuations and the most probable one, for one image."""
+    """Original, masked, ``n_samples`` sampled continuations and the greedy one (each pixel 1 when p > 0.5), for one image."""
     from helpers.plots import show_image_grid
 
     n_samples = min(n_samples, result["samples"].shape[1])
     panels = [cset.images[index], cset.masked[index]]
     panels += [compose(cset, index, result["samples"][index, s]) for s in range(n_samples)]
     panels.append(compose(cset, index, result["most_probable"][index]))
-    titles = ["original", "masked"] + [f"sample {s + 1}" for s in range(n_samples)] + ["most probable"]
+    titles = ["original", "masked"] + [f"sample {s + 1}" for s in range(n_samples)] + ["greedy (p > 0.5)"]
     return show_image_grid(np.stack(panels), titles, cols=len(panels), size=1.15, suptitle=title)
 
 
 def continuation_explorer(models: dict, cset, ns=DEFAULT_NS):
-    """An ipywidgets explorer: pick an image, n, a model and a seed, see 5 samples and the most probable."""
+    """An ipywidgets explorer: pick an image, n, a model and a seed, see 5 samples and the greedy completion."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 

@@ -115,7 +115,7 @@ def default_config(task: str, name: str) -> dict:
         "batch_size": 256,
         "max_epochs": 100,
         "patience": 8,
-        # XLA helps the classifiers a little but makes the pixel models' training step ~15x slower on a CPU
+        # XLA helps the classifiers a little but makes the pixel models' training step ~19x slower on a CPU
         # (measured: 13 s vs 0.7 s per batch of 256 for gru_1x32), so it is off for them.
         "jit_compile": task == "classify",
         "seed": 0,

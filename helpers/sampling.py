@@ -13,7 +13,7 @@ with their carried state (all layers, GRU or LSTM) in one compiled ``tf.while_lo
 >>> prefix = images[:, :484]                                   # (N, 484) binary, known pixels
 >>> out = sample_continuations(model, prefix, n=300, num_samples=10, seed=0)
 >>> out.samples.shape, out.cross_entropy.shape                 # (N, 10, 300), (N, 10)
->>> best = sample_continuations(model, prefix, n=300, num_samples=1, greedy=True)   # "most probable"
+>>> best = sample_continuations(model, prefix, n=300, num_samples=1, greedy=True)   # greedy (p > 0.5)
 >>> gt = sequence_cross_entropy(model, images, start=484, n=300)                   # ground truth row
 
 The continuation set of the course (100 test images with their last 300 pixels hidden) is built by

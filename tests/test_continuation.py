@@ -119,7 +119,7 @@ def test_plots_return_figures(results, cset):
     assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
     fig = continuation.plot_example(cset, 0, results[30], 30, title="example", n_samples=2)
     assert isinstance(fig, matplotlib.figure.Figure)
-    assert [ax.get_title() for ax in fig.axes] == ["original", "masked", "sample 1", "sample 2", "most probable"]
+    assert [ax.get_title() for ax in fig.axes] == ["original", "masked", "sample 1", "sample 2", "greedy (p > 0.5)"]
     plt.close("all")
 
 
@@ -129,7 +129,7 @@ def test_plot_example_with_fewer_samples_than_panels(results, cset):
 
     fig = continuation.plot_example(cset, 0, results[30], 30)
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["original", "masked"] + [f"sample {s + 1}" for s in range(SAMPLES)] + ["most probable"]
+    assert titles == ["original", "masked"] + [f"sample {s + 1}" for s in range(SAMPLES)] + ["greedy (p > 0.5)"]
     fig = continuation.plot_per_image({"gru_1x8": results}, 30)
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert f"samples (mean of {SAMPLES})" in labels

@@ -126,9 +126,9 @@ from helpers.retrain import retrain as retrain_models"""),
         plots.save_figure(fig, f"03_k_step_{name}")
         plt.show()"""),
     md("""
-    The greedy completion is conservative: when ink is uncertain (p < 0.5) it writes
-    background, so strokes tend to stop. Sampling each pixel from its probability keeps the strokes going
-    and gives varied completions:
+    The greedy completion has no variety, and it can lock into a pattern: where ink usually follows ink,
+    one ink pixel makes the next one likely too, so strokes may thicken or loops fill in. Sampling each
+    pixel from its probability gives varied completions instead:
     """),
     code("""
     if best:
