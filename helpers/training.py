@@ -145,7 +145,11 @@ def compile_model(config: dict, steps_per_epoch: int):
     else:
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
         metrics = []
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=bool(config["jit_compile"]))
+    # On a GPU, Keras runs GRU/LSTM layers with cuDNN, which XLA cannot use: compile without XLA there.
+    import tensorflow as tf
+
+    jit = bool(config["jit_compile"]) and not tf.config.list_physical_devices("GPU")
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit)
     optimizer.build(model.trainable_variables)
     return model
 
