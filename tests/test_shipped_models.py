@@ -1,0 +1,41 @@
+"""Every shipped model loads and still scores what its manifest says on a fixed test slice.
+
+The manifest records the loss (and accuracy) of the saved weights on the first 1,000 (classify) or 500
+(pixel) test images; recomputing them here catches weights that do not match their manifest, a changed
+architecture, or a changed data pipeline. Models not trained yet are skipped (they are listed by
+``python -m helpers.train_zoo --status``).
+"""
+
+import numpy as np
+import pytest
+
+from helpers import classification, data, models, pixel
+
+SHIPPED = [(task, name) for task in models.TASKS for name in models.TASK_MODELS[task] if models.is_trained(task, name)]
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    return data.load_mnist().test
+
+
+def test_some_models_are_shipped():
+    assert SHIPPED, "no trained model under data/models: the notebooks would have nothing to show"
+
+
+@pytest.mark.parametrize("task,name", SHIPPED, ids=[f"{t}-{n}" for t, n in SHIPPED])
+def test_shipped_model_matches_its_manifest(task, name, test_split):
+    manifest = models.read_manifest(task, name)
+    metrics = manifest["metrics"]
+    size = metrics["test_slice_size"]
+    model = models.load(task, name)
+    images = test_split.images[:size]
+    if task == "classify":
+        loss, accuracy = classification.loss_and_accuracy(classification.predict_logits(model, images),
+                                                          test_split.labels[:size])
+        assert accuracy == pytest.approx(metrics["test_slice_accuracy"], abs=1.5 / size)
+    else:
+        loss = float(pixel.per_image_cross_entropy(model, data.to_sequences(data.binarize(images))).mean())
+    assert loss == pytest.approx(metrics["test_slice_loss"], rel=1e-3)
+    if manifest["status"] == "complete":
+        assert np.isfinite(metrics["test_loss"]) and manifest["best_epoch"] >= 1
