@@ -2,6 +2,7 @@
 
     python -m helpers.train {classify|pixel} NAME [--epochs N] [--batch-size B] [--lr LR]
                             [--quick] [--out DIR] [--seed S] [--fresh]
+                            [--max-epochs-now N] [--max-minutes-now M]
 
 Re-running the same command after an interruption (Ctrl-C, a closed laptop, ``kill -9``) continues from
 the last completed epoch. ``--fresh`` discards previous progress. Files go to ``data/models/{task}/``
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true", help="discard previous progress and start over")
     parser.add_argument("--max-epochs-now", type=_positive_int, dest="stop_after_epochs",
                         help="stop (resumably) after this many epochs in this run")
+    parser.add_argument("--max-minutes-now", type=_positive_float, dest="stop_after_minutes",
+                        help="time box for this run: stop (resumably) before an epoch that would not end within "
+                             "this many minutes")
     return parser
 
 
@@ -77,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         train(args.task, args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-              quick=args.quick, out=args.out, fresh=args.fresh, stop_after_epochs=args.stop_after_epochs)
+              quick=args.quick, out=args.out, fresh=args.fresh, stop_after_epochs=args.stop_after_epochs,
+              stop_after_seconds=None if args.stop_after_minutes is None else 60 * args.stop_after_minutes)
     except (ValueError, MnistFileError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

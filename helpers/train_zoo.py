@@ -3,6 +3,7 @@
     python -m helpers.train_zoo --status                 # a table: status, epochs, best validation loss
     python -m helpers.train_zoo                          # train every unfinished model, smallest first
     python -m helpers.train_zoo --task pixel --only gru_1x128 --epochs 40
+    python -m helpers.train_zoo --max-minutes-now 50      # a time box: stop resumably before it runs out
 
 Each model is trained by :func:`helpers.training.train` exactly as ``python -m helpers.train`` would, so the
 queue is resumable at any point: run the same command again after an interruption.
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -53,7 +55,12 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", help="only these model names")
     parser.add_argument("--epochs", type=int, help="maximum epochs per model (default: each config's)")
     parser.add_argument("--out", help="models folder (default data/models)")
+    parser.add_argument("--max-minutes-now", type=float, dest="minutes",
+                        help="time box for the whole queue: stop (resumably) before an epoch that would not end "
+                             "within it; the queue ends at the first model left unfinished")
     args = parser.parse_args(argv)
+    if args.minutes is not None and not args.minutes > 0:
+        parser.error(f"--max-minutes-now must be a positive number of minutes, got {args.minutes}")
     if args.status:
         from helpers.plots import format_table
 
@@ -65,6 +72,7 @@ def main(argv=None) -> int:
     from helpers.training import train
 
     import_tensorflow_quietly()
+    start = time.perf_counter()
     tasks = args.task or list(zoo.TASKS)
     for name in args.only or []:
         zoo.parse_name(name)
@@ -72,11 +80,19 @@ def main(argv=None) -> int:
         for name in ORDER:
             if name not in zoo.TASK_MODELS[task] or (args.only and name not in args.only):
                 continue
+            box = None
+            if args.minutes is not None:
+                box = 60 * args.minutes - (time.perf_counter() - start)
+                if box <= 0:
+                    print("The time box is spent; run the same command to go on.")
+                    return 0
             try:
-                train(task, name, epochs=args.epochs, out=args.out)
+                manifest = train(task, name, epochs=args.epochs, out=args.out, stop_after_seconds=box)
             except (ValueError, FloatingPointError) as err:
                 print(f"error: {task}/{name}: {err}", file=sys.stderr)
                 return 2
+            if box is not None and manifest.get("status") != "complete":
+                return 0  # stopped by the time box: the next model would not fit either
     return 0
 
 

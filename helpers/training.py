@@ -283,7 +283,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
           lr: float | None = None, seed: int | None = None, quick: bool = False,
           out: str | Path | None = None, fresh: bool = False, verbose: int | None = None,
           splits: data_lib.MnistSplits | None = None, stop_after_epochs: int | None = None,
-          **overrides) -> dict:
+          stop_after_seconds: float | None = None, **overrides) -> dict:
     """Train (or resume training) one zoo model and return its manifest.
 
     Args:
@@ -297,10 +297,14 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
         verbose: 0 silent, 1 one line per epoch, 2 Keras progress bar too (default: 2 in a terminal, else 1).
         splits: pre-loaded MNIST (default: :func:`helpers.data.load_mnist`).
         stop_after_epochs: stop (resumably) after this many epochs in *this call*; for tests and time-boxed runs.
+        stop_after_seconds: a time box for *this call*: stop (resumably) before an epoch that would not end
+            within it, judged by the duration of the previous epoch (or, right after a resume, the mean epoch
+            time so far). The first epoch of a fresh model always runs.
         **overrides: any other key of :func:`helpers.models.default_config` (``dropout``, ``decay_rate``, ...).
     """
     import keras
 
+    call_start = time.perf_counter()
     config = make_config(task, name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, quick=quick,
                          **overrides)
     if verbose is None:
@@ -348,7 +352,15 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
     finished = best["wait"] >= config["patience"] or start_epoch >= config["max_epochs"]
     val_dataset = data_lib.make_dataset(*arrays["validation"], batch_size=500)
     epochs_this_call = 0
+    epoch_estimate = train_seconds / start_epoch if start_epoch else None
     while not finished:
+        if stop_after_seconds is not None and epoch_estimate is not None:
+            elapsed = time.perf_counter() - call_start
+            if elapsed + epoch_estimate > stop_after_seconds:
+                _log(f"Stopped after {epochs_this_call} epoch(s): another epoch (about "
+                     f"{_format_seconds(epoch_estimate)}) would not end within the time box of "
+                     f"{_format_seconds(stop_after_seconds)}; run the same command to resume.", verbose)
+                return json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
         epoch = start_epoch + epochs_this_call
         _set_dropout_seed(model, config["seed"], epoch)
         dataset = data_lib.make_dataset(x_train, y_train, config["batch_size"], shuffle=True,
@@ -358,6 +370,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
                            shuffle=False, verbose=1 if verbose >= 2 else 0)
         seconds = time.perf_counter() - tick
         train_seconds += seconds
+        epoch_estimate = seconds
         for key in history:
             history[key].append(float(result.history[key][-1]))
         epochs_this_call += 1

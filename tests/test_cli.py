@@ -64,8 +64,9 @@ def quick_run(tmp_path_factory):
      (["generate", "gru_1x32"], ["generate", "classify"]),
      (["classify", "gru_1x32", "--epochs", "0"], ["--epochs", "'0'"]),
      (["classify", "gru_1x32", "--lr", "-1"], ["--lr", "'-1'"]),
-     (["classify", "gru_1x32", "--batch-size", "x"], ["--batch-size", "'x'"])],
-    ids=["unknown-model", "unknown-task", "epochs-0", "negative-lr", "batch-size-x"],
+     (["classify", "gru_1x32", "--batch-size", "x"], ["--batch-size", "'x'"]),
+     (["classify", "gru_1x32", "--max-minutes-now", "0"], ["--max-minutes-now", "'0'"])],
+    ids=["unknown-model", "unknown-task", "epochs-0", "negative-lr", "batch-size-x", "minutes-0"],
 )
 def test_bad_arguments_give_a_one_line_error(args, fragments, tmp_path):
     result = cli(*args, "--out", tmp_path)

@@ -72,14 +72,37 @@ def test_queue_trains_in_order_with_the_options(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)))
     argv = ["--task", "pixel", "--only", "gru_1x128", "gru_1x32", "--epochs", "3", "--out", str(tmp_path)]
     assert train_zoo.main(argv) == 0
-    assert calls == [("pixel", "gru_1x32", {"epochs": 3, "out": str(tmp_path)}),
-                     ("pixel", "gru_1x128", {"epochs": 3, "out": str(tmp_path)})]
+    options = {"epochs": 3, "out": str(tmp_path), "stop_after_seconds": None}
+    assert calls == [("pixel", "gru_1x32", options), ("pixel", "gru_1x128", options)]
     calls.clear()
     assert train_zoo.main(["--out", str(tmp_path)]) == 0
     assert [(t, n) for t, n, _ in calls] == [(t, n) for t in models.TASKS for n in train_zoo.ORDER
                                              if n in models.TASK_MODELS[t]]
     with pytest.raises(ValueError):
         train_zoo.main(["--only", "gru_9", "--out", str(tmp_path)])
+
+
+def test_queue_time_box_is_shared_and_ends_at_an_unfinished_model(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_train(task, name, **kw):
+        calls.append((name, kw["stop_after_seconds"]))
+        return {"status": "complete" if name == "gru_1x32" else "in_progress"}
+
+    monkeypatch.setattr(training, "train", fake_train)
+    argv = ["--task", "classify", "--only", "gru_1x32", "lstm_1x32", "gru_3x32", "--max-minutes-now", "2",
+            "--out", str(tmp_path)]
+    assert train_zoo.main(argv) == 0
+    assert [name for name, _ in calls] == ["gru_1x32", "lstm_1x32"]  # gru_3x32 never starts
+    first_box, second_box = calls[0][1], calls[1][1]
+    assert 110 < first_box <= 120 and second_box <= first_box
+
+
+def test_queue_refuses_a_time_box_that_is_not_positive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_zoo.main(["--max-minutes-now", "0", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "--max-minutes-now" in capsys.readouterr().err
 
 
 def test_queue_stops_with_an_error_code(tmp_path, monkeypatch, capsys):

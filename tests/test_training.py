@@ -67,6 +67,19 @@ def test_stop_after_epochs_leaves_a_resumable_checkpoint(runs):
 
 
 @pytest.mark.slow
+def test_time_box_stops_before_an_epoch_that_would_not_fit(tiny_splits, tmp_path):
+    # A fresh model always runs its first epoch; with a box already spent it then stops, resumably.
+    first = training.train("pixel", "gru_1x8", out=tmp_path, splits=tiny_splits, stop_after_seconds=1e-6, **TINY)
+    assert (first["status"], first["epochs_run"]) == ("in_progress", 1)
+    # On a resume the mean epoch time so far is the estimate: no epoch fits, nothing changes.
+    again = training.train("pixel", "gru_1x8", out=tmp_path, splits=tiny_splits, stop_after_seconds=1e-6, **TINY)
+    assert again == first
+    # A generous box lets the run finish.
+    done = training.train("pixel", "gru_1x8", out=tmp_path, splits=tiny_splits, stop_after_seconds=3600, **TINY)
+    assert (done["status"], done["epochs_run"]) == ("complete", 2)
+
+
+@pytest.mark.slow
 def test_resume_gives_the_same_history_as_an_uninterrupted_run(runs):
     """Stop after epoch 1 + resume == one uninterrupted run (same seed): history, metrics and weights."""
     a, b = runs["resumed"], runs["uninterrupted"]
