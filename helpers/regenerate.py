@@ -10,7 +10,10 @@ Parameters given with ``-p NAME VALUE`` are passed to every notebook that declar
 parsed as Python literals when they can be (``True``, ``3``, ``["a"]``), else taken as strings.
 
 Each notebook is written to a temporary file and moved into place only when it ran without error, so a
-failure never leaves a half-executed notebook behind. On failure the command stops, names the notebook
+failure never leaves a half-executed notebook behind. Cells tagged ``widget`` (the interactive explorers)
+get a watchdog: headless execution of a widget cell occasionally never returns (a known nbclient problem,
+jupyter/nbclient#312), so such a cell that runs past ``WIDGET_CELL_TIMEOUT_S`` makes the runner execute
+the notebook again from the start, up to ``ATTEMPTS`` times. On failure the command stops, names the notebook
 and the failing cell, and exits with status 1.
 """
 
@@ -31,6 +34,24 @@ KERNEL_NAME = "python3"
 #: Longest time one cell may run before the notebook is declared failed (seconds; None: no limit, since
 #: a notebook asked to retrain models may legitimately run for hours).
 CELL_TIMEOUT_S = None
+#: Cells carrying this tag display an ipywidget; they only build the widget, so they are quick.
+WIDGET_TAG = "widget"
+#: Watchdog for widget cells (seconds): past it, the execution is considered hung and is restarted.
+WIDGET_CELL_TIMEOUT_S = 300.0
+#: How many times a notebook is executed before a hung widget cell counts as a failure.
+ATTEMPTS = 3
+
+
+def cell_timeout_function(default: float | None):
+    """nbclient's ``timeout_func``: the watchdog for widget-tagged cells, ``default`` for the others."""
+
+    def timeout_for(cell) -> float | None:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if WIDGET_TAG in tags:
+            return WIDGET_CELL_TIMEOUT_S if default is None else min(default, WIDGET_CELL_TIMEOUT_S)
+        return default
+
+    return timeout_for
 
 
 def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -96,13 +117,26 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
         os.environ[FIGURES_ENV_VAR] = str(Path(output).resolve().parent / "figures")
     else:
         os.environ.pop(FIGURES_ENV_VAR, None)
+    from nbclient.exceptions import CellTimeoutError
+
     tick = time.perf_counter()
-    with atomic_path(output) as tmp:
-        papermill.execute_notebook(
-            str(path), str(tmp), parameters=used, kernel_name=KERNEL_NAME, cwd=str(path.parent),
-            progress_bar=progress, log_output=False, report_mode=False,
-            execution_timeout=cell_timeout,  # a stuck cell fails the run instead of hanging it
-        )
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with atomic_path(output) as tmp:
+                papermill.execute_notebook(
+                    str(path), str(tmp), parameters=used, kernel_name=KERNEL_NAME, cwd=str(path.parent),
+                    progress_bar=progress, log_output=False, report_mode=False,
+                    execution_timeout=cell_timeout,  # a stuck cell fails the run instead of hanging it
+                    timeout_func=cell_timeout_function(cell_timeout),
+                )
+            break
+        except CellTimeoutError:
+            # Only a widget cell can time out when no --cell-timeout is set: that is the known hang.
+            if cell_timeout is not None or attempt == ATTEMPTS:
+                raise
+            print(f"{path.name}: a widget cell did not return within {WIDGET_CELL_TIMEOUT_S:.0f} s (a known "
+                  f"headless-execution hang); executing the notebook again ({attempt + 1} of {ATTEMPTS}).",
+                  file=sys.stderr, flush=True)
     return time.perf_counter() - tick
 
 

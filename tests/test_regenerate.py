@@ -122,3 +122,31 @@ def test_failing_notebook_returns_1_and_writes_nothing(tmp_path, capsys):
     assert bad.read_bytes() == source_before
     assert ok.read_bytes() != ok_before and "fine" in ok.read_text()
     assert sorted(p.name for p in notebooks.iterdir()) == ["01_ok.ipynb", "02_bad.ipynb"]
+
+
+@pytest.mark.slow
+def test_hung_widget_cell_is_retried_then_succeeds(tmp_path, monkeypatch, capsys):
+    """A widget-tagged cell that hangs on the first execution makes the runner execute the notebook again."""
+    marker = tmp_path / "first-attempt-done"
+    source = write_notebook(tmp_path / "01_widget.ipynb", "print('before')")
+    notebook = nbformat.read(source, as_version=4)
+    hang_once = (f"import pathlib, time\nmarker = pathlib.Path({str(marker)!r})\n"
+                 "if not marker.exists():\n    marker.touch()\n    time.sleep(60)\nprint('widget shown')")
+    cell = nbformat.v4.new_code_cell(hang_once)
+    cell.metadata["tags"] = [regenerate.WIDGET_TAG]
+    notebook.cells.append(cell)
+    nbformat.write(notebook, source)
+    monkeypatch.setattr(regenerate, "WIDGET_CELL_TIMEOUT_S", 3.0)
+    output = tmp_path / "out" / "01_widget.ipynb"
+    regenerate.run_notebook(source, output, progress=False)
+    assert "widget shown" in output.read_text()
+    assert "executing the notebook again (2 of 3)" in capsys.readouterr().err
+
+
+def test_cell_timeout_function_only_limits_widget_cells():
+    timeout_for = regenerate.cell_timeout_function(None)
+    assert timeout_for({"metadata": {"tags": ["widget"]}}) == regenerate.WIDGET_CELL_TIMEOUT_S
+    assert timeout_for({"metadata": {"tags": ["parameters"]}}) is None
+    assert timeout_for({"metadata": {}}) is None
+    assert regenerate.cell_timeout_function(10.0)({"metadata": {"tags": ["widget"]}}) == 10.0
+

@@ -408,7 +408,7 @@ from helpers.paths import FIGURES_DIR"""),
     """),
     code("""
     # NBVAL_IGNORE_OUTPUT
-    gates.gate_explorer(steps=30, seed=seed)"""),
+    gates.gate_explorer(steps=30, seed=seed)""", tags=["widget"]),
     md(r"""
     ## Summary
 

@@ -176,7 +176,7 @@ from helpers.retrain import retrain as retrain_models"""),
     """),
     code("""
     # NBVAL_IGNORE_OUTPUT
-    clf.prediction_explorer(loaded, curve_set.images, curve_set.labels) if loaded else print("no trained model")"""),
+    clf.prediction_explorer(loaded, curve_set.images, curve_set.labels) if loaded else print("no trained model")""", tags=["widget"]),
     md("""
     ## What the numbers say
 

@@ -141,7 +141,7 @@ from helpers.retrain import retrain as retrain_models"""),
     """),
     code("""
     # NBVAL_IGNORE_OUTPUT
-    continuation.continuation_explorer(loaded, cset, ns) if loaded else print("no trained model")"""),
+    continuation.continuation_explorer(loaded, cset, ns) if loaded else print("no trained model")""", tags=["widget"]),
 ]
 
 if __name__ == "__main__":

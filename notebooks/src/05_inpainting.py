@@ -197,7 +197,7 @@ from helpers import inpainting_analysis as ia"""),
     """),
     code("""
     # NBVAL_IGNORE_OUTPUT
-    ia.candidate_explorer(sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")"""),
+    ia.candidate_explorer(sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")""", tags=["widget"]),
 ]
 
 if __name__ == "__main__":
