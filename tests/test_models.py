@@ -252,3 +252,12 @@ def test_default_config_covers_every_zoo_model():
             assert (config["task"], config["name"]) == (task, name)
             assert (config["cell"], config["layers"], config["units"]) == models.parse_name(name)
             assert set(models.ARCHITECTURE_KEYS) <= set(config)
+
+
+def test_xla_only_for_one_layer_classifiers():
+    """XLA made every model with a sequence-returning layer several times slower on a CPU (measured)."""
+    assert models.default_config("classify", "lstm_1x32")["jit_compile"] is True
+    assert models.default_config("classify", "gru_1x128")["jit_compile"] is True
+    assert models.default_config("classify", "lstm_3x32")["jit_compile"] is False
+    assert models.default_config("classify", "gru_3x32")["jit_compile"] is False
+    assert models.default_config("pixel", "gru_1x32")["jit_compile"] is False
