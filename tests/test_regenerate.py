@@ -150,3 +150,11 @@ def test_cell_timeout_function_only_limits_widget_cells():
     assert timeout_for({"metadata": {}}) is None
     assert regenerate.cell_timeout_function(10.0)({"metadata": {"tags": ["widget"]}}) == 10.0
 
+
+
+def test_every_explorer_cell_of_the_notebooks_is_tagged_widget():
+    """The runner's hang watchdog only applies to cells tagged `widget`: every explorer cell must carry it."""
+    for path in regenerate.list_notebooks():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and "_explorer(" in cell.source:
+                assert regenerate.WIDGET_TAG in cell.metadata.get("tags", []), (path.name, cell.source[:80])
