@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from helpers import reference
+
 #: Keys every manifest has (see :func:`check_manifest`).
 MANIFEST_KEYS = (
     "task", "name", "status", "config", "command", "epochs_run", "best_epoch", "history", "metrics",
@@ -108,3 +110,18 @@ def check_manifest(manifest: dict) -> None:
             problems += [f"metrics lack {key!r}" for key in METRIC_KEYS[task] if key not in metrics]
     if problems:
         raise ValueError("Invalid manifest: " + "; ".join(problems) + ".")
+
+
+def completion_note(manifest: dict) -> str:
+    """The ``notes`` of a finished model: its test result beside the reference's, and the budget it took.
+
+    Models that are not in the reference report (custom sizes) get the budget sentence alone.
+    """
+    hours = manifest["train_seconds"] / 3600
+    budget = (f"Best validation loss at epoch {manifest['best_epoch']} of {manifest['epochs_run']} run, "
+              f"{hours:.2f} h of training.")
+    try:
+        return f"{reference.compare(manifest['task'], manifest['name'], manifest['metrics'])} {budget}"
+    except ValueError:
+        return budget
+

@@ -44,3 +44,34 @@ INPAINTING = {
     "pixel": {"gt": 0.0831, "inpainted": 0.0833},
     "block": {"gt": 0.0818, "inpainted": 0.0821},
 }
+
+
+def compare(task: str, name: str, metrics: dict) -> str:
+    """One sentence that sets a trained model's test result beside the reference's.
+
+    Args:
+        task: ``"classify"`` (compares test accuracy, higher is better) or ``"pixel"`` (compares test
+            cross-entropy in nats per predicted pixel, lower is better).
+        name: zoo name, e.g. ``"gru_1x32"``.
+        metrics: the manifest's metrics; needs ``test_accuracy`` (classify) or ``test_loss`` (pixel).
+
+    >>> compare("classify", "gru_1x32", {"test_accuracy": 0.9})
+    'Test accuracy 90.00 % against the reference report's 97.47 %: short of it by 7.47 points.'
+    """
+    table = {"classify": CLASSIFY, "pixel": PIXEL}.get(task)
+    if table is None:
+        raise ValueError(f"Unknown task {task!r}; expected 'classify' or 'pixel'.")
+    if name not in table:
+        raise ValueError(f"The reference report has no {task} model {name!r}; it has {', '.join(table)}.")
+    ours_key = "test_accuracy" if task == "classify" else "test_loss"
+    if ours_key not in metrics:
+        raise ValueError(f"metrics lack {ours_key!r}, which the comparison needs.")
+    ours, theirs = float(metrics[ours_key]), table[name][ours_key]
+    if task == "classify":
+        gap = (ours - theirs) * 100
+        verdict = f"beats it by {gap:.2f} points" if gap >= 0 else f"short of it by {-gap:.2f} points"
+        return f"Test accuracy {ours * 100:.2f} % against the reference report's {theirs * 100:.2f} %: {verdict}."
+    gap = theirs - ours
+    verdict = f"beats it by {gap:.4f}" if gap >= 0 else f"short of it by {-gap:.4f}"
+    return (f"Test cross-entropy {ours:.4f} nats per pixel against the reference report's {theirs:.4f}: "
+            f"{verdict}.")

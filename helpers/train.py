@@ -3,6 +3,11 @@
     python -m helpers.train {classify|pixel} NAME [--epochs N] [--batch-size B] [--lr LR]
                             [--quick] [--out DIR] [--seed S] [--fresh]
                             [--max-epochs-now N] [--max-minutes-now M]
+                            [--decay-rate R] [--decay-every E] [--dropout P] [--clipnorm C]
+                            [--patience K] [--reset-after {true,false}] [--gate-bias-init {chrono,default}]
+
+Options left out take the model's defaults (``helpers.models.default_config``). Every manifest records
+the full command, recipe flags included, that reproduces its run.
 
 Re-running the same command after an interruption (Ctrl-C, a closed laptop, ``kill -9``) continues from
 the last completed epoch. ``--fresh`` discards previous progress. Files go to ``data/models/{task}/``
@@ -40,6 +45,48 @@ _non_negative_int = _number(int, "a non-negative integer", 0, strict=False)
 _positive_float = _number(float, "a positive number", 0.0, strict=True)
 
 
+def _fraction(low_open: bool, high_open: bool, what: str):
+    """An argparse type: a float in the interval from 0 to 1, each end open or closed as asked."""
+
+    def parse(text: str):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        above = value > 0 if low_open else value >= 0
+        below = value < 1 if high_open else value <= 1
+        if not (above and below):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+#: Recipe options: (flag, config key, argparse type, help). ``reproduce_command`` writes them all.
+RECIPE_OPTIONS = (
+    ("--decay-rate", "decay_rate", _fraction(True, False, "a number in (0, 1]"),
+     "learning-rate decay factor, applied every --decay-every epochs (1 = constant)"),
+    ("--decay-every", "decay_every", _positive_int, "epochs between two learning-rate decays (staircase)"),
+    ("--dropout", "dropout", _fraction(False, True, "a number in [0, 1)"),
+     "dropout rate on the recurrent output (the report's keep probability 0.75 is a rate of 0.25)"),
+    ("--clipnorm", "clipnorm", _positive_float, "gradient clipping: maximum global norm"),
+    ("--patience", "patience", _positive_int, "early stopping: epochs without a better validation loss"),
+    ("--reset-after", "reset_after", _boolean,
+     "GRU only: true = Keras/cuDNN variant (reset gate after the matmul), false = the original GRU"),
+    ("--gate-bias-init", "gate_bias_init", None,
+     "chrono = gates initialised for long memory (Tallec & Ollivier 2018), default = Keras' zeros"),
+)
+
+
 def _model_name(text: str) -> str:
     try:
         zoo.parse_name(text)
@@ -68,7 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-minutes-now", type=_positive_float, dest="stop_after_minutes",
                         help="time box for this run: stop (resumably) before an epoch that would not end within "
                              "this many minutes")
+    recipe = parser.add_argument_group("recipe", "training recipe (default: the model's config in helpers/models.py)")
+    for flag, key, kind, text in RECIPE_OPTIONS:
+        if key == "gate_bias_init":
+            recipe.add_argument(flag, dest=key, choices=("chrono", "default"), help=text)
+        else:
+            recipe.add_argument(flag, dest=key, type=kind, help=text)
     return parser
+
+
+def config_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`helpers.training.make_config` given on the command line."""
+    options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+               "quick": args.quick}
+    options.update({key: getattr(args, key) for _, key, _, _ in RECIPE_OPTIONS if getattr(args, key) is not None})
+    return options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.training import train
 
     try:
-        train(args.task, args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-              quick=args.quick, out=args.out, fresh=args.fresh, stop_after_epochs=args.stop_after_epochs,
+        train(args.task, args.name, **config_options(args), out=args.out, fresh=args.fresh,
+              stop_after_epochs=args.stop_after_epochs,
               stop_after_seconds=None if args.stop_after_minutes is None else 60 * args.stop_after_minutes)
     except (ValueError, MnistFileError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)

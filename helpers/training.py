@@ -34,6 +34,7 @@ from helpers import models as zoo
 from helpers.manifest import (
     atomic_path,
     check_manifest,
+    completion_note,
     hardware_description,
     software_versions,
     utc_now,
@@ -86,8 +87,21 @@ def _validate(config: dict) -> None:
             raise ValueError(f"{key} must be a positive number, got {config[key]!r}.")
     if not 0 < config["decay_rate"] <= 1:
         raise ValueError(f"decay_rate must be in (0, 1], got {config['decay_rate']!r}.")
+    if not 0 <= config["dropout"] < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {config['dropout']!r}.")
+    if not isinstance(config["reset_after"], bool):
+        raise ValueError(f"reset_after must be True or False, got {config['reset_after']!r}.")
+    if config["gate_bias_init"] not in ("chrono", "default"):
+        raise ValueError(f"gate_bias_init must be 'chrono' or 'default', got {config['gate_bias_init']!r}.")
     if not isinstance(config["seed"], (int, np.integer)) or config["seed"] < 0:
         raise ValueError(f"seed must be a non-negative integer, got {config['seed']!r}.")
+
+
+#: Recipe keys and the ``helpers.train`` flags that set them; every recorded command spells them all out, so
+#: that it reproduces its run even after a model's defaults change.
+RECIPE_FLAGS = (("--decay-rate", "decay_rate"), ("--decay-every", "decay_every"), ("--dropout", "dropout"),
+                ("--clipnorm", "clipnorm"), ("--patience", "patience"), ("--reset-after", "reset_after"),
+                ("--gate-bias-init", "gate_bias_init"))
 
 
 def reproduce_command(config: dict, out: Path | None) -> str:
@@ -95,6 +109,11 @@ def reproduce_command(config: dict, out: Path | None) -> str:
     parts = ["python -m helpers.train", config["task"], config["name"],
              f"--epochs {config['max_epochs']}", f"--batch-size {config['batch_size']}",
              f"--lr {float(config['learning_rate'])!r}", f"--seed {config['seed']}"]  # repr: exact round trip
+    for flag, key in RECIPE_FLAGS:
+        value = config[key]
+        if isinstance(value, bool):
+            value = str(value).lower()
+        parts.append(f"{flag} {shlex.quote(value) if isinstance(value, str) else repr(value)}")
     if config.get("quick"):
         parts.append("--quick")
     if out is not None:
@@ -321,7 +340,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
     _remove_stale_temp_files(weights_path.parent, name)
     state = resume.read()
     if state is not None:
-        _check_same_run(state["config"], config, resume.folder)
+        _check_same_run(state["config"], config, resume.folder, state.get("command"))
     previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     done = state is None or (state["best"]["wait"] >= config["patience"] or state["epochs_run"] >= config["max_epochs"])
     if previous.get("status") == "complete" and done:  # nothing left to do: never retrain or re-measure
@@ -428,14 +447,15 @@ def _remove_stale_temp_files(folder: Path, stem: str) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _check_same_run(saved: dict, requested: dict, folder: Path) -> None:
+def _check_same_run(saved: dict, requested: dict, folder: Path, saved_command: str | None = None) -> None:
     differences = {k: (saved.get(k), requested.get(k)) for k in set(saved) | set(requested)
                    if k not in RESUMABLE_CHANGES and saved.get(k) != requested.get(k)}
     if differences:
         listing = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(differences.items()))
         raise ValueError(
             f"A checkpoint of a different run exists in {folder} ({listing}). Re-run with the same options "
-            f"to resume it, or add --fresh to discard it and start over.")
+            f"to resume it{f' ({saved_command})' if saved_command else ''}, or add --fresh to discard it and "
+            f"start over.")
 
 
 def _write_manifest(path: Path, config: dict, command: str, history: dict, best: dict, train_seconds: float,
@@ -457,6 +477,8 @@ def _write_manifest(path: Path, config: dict, command: str, history: dict, best:
     }
     if config.get("quick"):
         manifest["notes"] = "quick smoke run on a small subset: not a real model, never ship it."
+    elif status == "complete":
+        manifest["notes"] = completion_note(manifest)
     check_manifest(manifest)
     write_json_atomic(path, manifest)
     return manifest

@@ -17,7 +17,7 @@ import pytest
 from helpers import data, models, training
 from helpers import manifest as manifest_lib
 from helpers.paths import REPO_ROOT
-from helpers.train import build_parser
+from helpers.train import build_parser, config_options
 
 CLASSIFY_HISTORY = ("loss", "val_loss", "accuracy", "val_accuracy")
 CLASSIFY_METRICS = ("train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy")
@@ -65,8 +65,13 @@ def quick_run(tmp_path_factory):
      (["classify", "gru_1x32", "--epochs", "0"], ["--epochs", "'0'"]),
      (["classify", "gru_1x32", "--lr", "-1"], ["--lr", "'-1'"]),
      (["classify", "gru_1x32", "--batch-size", "x"], ["--batch-size", "'x'"]),
-     (["classify", "gru_1x32", "--max-minutes-now", "0"], ["--max-minutes-now", "'0'"])],
-    ids=["unknown-model", "unknown-task", "epochs-0", "negative-lr", "batch-size-x", "minutes-0"],
+     (["classify", "gru_1x32", "--max-minutes-now", "0"], ["--max-minutes-now", "'0'"]),
+     (["classify", "gru_1x32", "--dropout", "1"], ["--dropout", "'1'", "[0, 1)"]),
+     (["classify", "gru_1x32", "--decay-rate", "0"], ["--decay-rate", "'0'", "(0, 1]"]),
+     (["classify", "gru_1x32", "--reset-after", "maybe"], ["--reset-after", "true or false"]),
+     (["classify", "gru_1x32", "--gate-bias-init", "ones"], ["--gate-bias-init", "chrono"])],
+    ids=["unknown-model", "unknown-task", "epochs-0", "negative-lr", "batch-size-x", "minutes-0", "dropout-1",
+         "decay-rate-0", "reset-after-maybe", "gate-bias-ones"],
 )
 def test_bad_arguments_give_a_one_line_error(args, fragments, tmp_path):
     result = cli(*args, "--out", tmp_path)
@@ -112,8 +117,7 @@ def test_quick_run_command_reproduces_the_config(quick_run):
     assert command.startswith("python -m helpers.train classify gru_1x32 ")
     args = build_parser().parse_args(shlex.split(command)[3:])
     assert args.quick and args.out == str(out)
-    config = training.make_config(args.task, args.name, epochs=args.epochs, batch_size=args.batch_size,
-                                  lr=args.lr, seed=args.seed, quick=args.quick)
+    config = training.make_config(args.task, args.name, **config_options(args))
     assert config == manifest["config"]
 
 

@@ -10,9 +10,9 @@ import shlex
 import numpy as np
 import pytest
 
-from helpers import data, models, training
+from helpers import data, models, reference, training
 from helpers import manifest as manifest_lib
-from helpers.train import build_parser
+from helpers.train import build_parser, config_options
 
 TINY = dict(epochs=2, batch_size=32, lr=0.01, verbose=0, jit_compile=False)
 
@@ -115,6 +115,7 @@ def test_manifest_of_a_run(runs):
     assert manifest["train_seconds"] > 0
     assert {"python", "tensorflow", "keras", "numpy"} <= set(manifest["versions"])
     assert "cpu_count" in manifest["hardware"]
+    assert manifest["notes"].startswith(f"Best validation loss at epoch {manifest['best_epoch']} of ")
 
 
 @pytest.mark.slow
@@ -125,8 +126,7 @@ def test_manifest_command_reproduces_the_run(runs):
     assert command.startswith("python -m helpers.train pixel gru_1x8 ")
     args = build_parser().parse_args(shlex.split(command)[3:])
     assert args.out == str(runs["whole"])
-    config = training.make_config(args.task, args.name, epochs=args.epochs, batch_size=args.batch_size,
-                                  lr=args.lr, seed=args.seed, quick=args.quick, jit_compile=False)
+    config = training.make_config(args.task, args.name, **config_options(args), jit_compile=False)
     assert config == manifest["config"]
 
 
@@ -135,6 +135,7 @@ def test_resume_with_another_config_is_refused(runs, tiny_splits):
     with pytest.raises(ValueError, match="--fresh") as info:
         training.train("pixel", "gru_1x8", out=runs["split"], splits=tiny_splits, **dict(TINY, lr=0.02))
     assert "learning_rate" in str(info.value)
+    assert "python -m helpers.train pixel gru_1x8 " in str(info.value)  # the command that resumes it
 
 
 @pytest.mark.slow
@@ -157,6 +158,7 @@ def test_finished_run_leaves_one_checkpoint_and_no_temporary_files(runs):
     "kwargs, message",
     [({"epochs": 0}, "max_epochs"), ({"batch_size": "x"}, "batch_size"), ({"lr": -1.0}, "learning_rate"),
      ({"lr": float("nan")}, "learning_rate"), ({"seed": -1}, "seed"), ({"decay_rate": 0.0}, "decay_rate"),
+     ({"dropout": 1.0}, "dropout"), ({"reset_after": "no"}, "reset_after"), ({"gate_bias_init": "ones"}, "chrono"),
      ({"optimizer": "sgd"}, "Unknown config key")],
 )
 def test_make_config_rejects_bad_values(kwargs, message):
@@ -178,6 +180,17 @@ def test_reproduce_command_round_trips_odd_values(tmp_path):
     assert (args.lr, args.epochs, args.batch_size, args.seed, args.out) == (0.0012345678, 4, 17, 3, str(out))
 
 
+def test_reproduce_command_spells_out_the_whole_recipe():
+    """A non-default recipe survives the round trip, and so does a default one (flags written even then)."""
+    for overrides in ({}, {"decay_rate": 0.87, "decay_every": 10, "dropout": 0.5, "clipnorm": 0.5, "patience": 3,
+                           "reset_after": False, "gate_bias_init": "default"}):
+        config = training.make_config("classify", "gru_1x32", **overrides)
+        command = training.reproduce_command(config, None)
+        assert "--decay-rate" in command and "--reset-after" in command
+        args = build_parser().parse_args(shlex.split(command)[3:])
+        assert training.make_config(args.task, args.name, **config_options(args)) == config
+
+
 # --------------------------------------------------------------------------------------------------
 # Manifest helpers
 # --------------------------------------------------------------------------------------------------
@@ -196,6 +209,42 @@ def _valid_manifest(task="classify"):
 @pytest.mark.parametrize("task", ["classify", "pixel"])
 def test_check_manifest_accepts_a_valid_manifest(task):
     manifest_lib.check_manifest(_valid_manifest(task))
+
+
+@pytest.mark.parametrize(
+    "task, name, metrics, expected",
+    [("classify", "gru_1x32", {"test_accuracy": 0.8983}, "Test accuracy 89.83 % against the reference report's "
+                                                           "97.47 %: short of it by 7.64 points."),
+     ("classify", "lstm_1x64", {"test_accuracy": 0.9151}, "Test accuracy 91.51 % against the reference report's "
+                                                            "82.65 %: beats it by 8.86 points."),
+     ("pixel", "gru_1x64", {"test_loss": 0.0868}, "Test cross-entropy 0.0868 nats per pixel against the "
+                                                   "reference report's 0.0963: beats it by 0.0095."),
+     ("pixel", "gru_1x128", {"test_loss": 0.09}, "Test cross-entropy 0.0900 nats per pixel against the "
+                                                  "reference report's 0.0819: short of it by 0.0081.")],
+)
+def test_reference_compare(task, name, metrics, expected):
+    assert reference.compare(task, name, metrics) == expected
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(("generate", "gru_1x32", {"test_loss": 1.0}), "Unknown task"),
+     (("pixel", "lstm_1x32", {"test_loss": 1.0}), "no pixel model 'lstm_1x32'"),
+     (("classify", "gru_1x32", {"test_loss": 1.0}), "test_accuracy")],
+)
+def test_reference_compare_rejects_what_it_cannot_compare(args, message):
+    with pytest.raises(ValueError, match=message):
+        reference.compare(*args)
+
+
+def test_completion_note_states_the_comparison_and_the_budget():
+    manifest = dict(_valid_manifest("classify"), train_seconds=5400.0, epochs_run=30, best_epoch=29,
+                    metrics={"test_accuracy": 0.99})
+    assert manifest_lib.completion_note(manifest) == (
+        "Test accuracy 99.00 % against the reference report's 97.47 %: beats it by 1.53 points. "
+        "Best validation loss at epoch 29 of 30 run, 1.50 h of training.")
+    custom = dict(manifest, name="gru_1x8")
+    assert manifest_lib.completion_note(custom) == "Best validation loss at epoch 29 of 30 run, 1.50 h of training."
 
 
 @pytest.mark.parametrize(
