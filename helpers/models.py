@@ -86,13 +86,14 @@ def default_config(task: str, name: str) -> dict:
     The recipe keeps the report's structure (Adam, exponential staircase decay, output dropout, early
     stopping) with the changes that made training converge in far fewer epochs on a CPU: gate biases
     initialised for long memory ("chrono": update/forget gates open for ~U(1, 783) steps), gradient
-    clipping, larger batches, a faster decay, and XLA compilation (one-layer classifiers). ``reference_recipe`` records the
+    clipping, larger batches, a faster decay (slower for the GRU classifiers), and XLA compilation (one-layer classifiers). ``reference_recipe`` records the
     report's own values for comparison.
     """
     check_task(task)
     cell, layers, units = parse_name(name)
     ref_lr, ref_decay, ref_every, ref_dropout = REFERENCE_RECIPES[task].get(name, (1e-3, 0.9, 10, 0.25))
     small = units <= 64
+    gru_classifier = task == "classify" and cell == "gru"
     if task == "classify":
         lr = 3e-3 if small else 1e-3
         dropout = ref_dropout
@@ -109,8 +110,12 @@ def default_config(task: str, name: str) -> dict:
         "dropout": dropout,
         "gate_bias_init": "chrono",
         "learning_rate": lr,
-        "decay_rate": 0.8,
-        "decay_every": 3,
+        # Staircase decay. 0.8 every 3 epochs suits the LSTM classifiers and the pixel models (all at or past
+        # the reference in 30 epochs) but starved the GRU classifier: gru_1x32 crept from 89.7 % validation
+        # accuracy at epoch 17 to 91.2 % at 30 with the rate down to 3e-4, while a constant 3e-3 had reached
+        # 91-94 % by epochs 11-24 (shared/notes/calibration.md). GRU classifiers decay slowly instead.
+        "decay_rate": 0.9 if gru_classifier else 0.8,
+        "decay_every": 5 if gru_classifier else 3,
         "clipnorm": 1.0,
         "batch_size": 256,
         "max_epochs": 100,

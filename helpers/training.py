@@ -110,6 +110,8 @@ def reproduce_command(config: dict, out: Path | None) -> str:
              f"--epochs {config['max_epochs']}", f"--batch-size {config['batch_size']}",
              f"--lr {float(config['learning_rate'])!r}", f"--seed {config['seed']}"]  # repr: exact round trip
     for flag, key in RECIPE_FLAGS:
+        if key == "reset_after" and config["cell"] != "gru" and config[key] is True:
+            continue  # a GRU-only option: left out of LSTM commands unless it was changed
         value = config[key]
         if isinstance(value, bool):
             value = str(value).lower()
@@ -339,9 +341,10 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
             path.unlink(missing_ok=True)
     _remove_stale_temp_files(weights_path.parent, name)
     state = resume.read()
-    if state is not None:
-        _check_same_run(state["config"], config, resume.folder, state.get("command"))
     previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    if state is not None:
+        _check_same_run(state["config"], config, resume.folder, state.get("command"),
+                        complete=previous.get("status") == "complete")
     done = state is None or (state["best"]["wait"] >= config["patience"] or state["epochs_run"] >= config["max_epochs"])
     if previous.get("status") == "complete" and done:  # nothing left to do: never retrain or re-measure
         _log(f"{task}/{name} is already trained ({manifest_path}); pass --fresh to train it again, "
@@ -447,11 +450,17 @@ def _remove_stale_temp_files(folder: Path, stem: str) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _check_same_run(saved: dict, requested: dict, folder: Path, saved_command: str | None = None) -> None:
+def _check_same_run(saved: dict, requested: dict, folder: Path, saved_command: str | None = None,
+                    complete: bool = False) -> None:
     differences = {k: (saved.get(k), requested.get(k)) for k in set(saved) | set(requested)
                    if k not in RESUMABLE_CHANGES and saved.get(k) != requested.get(k)}
     if differences:
         listing = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(differences.items()))
+        if complete:
+            raise ValueError(
+                f"{requested['task']}/{requested['name']} is already trained, with another recipe ({listing}). "
+                f"Add --fresh to train it again with the options given now"
+                f"{f'; {saved_command} is the command that made it' if saved_command else ''}.")
         raise ValueError(
             f"A checkpoint of a different run exists in {folder} ({listing}). Re-run with the same options "
             f"to resume it{f' ({saved_command})' if saved_command else ''}, or add --fresh to discard it and "

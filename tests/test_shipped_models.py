@@ -49,3 +49,16 @@ def test_finished_models_state_how_they_compare_with_the_reference(task, name):
         pytest.skip("still training: the note is written when it finishes")
     assert manifest["notes"].startswith(reference.compare(task, name, manifest["metrics"]))
 
+
+
+@pytest.mark.parametrize("task,name", SHIPPED, ids=[f"{t}-{n}" for t, n in SHIPPED])
+def test_recorded_command_reproduces_the_recorded_config(task, name):
+    """The manifest's command, run today, would train with exactly the recorded recipe."""
+    import shlex
+
+    from helpers.train import build_parser, config_options
+    from helpers.training import make_config
+
+    manifest = models.read_manifest(task, name)
+    args = build_parser().parse_args(shlex.split(manifest["command"])[3:])
+    assert make_config(args.task, args.name, **config_options(args)) == manifest["config"]

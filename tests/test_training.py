@@ -131,10 +131,19 @@ def test_manifest_command_reproduces_the_run(runs):
 
 
 @pytest.mark.slow
-def test_resume_with_another_config_is_refused(runs, tiny_splits):
+def test_another_recipe_over_a_finished_model_is_refused(runs, tiny_splits):
     with pytest.raises(ValueError, match="--fresh") as info:
         training.train("pixel", "gru_1x8", out=runs["split"], splits=tiny_splits, **dict(TINY, lr=0.02))
-    assert "learning_rate" in str(info.value)
+    assert "already trained, with another recipe" in str(info.value) and "learning_rate" in str(info.value)
+    assert "python -m helpers.train pixel gru_1x8 " in str(info.value)  # the command that made it
+
+
+@pytest.mark.slow
+def test_resume_with_another_config_is_refused(tiny_splits, tmp_path):
+    training.train("pixel", "gru_1x8", out=tmp_path, splits=tiny_splits, stop_after_epochs=1, **TINY)
+    with pytest.raises(ValueError, match="--fresh") as info:
+        training.train("pixel", "gru_1x8", out=tmp_path, splits=tiny_splits, **dict(TINY, decay_rate=0.5))
+    assert "A checkpoint of a different run" in str(info.value) and "decay_rate" in str(info.value)
     assert "python -m helpers.train pixel gru_1x8 " in str(info.value)  # the command that resumes it
 
 
