@@ -53,7 +53,8 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
     """Test and train loss/accuracy of every model, beside the reference's table 9/10 values.
 
     ``train_subset`` / ``test_subset``: evaluate on the first N images only (None = the whole split).
-    Each row also carries the per-model logits of the test set under ``"test_logits"``.
+    ``delta_test_accuracy`` is ours minus the reference's test accuracy (a fraction), ``delta_test_points``
+    the same in percentage points. Each row also carries the per-model logits of the test set under ``"test_logits"``.
     """
     rows = []
     test, train = splits.test.head(test_subset), splits.train.head(train_subset)
@@ -68,6 +69,7 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
             "ref_test_loss": ref.get("test_loss"), "ref_train_loss": ref.get("train_loss"),
             "ref_test_accuracy": ref.get("test_accuracy"), "ref_train_accuracy": ref.get("train_accuracy"),
             "delta_test_accuracy": test_accuracy - ref["test_accuracy"] if ref else None,
+            "delta_test_points": (test_accuracy - ref["test_accuracy"]) * 100 if ref else None,
             "test_logits": test_logits,
         })
     return rows
@@ -92,10 +94,91 @@ def recipe_rows(manifests: dict) -> list[dict]:
 
 
 def stopped_by(manifest: dict) -> str:
-    """Why training ended: ``"early stopping"`` (converged), ``"epoch limit"`` (still improving) or ``"in progress"``."""
+    """Why training ended: ``"early stopping"``, ``"epoch limit"`` or ``"in progress"``.
+
+    A run that hit its epoch limit may or may not have flattened out: :func:`training_state` says which.
+    """
     if manifest["status"] != "complete":
         return "in progress"
     return "epoch limit" if manifest["epochs_run"] >= manifest["config"]["max_epochs"] else "early stopping"
+
+
+def still_improving(manifest: dict) -> bool:
+    """True when the best validation loss came in one of the last two epochs run."""
+    return manifest["best_epoch"] >= manifest["epochs_run"] - 1
+
+
+def training_state(manifest: dict) -> str:
+    """How a model's training stands, in words, from its manifest.
+
+    >>> training_state({"status": "in_progress", "epochs_run": 6, "best_epoch": 6, "config": {"max_epochs": 30}})
+    'still training: 6 epochs so far, so its numbers are a checkpoint, not a result'
+    """
+    epochs, best = manifest["epochs_run"], manifest["best_epoch"]
+    if manifest["status"] != "complete":
+        return f"still training: {epochs} epochs so far, so its numbers are a checkpoint, not a result"
+    if stopped_by(manifest) == "early stopping":
+        return f"converged: early stopping after {epochs} epochs, best at epoch {best}"
+    if still_improving(manifest):
+        return f"ran its {epochs}-epoch budget and was still improving (best epoch {best})"
+    return f"ran its {epochs}-epoch budget, best at epoch {best}"
+
+
+def status_lines(manifests: dict) -> list[str]:
+    """One line per model: its training state (used where a notebook shows results of shipped models)."""
+    return [f"{name}: {training_state(manifest)}" for name, manifest in manifests.items()]
+
+
+def _points(fraction: float) -> str:
+    return f"{fraction * 100:+.2f} points"
+
+
+def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
+    """Sentences summarising tables 9 and 10 and the recipe table, computed so they stay true.
+
+    Args:
+        rows: :func:`evaluate_zoo` rows (test accuracy per model).
+        manifests: ``{name: manifest}`` of the same models.
+        missing: names of the models that are not trained yet.
+    """
+    lines = []
+    by_name = {row["model"]: row for row in rows}
+    compared = [r for r in rows if r.get("ref_test_accuracy") is not None]
+    beats = [r["model"] for r in compared if r["test_accuracy"] >= r["ref_test_accuracy"]]
+    lines.append(f"{len(rows)} of {len(rows) + len(missing)} classifiers are trained; {len(beats)} of the "
+                 f"{len(compared)} with a reference number match or beat the report's test accuracy.")
+    for row in rows:
+        if row.get("ref_test_accuracy") is None:
+            continue
+        verdict = "beats" if row["test_accuracy"] >= row["ref_test_accuracy"] else "falls short of"
+        lines.append(f"{row['model']}: {row['test_accuracy']:.2%} {verdict} the report's "
+                     f"{row['ref_test_accuracy']:.2%} ({_points(row['test_accuracy'] - row['ref_test_accuracy'])}); "
+                     f"{training_state(manifests[row['model']])}.")
+    if missing:
+        lines.append(f"Not trained yet, so not compared: {', '.join(missing)}.")
+    recipes = {name: recipe for name, recipe in ((r["model"], r) for r in recipe_rows(manifests))}
+    for size in ("1x32", "1x64", "1x128", "3x32"):
+        lstm, gru = by_name.get(f"lstm_{size}"), by_name.get(f"gru_{size}")
+        if lstm and gru:
+            lr, gr = recipes[f"lstm_{size}"], recipes[f"gru_{size}"]
+            same = (lr["lr"], lr["decay"], lr["epochs_run"]) == (gr["lr"], gr["decay"], gr["epochs_run"])
+            lines.append(f"{size}: GRU {gru['test_accuracy']:.2%} against LSTM {lstm['test_accuracy']:.2%} "
+                         f"({_points(gru['test_accuracy'] - lstm['test_accuracy'])} for the GRU), "
+                         + ("with the same recipe and epochs." if same else
+                            f"but with different recipes (GRU {gr['lr']:g}, decay {gr['decay']}, {gr['epochs_run']} "
+                            f"epochs; LSTM {lr['lr']:g}, decay {lr['decay']}, {lr['epochs_run']} epochs)."))
+    for cell in ("lstm", "gru"):
+        deep, shallow = by_name.get(f"{cell}_3x32"), by_name.get(f"{cell}_1x32")
+        if deep and shallow:
+            d, s = recipes[f"{cell}_3x32"], recipes[f"{cell}_1x32"]
+            lines.append(f"{cell.upper()} depth: 3 layers of 32 ({d['params']:,} parameters, {d['hours']:.2f} h) reach "
+                         f"{deep['test_accuracy']:.2%} against {shallow['test_accuracy']:.2%} for one layer "
+                         f"({s['params']:,} parameters, {s['hours']:.2f} h).")
+    improving = [name for name, m in manifests.items() if m["status"] == "complete" and still_improving(m)]
+    if improving:
+        lines.append(f"Still improving when their budget ran out (best epoch among the last two): "
+                     f"{', '.join(improving)}; more epochs would likely raise them.")
+    return lines
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:

@@ -138,3 +138,89 @@ def continuation_explorer(models: dict, cset, ns=DEFAULT_NS):
         model_name=widgets.Dropdown(options=list(models), description="model"),
         seed=widgets.BoundedIntText(value=0, min=0, max=10_000, description="seed"),
     )
+
+
+def gap_statistics(all_results: dict) -> dict:
+    """GT minus predicted cross-entropy per model and horizon: ``{model: {n: (mean, standard error)}}``.
+
+    The mean is over images; a gap is only meaningful when it is large against its standard error
+    (about 2 or more of them).
+    """
+    stats = {}
+    for name, results in all_results.items():
+        stats[name] = {}
+        for n, result in results.items():
+            gaps = np.asarray(result["gt"], dtype=np.float64) - np.asarray(result["predicted"], dtype=np.float64)
+            error = gaps.std(ddof=1) / np.sqrt(len(gaps)) if len(gaps) > 1 else float("nan")
+            stats[name][n] = (float(gaps.mean()), float(error))
+    return stats
+
+
+def gap_rows(stats: dict) -> list[dict]:
+    """:func:`gap_statistics` as table rows, each cell ``"mean ± standard error"``."""
+    from helpers.plots import signed
+
+    return [{"model": name, **{f"n={n}": f"{signed(mean)} ± {error:.3f}" for n, (mean, error) in by_n.items()}}
+            for name, by_n in stats.items()]
+
+
+def table12_consistency_rows(all_results: dict, whole_image_nats: dict, reference_continuation: dict,
+                             reference_pixel: dict, n: int = 300, test_set_nats: dict | None = None) -> list[dict]:
+    """Is a GT value of table 12 compatible with the same model's table 11? Nats per image, ours and the report's.
+
+    The GT cross-entropy of the last ``n`` pixels, times ``n``, is the part of an image's negative
+    log-likelihood spent on those pixels; it cannot exceed the whole image's (table 11's per-pixel value
+    times 783), since every pixel's term is non-negative.
+
+    Args:
+        all_results: :func:`continuation_results` per model.
+        whole_image_nats: ``{model: mean negative log-likelihood per image (nats)}`` of the same images.
+        reference_continuation, reference_pixel: the report's tables 12 and 11 (``helpers.reference``).
+        n: the horizon to check (must be a horizon of the results and of the reference).
+        test_set_nats: optionally ``{model: mean nats per image over the whole test set}`` (our table 11
+            value times 783), to show whether the continuation images are typical test images.
+    """
+    test_set_nats = test_set_nats or {}
+    rows = []
+    for name, results in all_results.items():
+        row = {"model": name, "ours_last": float(results[n]["gt"].mean()) * n, "ours_whole": whole_image_nats.get(name),
+               "ours_test_whole": test_set_nats.get(name)}
+        ref_gt = reference_continuation.get(name, {}).get("gt", {}).get(n)
+        ref_test = reference_pixel.get(name, {}).get("test_loss")
+        row["ref_last"] = ref_gt * n if ref_gt is not None else None
+        row["ref_whole"] = ref_test * 783 if ref_test is not None else None
+        rows.append(row)
+    return rows
+
+
+def discussion(stats: dict, consistency: list[dict], n_images: int) -> list[str]:
+    """Sentences on table 12, computed from :func:`gap_statistics` and :func:`table12_consistency_rows`."""
+    from helpers.plots import signed
+
+    lines = []
+    significant = [f"{name} n={n} ({signed(mean)} ± {error:.3f})" for name, by_n in stats.items()
+                   for n, (mean, error) in by_n.items() if error > 0 and abs(mean) > 2 * error]
+    total = sum(len(by_n) for by_n in stats.values())
+    lines.append(f"Of {total} (model, n) gaps between the GT and predicted rows, {len(significant)} exceed twice "
+                 f"their standard error over the {n_images} images"
+                 + (f": {'; '.join(significant)}." if significant else
+                    "; the models are about as surprised by the true endings as by their own samples."))
+    for row in consistency:
+        if row["ours_whole"] is not None:
+            lines.append(f"{row['model']}: our GT row spends {row['ours_last']:.1f} nats per image on the hidden "
+                         f"pixels, out of {row['ours_whole']:.1f} for the whole image"
+                         + (f"; the report's spends {row['ref_last']:.1f}, against {row['ref_whole']:.1f} for a "
+                            f"whole test image in its table 11." if row["ref_last"] is not None else "."))
+    broken = [r for r in consistency if r["ref_last"] is not None and r["ref_whole"] is not None
+              and r["ref_last"] > r["ref_whole"]]
+    ratios = [r["ours_whole"] / r["ours_test_whole"] for r in consistency
+              if r["ours_whole"] is not None and r.get("ours_test_whole")]
+    if ratios:
+        lines.append(f"These {n_images} images are typical test images: they cost our models {min(ratios):.2f} to "
+                     f"{max(ratios):.2f} times the nats of an average test image.")
+    if broken:
+        lines.append(f"For {len(broken)} of {len(consistency)} models the report's GT row puts more nats on the hidden "
+                     "pixels alone than its table 11 puts on a whole test image. Every pixel's term is non-negative, "
+                     "so a per-pixel average over randomly drawn test images cannot do that unless the images are "
+                     "far harder than the test set: the report's GT row cannot be the quantity defined above.")
+    return lines

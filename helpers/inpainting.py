@@ -545,3 +545,17 @@ def load_or_make_inpainting_set(
     iset = make_inpainting_set(test_images_binary, kind, n, seed, stroke)
     save_inpainting_set(iset, path)
     return iset
+
+
+def get_inpainting_set(kind: str = "pixel", stroke: str | None = None, n: int = INPAINTING_IMAGES,
+                       seed: int = INPAINTING_SEED) -> InpaintingSet:
+    """The course's stored set for the default ``n`` and ``seed``; any other set is drawn the same way, not stored.
+
+    >>> get_inpainting_set("block", "touch")          # data/inpainting_block_stroke.npz
+    >>> get_inpainting_set("pixel", n=50, seed=3)     # drawn from the test set, kept in memory only
+    """
+    if (n, seed) == (INPAINTING_IMAGES, INPAINTING_SEED):
+        return load_or_make_inpainting_set(kind, stroke, n=n, seed=seed)
+    from helpers.data import binarize, load_mnist
+
+    return make_inpainting_set(binarize(load_mnist().test.images), kind, n, seed, stroke)

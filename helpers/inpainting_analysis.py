@@ -94,6 +94,54 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, bins=(0.0, 0.5, 0.6
     return rows
 
 
+def calibration_verdict(rows: list[dict], z: float = 2.0) -> list[str]:
+    """Which :func:`calibration` bins are miscalibrated beyond chance, in words.
+
+    A bin counts as over- (under-) confident when its accuracy is below (above) its mean confidence by more
+    than ``z`` binomial standard errors, sqrt(c (1 - c) / holes); smaller differences are what a calibrated
+    posterior shows by chance on that many holes.
+    """
+    lines = []
+    for row in rows:
+        c, a, n = row["confidence"], row["accuracy"], row["holes"]
+        error = np.sqrt(c * (1.0 - c) / n)
+        if error > 0 and abs(a - c) > z * error:
+            kind = "over-confident" if a < c else "under-confident"
+            lines.append(f"bin {row['bin']} ({n} holes): confidence {c:.3f}, accuracy {a:.3f}: {kind} "
+                         f"by {abs(a - c) / error:.1f} standard errors")
+    return lines or [f"every bin is within {z:g} standard errors of calibrated"]
+
+
+def discussion(rows: list[dict], background_share: dict | None = None) -> list[str]:
+    """Sentences on the in-painting results, computed from :func:`summary_row` rows.
+
+    Args:
+        rows: one :func:`summary_row` per (model, set).
+        background_share: optionally ``{set name: fraction of holes with no ink}``, the score of a fill
+            that always answers background.
+    """
+    lines = []
+    if not rows:
+        return lines
+    gains = sorted(((r["holes_recovered"] - r["past_only_holes"], r["model"], r["set"]) for r in rows))
+    (low, *low_at), (high, *high_at) = gains[0], gains[-1]
+    hurts = sum(g < 0 for g, *_ in gains)
+    lines.append(f"The future pixels change the share of holes filled exactly by {low:+.1%} ({', '.join(low_at)}) "
+                 f"to {high:+.1%} ({', '.join(high_at)}); "
+                 + (f"they lower it in {hurts} of {len(gains)} (model, set) pairs." if hurts else
+                    f"they never lower it here ({len(gains)} (model, set) pairs)."))
+    for set_name in dict.fromkeys(r["set"] for r in rows):
+        in_set = [r for r in rows if r["set"] == set_name]
+        best = max(in_set, key=lambda r: r["holes_recovered"])
+        worst = min(in_set, key=lambda r: r["holes_recovered"])
+        line = (f"{set_name}: {worst['holes_recovered']:.1%} ({worst['model']}) to {best['holes_recovered']:.1%} "
+                f"({best['model']}) of the holes filled exactly")
+        if background_share and set_name in background_share:
+            line += f"; always answering background would score {background_share[set_name]:.1%}"
+        lines.append(line + ".")
+    return lines
+
+
 def plot_calibration(results: dict, title: str = "Calibration of the posterior"):
     """Reliability diagram: mean confidence vs accuracy per bin, one line per (model, set)."""
     import matplotlib.pyplot as plt

@@ -115,3 +115,52 @@ def unconditional_samples(model, count: int, seed: int = 0) -> np.ndarray:
     prefix = np.zeros((1, 1), np.float32)
     result = sample_continuations(model, prefix, data_lib.SEQUENCE_LENGTH - 1, num_samples=count, seed=seed)
     return np.concatenate([np.zeros((count, 1), np.float32), result.samples[0]], axis=1)
+
+
+def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
+    """Sentences summarising table 11 and the recipe table, computed so they stay true.
+
+    Args:
+        rows: :func:`evaluate_pixel_zoo` rows.
+        manifests: ``{name: manifest}`` of the same models.
+        missing: names of the models that are not trained yet.
+    """
+    from helpers.classification import recipe_rows, training_state
+
+    lines = []
+    by_name = {row["model"]: row for row in rows}
+    recipes = {r["model"]: r for r in recipe_rows(manifests)}
+    compared = [r for r in rows if r.get("ref_test_loss") is not None]
+    beats = [r["model"] for r in compared if r["test_loss"] <= r["ref_test_loss"]]
+    lines.append(f"{len(rows)} of {len(rows) + len(missing)} pixel models are trained; {len(beats)} of the "
+                 f"{len(compared)} with a reference number match or beat the report's test cross-entropy.")
+    for row in compared:
+        verdict = "beats" if row["test_loss"] <= row["ref_test_loss"] else "falls short of"
+        lines.append(f"{row['model']}: {row['test_loss']:.4f} nats/pixel {verdict} the report's "
+                     f"{row['ref_test_loss']:.4f} ({row['test_loss'] - row['ref_test_loss']:+.4f}, that is "
+                     f"{(row['test_loss'] - row['ref_test_loss']) * PREDICTED_PIXELS:+.1f} nats per image); "
+                     f"{training_state(manifests[row['model']])}.")
+    if missing:
+        lines.append(f"Not trained yet, so not compared: {', '.join(missing)}.")
+    for small, large in (("gru_1x32", "gru_1x64"), ("gru_1x64", "gru_1x128"), ("gru_1x32", "gru_3x32")):
+        if small in by_name and large in by_name:
+            gain = by_name[small]["test_loss"] - by_name[large]["test_loss"]
+            s, l = recipes[small], recipes[large]
+            verdict = "better" if gain >= 0 else "worse"
+            unfinished = [m for m in (small, large) if manifests[m]["status"] != "complete"]
+            lines.append(f"{large} against {small}: {verdict} by {abs(gain):.4f} nats/pixel "
+                         f"({abs(gain) * PREDICTED_PIXELS:.1f} nats per image) with {l['params'] / s['params']:.1f}x "
+                         f"the parameters and {l['hours'] / max(s['hours'], 1e-9):.1f}x the training hours"
+                         + (f" ({' and '.join(unfinished)} still training)." if unfinished else "."))
+    if rows:
+        best = min(rows, key=lambda r: r["test_loss"])
+        bits = best["test_loss"] * PREDICTED_PIXELS / np.log(2.0)
+        lines.append(f"The best test cross-entropy, {best['model']}'s, is {bits:.0f} bits per image: "
+                     f"{bits / data_lib.SEQUENCE_LENGTH:.1%} of the {data_lib.SEQUENCE_LENGTH} bits of the raw "
+                     f"binary pixels.")
+        overfit = [r["train_loss"] - r["test_loss"] for r in rows]
+        lines.append(f"Train minus test cross-entropy ranges from {min(overfit):+.4f} to {max(overfit):+.4f} nats/pixel: "
+                     + ("no model fits its training images better than unseen ones, so capacity and training time, "
+                        "not overfitting, limit them." if min(overfit) >= 0 else
+                        "a negative value means a model fits its training images better than unseen ones."))
+    return lines

@@ -37,6 +37,22 @@ def save_figure(fig, name: str, folder: str | Path | None = None, dpi: int = 110
     return path
 
 
+def _no_negative_zero(text: str, plus: bool = False) -> str:
+    """``"-0.000"`` -> ``"0.000"`` (or ``"+0.000"`` when ``plus``): a value that rounds to zero has no minus sign."""
+    if text.startswith("-") and not any(ch in "123456789" for ch in text):
+        return ("+" if plus else "") + text[1:]
+    return text
+
+
+def signed(value: float, decimals: int = 3) -> str:
+    """``value`` with an explicit sign and ``decimals`` decimals, never ``"-0.000"``.
+
+    >>> signed(-0.00004), signed(0.0123), signed(-0.5, 1)
+    ('+0.000', '+0.012', '-0.5')
+    """
+    return _no_negative_zero(f"{float(value):+.{decimals}f}", plus=True)
+
+
 def format_table(rows: list[dict], columns: list[str], headers: list[str] | None = None,
                  formats: dict | None = None, default_format: str = "{:.4f}") -> str:
     """A plain-text table with aligned columns and rounded numbers (stable for nbval).
@@ -56,7 +72,8 @@ def format_table(rows: list[dict], columns: list[str], headers: list[str] | None
         if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)):
             return "-"
         if isinstance(value, (float, np.floating)):
-            return formats.get(key, default_format).format(float(value))
+            fmt = formats.get(key, default_format)
+            return _no_negative_zero(fmt.format(float(value)), plus="+" in fmt)
         if key in formats:
             return formats[key].format(value)
         return str(value)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from helpers.manifest import atomic_path
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
-from helpers.plots import FIGURES_ENV_VAR
+from helpers.plots import FIGURES_DIR, FIGURES_ENV_VAR
 
 KERNEL_NAME = "python3"
 #: Longest time one cell may run before the notebook is declared failed (seconds; None: no limit, since
@@ -120,6 +120,7 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
     from nbclient.exceptions import CellTimeoutError
 
     tick = time.perf_counter()
+    started = time.time() - 1.0  # file times may be rounded down to the second
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with atomic_path(output) as tmp:
@@ -137,7 +138,23 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
             print(f"{path.name}: a widget cell did not return within {WIDGET_CELL_TIMEOUT_S:.0f} s (a known "
                   f"headless-execution hang); executing the notebook again ({attempt + 1} of {ATTEMPTS}).",
                   file=sys.stderr, flush=True)
+    for stale in prune_stale_figures(path, started):
+        print(f"{stale.name} is no longer produced by {Path(output).name}: removed", flush=True)
     return time.perf_counter() - tick
+
+
+def prune_stale_figures(notebook: Path, since: float, folder: Path | None = None) -> list[Path]:
+    """Delete the notebook's figures (``NN_*.png``, NN its number) that were not written since ``since``.
+
+    Run after a successful execution, so ``figures/`` holds exactly the figures the notebook now shows (a
+    figure named after a model that is no longer shown would otherwise linger). Returns the deleted paths.
+    """
+    folder = Path(folder) if folder is not None else Path(os.environ.get(FIGURES_ENV_VAR) or FIGURES_DIR)
+    prefix = Path(notebook).name.split("_", 1)[0]
+    stale = [p for p in sorted(folder.glob(f"{prefix}_*.png")) if p.stat().st_mtime < since]
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def _failure_message(path: Path, err: Exception) -> str:

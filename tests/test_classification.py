@@ -160,7 +160,8 @@ def test_evaluate_zoo_rows(model, tiny_splits):
     rows = clf.evaluate_zoo({"gru_1x32": model, "gru_1x8": model}, tiny_splits, train_subset=20, test_subset=12)
     assert [r["model"] for r in rows] == ["gru_1x32", "gru_1x8"]
     keys = {"model", "test_loss", "train_loss", "test_accuracy", "train_accuracy", "ref_test_loss",
-            "ref_train_loss", "ref_test_accuracy", "ref_train_accuracy", "delta_test_accuracy", "test_logits"}
+            "ref_train_loss", "ref_test_accuracy", "ref_train_accuracy", "delta_test_accuracy", "delta_test_points",
+            "test_logits"}
     assert all(set(r) == keys for r in rows)
     test_x = (tiny_splits.test.images[:12] > 0.1).astype(np.float32).reshape(12, 784, 1)
     train_x = (tiny_splits.train.images[:20] > 0.1).astype(np.float32).reshape(20, 784, 1)
@@ -182,7 +183,9 @@ def test_evaluate_zoo_rows(model, tiny_splits):
     assert rows[0]["ref_test_accuracy"] == ref["test_accuracy"] and rows[0]["ref_train_loss"] == ref["train_loss"]
     assert rows[0]["ref_test_loss"] == ref["test_loss"] and rows[0]["ref_train_accuracy"] == ref["train_accuracy"]
     assert rows[0]["delta_test_accuracy"] == pytest.approx(rows[0]["test_accuracy"] - ref["test_accuracy"])
+    assert rows[0]["delta_test_points"] == pytest.approx(100 * rows[0]["delta_test_accuracy"])
     assert rows[1]["ref_test_accuracy"] is None and rows[1]["delta_test_accuracy"] is None
+    assert rows[1]["delta_test_points"] is None
 
 
 def test_recipe_rows_from_a_real_manifest(trained):

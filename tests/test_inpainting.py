@@ -212,3 +212,13 @@ def test_inpainting_set_save_load(tmp_path):
     assert made.kind == "pixel" and made.stroke is None and (tmp_path / "p.npz").exists()
     assert inpainting.default_inpainting_path("pixel").name == "inpainting_pixel.npz"
     assert inpainting.default_inpainting_path("block", "touch").name == "inpainting_block_stroke.npz"
+
+
+def test_get_inpainting_set_stored_or_drawn(monkeypatch):
+    course = inpainting.get_inpainting_set("block", "touch")
+    stored = inpainting.load_inpainting_set(inpainting.default_inpainting_path("block", "touch"))
+    np.testing.assert_array_equal(course.masked, stored.masked)
+    # Another size or seed is drawn in memory; nothing is written.
+    monkeypatch.setattr(inpainting, "save_inpainting_set", lambda *a, **k: pytest.fail("must not be saved"))
+    other = inpainting.get_inpainting_set("pixel", n=20, seed=3)
+    assert len(other.indices) == 20 and other.seed == 3 and other.kind == "pixel"

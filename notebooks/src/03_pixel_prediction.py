@@ -42,8 +42,13 @@ from helpers.retrain import retrain as retrain_models"""),
     code("""
     # Derived values (papermill injects parameters above this cell).
     if quick:
-        eval_subset, train_subset, n_examples = 100, 100, 3
-    models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None
+        eval_subset, train_subset, n_examples = 100, 100, 3"""),
+    md("With `retrain=True` the models are trained here first (its log is long, and not checked by the tests):"),
+    code("""
+    # NBVAL_IGNORE_OUTPUT
+    models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None"""),
+    md("The data: binarized MNIST, split 55,000 / 5,000 / 10,000 as in the course; images evaluated per split:"),
+    code("""
     splits = data.load_mnist()
     subsets = {"test": eval_subset, "validation": eval_subset, "train": train_subset}
     print({split: len(splits[split].head(n)) for split, n in subsets.items()})"""),
@@ -111,7 +116,7 @@ from helpers.retrain import retrain as retrain_models"""),
     md("""
     ## 1, 10 and 28 pixels ahead, and filling out the image
 
-    Now the model sees the first `cut` pixels (the top half) and predicts further on its own: each new
+    Now the model sees the first `cut` pixels (`cut / 28` rows) and predicts further on its own: each new
     pixel is the likelier value given everything before it, its own predictions included (a *greedy*
     completion: picking each pixel in turn is not the same as finding the most probable sequence). One row of
     the image is 28 pixels; grey marks pixels not predicted. The errors compound: a short horizon copies
@@ -158,12 +163,13 @@ from helpers.retrain import retrain as retrain_models"""),
     Computed from the table above:
     """),
     code("""
-    for row in rows:
-        verdict = "beats" if row["test_loss"] <= row["ref_test_loss"] else "falls short of"
-        print(f"{row['model']:>9}: test {row['test_loss']:.4f} nats/pixel {verdict} the report's {row['ref_test_loss']:.4f}"
-              f" ({clf.stopped_by(manifests[row['model']])}, {manifests[row['model']]['epochs_run']} epochs)")
-    for name in missing:
-        print(f"{name:>9}: not trained yet")"""),
+    print("\\n".join(pixel.discussion(rows, manifests, missing)))"""),
+    md("""
+    How to read these numbers. Cross-entropy is a code length: a model that needs fewer bits per image
+    than the 784 raw pixels has learned what digits look like, and the ratio says how much. Width helps
+    with diminishing returns, and a model still improving when its budget ran out has not shown its limit,
+    so the differences between the larger models reflect their training as much as their capacity.
+    """),
 ]
 
 if __name__ == "__main__":

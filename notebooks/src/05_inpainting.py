@@ -11,9 +11,8 @@ cells = [
     probability, and Bayes' rule turns those into a posterior over the fills. This notebook derives that
     posterior for one missing pixel and for a missing 2×2 block, computes it exactly with the GRU pixel
     models, recomputes the report's table 13 (and shows that its numbers cannot come from an exact
-    most-probable fill), and then asks what
-    the future pixels add, how well calibrated the posterior is, and how the models fare on holes that
-    touch a stroke.
+    most-probable fill), and then asks what the future pixels add, how well calibrated the posterior is,
+    and how the models fare on holes that touch a stroke.
     """),
     md("## Setup"),
     code(SETUP + """
@@ -22,7 +21,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from helpers import classification as clf
-from helpers import inpainting, plots, reference
+from helpers import inpainting, models as zoo, plots, reference
 from helpers import inpainting_analysis as ia"""),
     md("""
     ## Parameters
@@ -40,7 +39,6 @@ from helpers import inpainting_analysis as ia"""),
     # Derived values (papermill injects parameters above this cell).
     if quick:
         n_images = 50
-    course_sets = (n_images, set_seed) == (1000, 0)  # the stored sets in data/; others are drawn, not stored
     print(f"{n_images} images per set")"""),
     md(r"""
     ## The method
@@ -61,7 +59,8 @@ from helpers import inpainting_analysis as ia"""),
     The report writes this product as $\prod_{k=i}^{T} p(x_{k+1} \mid x_{1:k})$: shifted by one, it
     leaves out the factor $p(x_i \mid x_{<i})$, the prior of the missing pixel itself, and runs to a
     non-existent $x_{T+1}$. The correct range in its notation is $k = i-1, \dots, T-1$.
-
+    """),
+    md(r"""
     **A missing 2×2 block** at positions $i, i+1, j, j+1$ with $j = i + 28$: the same argument with the
     four unknowns $c = (x_i, x_{i+1}, x_j, x_{j+1}) \in \{0,1\}^4$ gives
     $$
@@ -74,7 +73,8 @@ from helpers import inpainting_analysis as ia"""),
     single product over one index $k$, which is also the name of the block's second row, and repeats the
     off-by-one of the single-pixel case (it drops $p(x_i \mid x_{<i})$ and runs to $x_{T+1}$); the
     candidate-dependent part is $\ell(c)$ above.
-
+    """),
+    md(r"""
     **Cross-entropy and likelihood.** The per-image cross-entropy of tables 11 and 13 is
     $H(x) = -\frac{1}{783}\sum_{t=2}^{T} \log p(x_t \mid x_{<t}) = -\frac{1}{783}\log\frac{p(x)}{p(x_1)}$.
     The most probable fill maximises $\ell(c)$, hence minimises $H$ over the candidates; the ground truth is
@@ -94,14 +94,9 @@ from helpers import inpainting_analysis as ia"""),
     touches a stroke (the hole or a pixel next to it is ink; see `helpers.inpainting.hole_candidates`).
     """),
     code("""
-    def get_set(kind, stroke=None):
-        if course_sets:
-            return inpainting.load_or_make_inpainting_set(kind, stroke, n=n_images, seed=set_seed)
-        from helpers.data import binarize, load_mnist
-        return inpainting.make_inpainting_set(binarize(load_mnist().test.images), kind, n_images, set_seed, stroke)
-
-    sets = {"1 pixel": get_set("pixel"), "2x2 block": get_set("block"),
-            "1 pixel, stroke": get_set("pixel", "touch"), "2x2 block, stroke": get_set("block", "touch")}
+    kinds = {"1 pixel": ("pixel", None), "2x2 block": ("block", None),
+             "1 pixel, stroke": ("pixel", "touch"), "2x2 block, stroke": ("block", "touch")}
+    sets = {name: inpainting.get_inpainting_set(kind, stroke, n=n_images, seed=set_seed) for name, (kind, stroke) in kinds.items()}
     print(plots.format_table([{"set": name, **ia.hole_statistics(s)} for name, s in sets.items()],
                              ["set", "images", "missing_pixels", "ink", "background", "holes_with_ink"]))
     same = all(np.array_equal(s.indices, sets["1 pixel"].indices) for s in sets.values())
@@ -119,6 +114,8 @@ from helpers import inpainting_analysis as ia"""),
     loaded, missing = clf.load_zoo("pixel", models)
     for name in missing:
         print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
+    manifests = {name: zoo.read_manifest("pixel", name) for name in loaded}
+    print("\\n".join(clf.status_lines(manifests)))
     results = {(name, set_name): ia.evaluate_inpainting(model, s) for name, model in loaded.items() for set_name, s in sets.items()}
     if results:
         print(f"checked on {len(results)} (model, set) pairs: no fill has a higher cross-entropy than its ground truth")"""),
@@ -148,14 +145,15 @@ from helpers import inpainting_analysis as ia"""),
                              ["model", "set", "GT ce", "fill ce", "pixels", "holes", "past only", "confidence"],
                              formats={k: "{:.1%}" for k in ("pixels_recovered", "holes_recovered", "past_only_holes", "mean_confidence")}))"""),
     md("""
-    What the future adds is the difference between the `holes` and `past only` columns. It can be
-    negative: the posterior picks the fill that is most probable *under the model*, and an imperfect model
-    can be confidently wrong about what the pixels below a hole imply.
+    What the future adds is the difference between the `holes` and `past only` columns. It could in
+    principle be negative: the posterior picks the fill that is most probable *under the model*, and an
+    imperfect model can be confidently wrong about what the pixels below a hole imply.
     """),
     code("""
     for (name, set_name), result in results.items():
         gain = result["hole_correct"].mean() - result["past_only_hole_correct"].mean()
-        print(f"{name:>9} {set_name:<18} future context adds {gain:+.1%} holes filled exactly")"""),
+        print(f"{name:>9} {set_name:<18} future context adds {gain:+.1%} holes filled exactly")
+    print(f"smallest gain: {min(r['holes_recovered'] - r['past_only_holes'] for r in rows):+.1%}")"""),
     md("""
     ## Is the posterior calibrated?
 
@@ -170,11 +168,14 @@ from helpers import inpainting_analysis as ia"""),
     plt.show()
     if (table_model, "2x2 block, stroke") in results:
         r = results[(table_model, "2x2 block, stroke")]
-        print(plots.format_table(ia.calibration(r["confidence"], r["hole_correct"]), ["bin", "holes", "confidence", "accuracy"]))"""),
+        bins = ia.calibration(r["confidence"], r["hole_correct"])
+        print(f"{table_model}, 2x2 block, stroke:")
+        print(plots.format_table(bins, ["bin", "holes", "confidence", "accuracy"]))
+        print("\\n".join(ia.calibration_verdict(bins)))"""),
     md("""
     ## What the fills look like
 
-    Like the report's figures 8-11: successes, and fills that differ from the original. Each row shows the
+    Like the report's figures 8-11: successes, and wrong fills. Each row shows the
     original, the masked image (hole grey) and the in-painting (filled ink dark blue, filled background
     light blue), zoomed on the hole.
     """),
@@ -185,7 +186,7 @@ from helpers import inpainting_analysis as ia"""),
         has_ink = s.images[np.arange(len(s.holes))[:, None], s.holes].any(axis=1)
         wins = np.flatnonzero(result["hole_correct"] & has_ink)[:4]
         losses = np.flatnonzero(~result["hole_correct"])[:4]
-        for label, idx in (("filled exactly", wins), ("different from the original", losses)):
+        for label, idx in (("filled exactly", wins), ("wrong fills", losses)):
             if len(idx):
                 fig = ia.plot_triplets(s, result["filled"], idx, title=f"{viz_model}, {set_name}: {label}")
                 plots.save_figure(fig, f"05_{set_name.replace(' ', '_').replace(',', '')}_{label.split()[0]}")
@@ -198,6 +199,21 @@ from helpers import inpainting_analysis as ia"""),
     code("""
     # NBVAL_IGNORE_OUTPUT
     ia.candidate_explorer(sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")""", tags=["widget"]),
+    md("""
+    ## What the numbers say
+
+    Computed from the tables above (`always background` is the share of holes that hold no ink):
+    """),
+    code("""
+    background = {name: 1 - ia.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
+    print("\\n".join(ia.discussion(rows, background)))"""),
+    md("""
+    How to read these numbers. Uniformly placed holes mostly fall on background, which a fill that always
+    answers background gets right as often as the `always background` share says; a model must beat that
+    share to show it has learned anything, and the stroke sets, where that share is low, are the real test
+    of what the pixels after the hole contribute. The posterior is a probability and can be checked as
+    one: the calibration table says in which confidence range it deserves trust.
+    """),
 ]
 
 if __name__ == "__main__":

@@ -1,0 +1,202 @@
+"""The computed discussions of notebooks 02-05: their sentences must follow the numbers they are given."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from helpers import classification as clf
+from helpers import continuation, pixel, plots, reference, regenerate
+from helpers import inpainting_analysis as ia
+
+
+def fake_manifest(task, name, status="complete", epochs=30, best=30, max_epochs=30, hours=1.0,
+                  lr=3e-3, decay_rate=0.8, decay_every=3, test_loss=None):
+    return {
+        "task": task, "name": name, "status": status, "epochs_run": epochs, "best_epoch": best,
+        "config": {"learning_rate": lr, "decay_rate": decay_rate, "decay_every": decay_every, "batch_size": 256,
+                   "dropout": 0.25, "max_epochs": max_epochs, "reset_after": True},
+        "train_seconds": hours * 3600, "hardware": {"cpu_count": 2},
+        "metrics": {} if test_loss is None else {"test_loss": test_loss},
+    }
+
+
+# -- training state ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"status": "in_progress", "epochs": 6, "best": 6}, "still training: 6 epochs so far"),
+    ({"epochs": 41, "best": 33, "max_epochs": 100}, "converged: early stopping after 41 epochs, best at epoch 33"),
+    ({"epochs": 30, "best": 29}, "ran its 30-epoch budget and was still improving (best epoch 29)"),
+    ({"epochs": 30, "best": 22}, "ran its 30-epoch budget, best at epoch 22"),
+])
+def test_training_state(kwargs, expected):
+    assert clf.training_state(fake_manifest("classify", "gru_1x32", **kwargs)).startswith(expected)
+
+
+def test_status_lines_name_every_model():
+    manifests = {"gru_1x32": fake_manifest("pixel", "gru_1x32"),
+                 "gru_3x32": fake_manifest("pixel", "gru_3x32", status="in_progress", epochs=6, best=6)}
+    lines = clf.status_lines(manifests)
+    assert lines[0].startswith("gru_1x32: ran its 30-epoch budget")
+    assert lines[1].startswith("gru_3x32: still training") and "checkpoint" in lines[1]
+
+
+# -- notebook 02 ---------------------------------------------------------------------------------------
+
+
+def classify_row(name, accuracy):
+    ref = reference.CLASSIFY[name]
+    return {"model": name, "test_accuracy": accuracy, "ref_test_accuracy": ref["test_accuracy"]}
+
+
+def test_classification_discussion_counts_verdicts_and_missing_models():
+    rows = [classify_row("lstm_1x32", 0.8593), classify_row("gru_1x32", 0.8983), classify_row("lstm_3x32", 0.8496)]
+    manifests = {"lstm_1x32": fake_manifest("classify", "lstm_1x32", best=28, hours=0.34),
+                 "gru_1x32": fake_manifest("classify", "gru_1x32", epochs=60, best=60, decay_rate=0.9,
+                                           decay_every=5, max_epochs=60, hours=1.4),
+                 "lstm_3x32": fake_manifest("classify", "lstm_3x32", hours=2.11)}
+    lines = clf.discussion(rows, manifests, missing=["gru_1x64"])
+    text = "\n".join(lines)
+    assert lines[0] == ("3 of 4 classifiers are trained; 2 of the 3 with a reference number match or beat "
+                        "the report's test accuracy.")
+    assert "lstm_1x32: 85.93% beats the report's 70.21% (+15.72 points)" in text
+    assert "gru_1x32: 89.83% falls short of the report's 97.47% (-7.64 points)" in text
+    assert "Not trained yet, so not compared: gru_1x64." in text
+    # LSTM and GRU at the same size, with the recipes told apart.
+    assert "1x32: GRU 89.83% against LSTM 85.93% (+3.90 points for the GRU), but with different recipes" in text
+    # Depth: 3x32 against 1x32 of the same cell.
+    assert "LSTM depth: 3 layers of 32" in text and "2.11 h" in text
+    # Still improving: best epoch among the last two (lstm_1x32's best is 28 of 30: not listed).
+    assert lines[-1].startswith("Still improving") and "gru_1x32, lstm_3x32" in lines[-1]
+    assert "lstm_1x32" not in lines[-1]
+
+
+def test_classification_discussion_same_recipe_is_said():
+    rows = [classify_row("lstm_1x64", 0.9), classify_row("gru_1x64", 0.95)]
+    manifests = {n: fake_manifest("classify", n, best=20) for n in ("lstm_1x64", "gru_1x64")}
+    text = "\n".join(clf.discussion(rows, manifests))
+    assert "with the same recipe and epochs" in text
+    assert "Still improving" not in text
+
+
+# -- notebook 03 ---------------------------------------------------------------------------------------
+
+
+def pixel_row(name, test, train):
+    return {"model": name, "test_loss": test, "train_loss": train,
+            "ref_test_loss": reference.PIXEL[name]["test_loss"]}
+
+
+def test_pixel_discussion():
+    rows = [pixel_row("gru_1x64", 0.0868, 0.0890), pixel_row("gru_1x128", 0.0864, 0.0880)]
+    manifests = {"gru_1x64": fake_manifest("pixel", "gru_1x64", hours=1.71),
+                 "gru_1x128": fake_manifest("pixel", "gru_1x128", hours=4.16)}
+    lines = pixel.discussion(rows, manifests, missing=["gru_3x32"])
+    text = "\n".join(lines)
+    assert lines[0].startswith("2 of 3 pixel models are trained; 1 of the 2")
+    assert "gru_1x128: 0.0864 nats/pixel falls short of the report's 0.0819 (+0.0045, that is +3.5 nats per image)" in text
+    assert "gru_1x64: 0.0868 nats/pixel beats the report's 0.0963" in text
+    assert "gru_1x128 against gru_1x64: better by 0.0004 nats/pixel (0.3 nats per image)" in text
+    assert "2.4x the training hours" in text
+    bits = 0.0864 * 783 / np.log(2)
+    assert f"is {bits:.0f} bits per image" in text
+    assert "no model fits its training images better than unseen ones" in text
+    overfit = pixel.discussion([pixel_row("gru_1x64", 0.09, 0.08)], {"gru_1x64": manifests["gru_1x64"]})
+    assert "a negative value means" in overfit[-1]
+    rows.append(pixel_row("gru_3x32", 0.1080, 0.1090))
+    manifests["gru_3x32"] = fake_manifest("pixel", "gru_3x32", status="in_progress", epochs=7, best=7, hours=0.8)
+    manifests["gru_1x32"] = fake_manifest("pixel", "gru_1x32", hours=1.5)
+    rows.append(pixel_row("gru_1x32", 0.1000, 0.1010))
+    text = "\n".join(pixel.discussion(rows, manifests))
+    assert "gru_3x32 against gru_1x32: worse by 0.0080 nats/pixel (6.3 nats per image)" in text
+    assert text.count("(gru_3x32 still training)") == 1
+
+
+# -- notebook 04 ---------------------------------------------------------------------------------------
+
+
+def test_gap_statistics_mean_and_standard_error():
+    gt = np.array([0.1, 0.2, 0.3, 0.4])
+    predicted = np.array([0.1, 0.1, 0.1, 0.1])
+    stats = continuation.gap_statistics({"gru_1x32": {300: {"gt": gt, "predicted": predicted}}})
+    mean, error = stats["gru_1x32"][300]
+    assert mean == pytest.approx(0.15)
+    assert error == pytest.approx(np.std(gt - predicted, ddof=1) / 2)
+    assert continuation.gap_rows(stats) == [{"model": "gru_1x32", "n=300": f"+0.150 ± {error:.3f}"}]
+
+
+def test_gap_rows_print_no_negative_zero():
+    tiny = {"m": {1: (-0.00001, 0.01)}}
+    assert continuation.gap_rows(tiny)[0]["n=1"] == "+0.000 ± 0.010"
+
+
+def test_table12_consistency_flags_the_report_but_not_a_consistent_model():
+    results = {"gru_1x32": {300: {"gt": np.full(100, 0.08)}}}
+    rows = continuation.table12_consistency_rows(results, {"gru_1x32": 78.0}, reference.CONTINUATION,
+                                                 reference.PIXEL, n=300, test_set_nats={"gru_1x32": 78.3})
+    row = rows[0]
+    assert row["ours_last"] == pytest.approx(24.0)
+    assert row["ref_last"] == pytest.approx(0.5615 * 300) and row["ref_whole"] == pytest.approx(0.1037 * 783)
+    stats = {"gru_1x32": {300: (0.001, 0.01), 1: (0.05, 0.01)}}
+    lines = continuation.discussion(stats, rows, n_images=100)
+    assert lines[0].startswith("Of 2 (model, n) gaps between the GT and predicted rows, 1 exceed")
+    assert "gru_1x32 n=1 (+0.050 ± 0.010)" in lines[0]
+    assert "1.00 to 1.00 times" in "\n".join(lines)
+    assert lines[-1].startswith("For 1 of 1 models the report's GT row")
+    # A reference consistent with its table 11 is not flagged.
+    consistent = {"gru_1x32": {"gt": {300: 0.1}}}
+    ok = continuation.table12_consistency_rows(results, {"gru_1x32": 78.0}, consistent, reference.PIXEL, n=300)
+    assert not any("cannot be" in line for line in continuation.discussion(stats, ok, 100))
+
+
+# -- notebook 05 ---------------------------------------------------------------------------------------
+
+
+def test_calibration_verdict():
+    calibrated = [{"bin": "0.50-0.60", "holes": 100, "confidence": 0.55, "accuracy": 0.57}]
+    assert ia.calibration_verdict(calibrated) == ["every bin is within 2 standard errors of calibrated"]
+    over = [{"bin": "0.60-0.70", "holes": 400, "confidence": 0.644, "accuracy": 0.511}]
+    (line,) = ia.calibration_verdict(over)
+    assert line.startswith("bin 0.60-0.70 (400 holes): confidence 0.644, accuracy 0.511: over-confident by")
+    under = [{"bin": "0.90-0.95", "holes": 1000, "confidence": 0.9, "accuracy": 0.99}]
+    assert "under-confident" in ia.calibration_verdict(under)[0]
+
+
+def test_inpainting_discussion():
+    rows = [
+        {"model": "a", "set": "1 pixel", "holes_recovered": 0.99, "past_only_holes": 0.98},
+        {"model": "b", "set": "1 pixel", "holes_recovered": 0.97, "past_only_holes": 0.97},
+        {"model": "a", "set": "2x2 block, stroke", "holes_recovered": 0.60, "past_only_holes": 0.50},
+        {"model": "b", "set": "2x2 block, stroke", "holes_recovered": 0.40, "past_only_holes": 0.45},
+    ]
+    lines = ia.discussion(rows, {"1 pixel": 0.95, "2x2 block, stroke": 0.1})
+    assert lines[0].startswith("The future pixels change the share of holes filled exactly by -5.0% "
+                               "(b, 2x2 block, stroke) to +10.0% (a, 2x2 block, stroke)")
+    assert lines[0].endswith("they lower it in 1 of 4 (model, set) pairs.")
+    assert lines[1] == ("1 pixel: 97.0% (b) to 99.0% (a) of the holes filled exactly; always answering "
+                        "background would score 95.0%.")
+    assert ia.discussion([]) == []
+
+
+# -- tables and figures --------------------------------------------------------------------------------
+
+
+def test_format_table_never_prints_negative_zero():
+    table = plots.format_table([{"a": -0.00001, "b": -0.00001, "c": -0.5}], ["a", "b", "c"],
+                               formats={"b": "{:+.3f}", "c": "{:+.1f}"})
+    assert table.splitlines()[-1].split() == ["0.0000", "+0.000", "-0.5"]
+    assert plots.signed(-0.00004) == "+0.000" and plots.signed(-0.0123) == "-0.012"
+
+
+def test_prune_stale_figures(tmp_path):
+    old, fresh, other = tmp_path / "02_confusion_lstm_1x32.png", tmp_path / "02_learning_curves.png", tmp_path / "03_x.png"
+    for path in (old, fresh, other):
+        path.write_bytes(b"png")
+    past = time.time() - 100
+    os.utime(old, (past, past))
+    os.utime(other, (past, past))
+    removed = regenerate.prune_stale_figures(tmp_path / "02_classification.ipynb", since=time.time() - 10, folder=tmp_path)
+    assert removed == [old]
+    assert not old.exists() and fresh.exists() and other.exists()  # another notebook's figures are left alone
