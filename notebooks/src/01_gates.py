@@ -11,7 +11,7 @@ cells = [
     answers each by writing the weights by hand, and then runs real Keras cells with those weights to
     measure how far from the ideal they stay at a finite scale $s$:
 
-    - **(a)** Can an LSTM (resp. a GRU) store the current input for the next step? Which gate values do it?
+    - **(a)** Can an LSTM (resp. a GRU) make its state equal to the input it has just read? With which gate values?
     - **(b)** Can it keep its previous state ($c_{t-1}$, resp. $h_{t-1}$) and ignore the current input?
     - **(c)** Is a GRU a special case of an LSTM?
 
@@ -51,6 +51,7 @@ from helpers.paths import FIGURES_DIR"""),
     x = gates.random_binary(batch, steps, seed)  # (batch, steps, 1), each x_t in {0, 1}
     initial = np.random.default_rng(seed + 1).uniform(-1.0, 1.0, (batch, 1))  # c_0 or h_0 for keep_state
     horizons = [h for h in horizons if h <= steps]
+    table_scales = [s for s in table_scales if s <= max_scale]  # rows of the tables must lie on the grid
     FIGURES_DIR.mkdir(exist_ok=True)
     print(f"{batch} sequences x {steps} steps, {x.mean():.1%} ones; {len(scales)} scales "
           f"from {scales[0]:g} to {scales[-1]:g}; largest |initial state| = {np.abs(initial).max():.3f}")"""),
@@ -80,7 +81,11 @@ from helpers.paths import FIGURES_DIR"""),
     **Correction of the labels.** (1) is the forget gate, (2) the input gate, (4) the output gate, and (3)
     is not a gate at all but the candidate value $\tilde c_t$ that the input gate lets into the memory.
     The report's text attributes (1)(2) to the forget gate, (3)(4) to the input gate and (4) to the
-    output gate.
+    output gate, and later calls the forget gate "equation (2)". Two more slips of notation: it writes the
+    product as $[h_{t-1}, x_t]\, w_c^\top$ with $w_c$ of shape $(n_h + n_x) \times n_{units}$, where the
+    shapes only fit without the transpose (its own index sum uses $w_c[k, j]$, i.e. $[h_{t-1}, x_t]\, w_c$);
+    and it says "activate" the forget gate for $f_t = 0$, which is the gate fully *closed*: nothing of
+    $c_{t-1}$ passes.
 
     Below, $w \cdot [h_{t-1}, x_t]$ is split into a weight on the input $x_t$ (written $w$) and a weight
     on the previous output (written $u$); the constructions only ever need scalar or diagonal $u$.
@@ -133,7 +138,8 @@ from helpers.paths import FIGURES_DIR"""),
     | output gate (4) | $w_o = 0,\ b_o = +s$ | $o_t = 1 - \varepsilon_s$ |
 
     Two of these are exact conditions, not limits: when $x_t = 0$ the pre-activation of (3) must be
-    exactly $0$ (tanh vanishes only there), so $b_c = 0$ and the weight on $h_{t-1}$ is $0$. When
+    $0$ (tanh vanishes only there), so $b_c = 0$ and the weight on $h_{t-1}$ is $0$ (or, since the goal
+    itself is only reached as $s \to \infty$, both must at least tend to 0). When
     $x_t = 1$, the pre-activation $s$ goes to $+\infty$ and $\tanh(s) \to 1$; the tanh itself never exceeds 1.
 
     **Error at finite $s$.** From (5), $c_t = \varepsilon_s c_{t-1} + (1 - \varepsilon_s)\tanh(s x_t)$;
@@ -185,8 +191,9 @@ from helpers.paths import FIGURES_DIR"""),
     so
     $$\max_{t \le T} |c_t - c_0| \;\le\; \bigl(1 - (1-\varepsilon_s)^T\bigr)\,(|c_0| + 1) \;\le\; T\,\varepsilon_s\,(|c_0| + 1) \;\approx\; T e^{-s} (|c_0| + 1).$$
     Unlike (a), the error adds up over time: each step leaks a fraction $\varepsilon_s$ of the state.
-    Keeping a state for $T$ steps within $\delta$ needs about $s \ge \ln\bigl(T(|c_0|+1)/\delta\bigr)$, so
-    each tenfold increase of $T$ costs $\ln 10 \approx 2.3$ more in $s$. With $b_o = +s$ the output
+    Keeping a state for $T$ steps within $\delta$ is guaranteed once $s \ge \ln\bigl(T(|c_0|+1)/\delta\bigr)$
+    (an upper bound: a slightly smaller $s$ may already do, as measured below), so each tenfold increase of
+    $T$ costs $\ln 10 \approx 2.3$ more in $s$. With $b_o = +s$ the output
     $h_t = o_t \tanh(c_t)$ stays close to $\tanh(c_0)$.
 
     ### GRU: $h_t \to h_{t-1}$
@@ -230,8 +237,10 @@ from helpers.paths import FIGURES_DIR"""),
     code("""print(gates.error_table(scales, errors, bounds, "keep_state", table_scales))"""),
     md(r"""
     The same numbers on the whole grid, on a log scale, with the bound dotted and grey lines at $10^{-3}$
-    and $10^{-6}$. The three cells give the same curves: for these weights they compute the same
-    recursion. A float32 curve stops where its error becomes exactly 0, marked by a triangle.
+    and $10^{-6}$. The three cells give nearly the same curves: for these weights they compute the same
+    recursion, up to rounding (in float32 the GRU computes $1 - z^K_t$ and can round it to $1 - 2^{-24}$,
+    so at large $s$ its `store_input` error sits slightly above the others'). A curve stops where its
+    error becomes exactly 0 (a triangle marks where a float32 curve does).
     """),
     code("""
     fig = gates.plot_saturation_errors(scales, errors, bounds, steps)
@@ -259,8 +268,8 @@ from helpers.paths import FIGURES_DIR"""),
     they fall below half a unit in the last place of $c_t$, which is why its float32 drift reaches exactly
     0 at a larger $s$. For `store_input` the error is carried by $\varepsilon_s$ itself, which float32 can
     represent down to about $10^{-38}$, so it keeps falling like $e^{-s}$ in both precisions. In float64
-    every construction stays within its bound (up to the rounding of $1 - c_t$, about $10^{-16}$), as the
-    check above printed.
+    every construction stays within its bound (up to the rounding of $1 - c_t$, about $10^{-16}$; the
+    check above allows $10^{-15}$), as it printed.
 
     **The cost of a long memory.** For the LSTM in float64, the smallest $s$ that keeps the drift within
     $10^{-3}$ grows with the horizon $T$ roughly like $\ln T$, as the bound $T e^{-s}(|c_0|+1)$ predicts:
@@ -299,7 +308,7 @@ from helpers.paths import FIGURES_DIR"""),
     GRU's reset gate acts inside the candidate (9), where the LSTM has nothing like it. A failed mapping is
     not a proof, though; a counter-example is.
 
-    **Claim 1: no LSTM reproduces the store-input GRU.** Start any LSTM, of any width, from
+    **Claim 1: no LSTM reproduces the store-input GRU.** Start any LSTM from
     $h_0 = c_0 = 0$. Then $c_1 = i_1 \tilde c_1$ with $0 < i_1 < 1$ and $|\tilde c_1| < 1$, so $|c_1| < 1$
     and $|h_1| = o_1 |\tanh c_1| < \tanh 1$ for every unit, every weight and every input (more generally
     $|c_t| < t$ and $|h_t| < \tanh t$). The GRU of (a) at scale $s$ outputs, on $x_1 = 1$,
@@ -346,12 +355,13 @@ from helpers.paths import FIGURES_DIR"""),
     print("same output at t=1 (to 1e-15):", bool(abs(run["h"][0, 1, 0] - run["h"][1, 1, 0]) < 1e-15))
     print(f"output difference at t=2: {abs(run['h'][0, 2, 0] - run['h'][1, 2, 0]):.4f}")"""),
     md(r"""
-    A GRU of any width, with any weights and any initial state, that matched this LSTM on A and on B would
+    A GRU with any weights and any initial state that matched this one-unit LSTM on A and on B (so a
+    one-unit GRU, its state being its output) would
     have the same state after step 1 in both cases (its state is its output), hence the same output at
     step 2, yet the LSTM's outputs at step 2 differ. So an LSTM is not a special case of a GRU either.
 
-    **Conclusion.** Neither family contains the other, so the answer to (c) is no, and there is no way to
-    write the GRU's gates as functions of $o_t$, $i_t$, $f_t$ that holds in general. Claim 1 comes from
+    **Conclusion.** Neither family contains the other, so the answer to (c) is no: no choice of gate
+    values turns one cell into the other. Claim 1 comes from
     the output squashing $h_t = o_t \tanh(c_t)$, which caps what an LSTM can emit early on; claim 2 from
     the output gate, which lets an LSTM keep information that its output does not show. The report names
     these differences (the output gate with its extra tanh, and the single gate $z_t$ that ties forgetting
@@ -391,12 +401,14 @@ from helpers.paths import FIGURES_DIR"""),
     store-input GRU at $s = 6$ with a candidate that does look at the past: recurrent weight 3, so
     $\tilde h_t = \tanh(6 x_t + 3\, r_t h_{t-1})$. With the reset gate closed ($b_r = -5$, first figure) the
     recurrent term is nearly removed and $h_t$ follows $x_t$. With it open ($b_r = +5$, second figure) a
-    stored 1 feeds its own candidate, $\tanh(3) \approx 1$ when $x_t = 0$, and the unit latches at 1 after
-    the first 1 it reads.
+    state near 1 feeds its own candidate, $\tanh(3) \approx 1$ when $x_t = 0$, so the unit latches near 1.
+    Here it does so from the first step: the figure starts from $h_0 = 0.6$, whose candidate
+    $\tanh(6 x_1 + 3 r_1 \cdot 0.6)$, with $r_1 = \sigma(5) \approx 0.99$, is at least $\tanh(1.79) \approx 0.95$
+    whatever $x_1$ is.
     """),
     code("""
     for name, b_r in (("closed", -5.0), ("open", 5.0)):
-        fig = gates.plot_gate_trajectories("gru", 6.0, "store_input", {"r": b_r}, candidate_recurrent=3.0)
+        fig = gates.plot_gate_trajectories("gru", 6.0, "store_input", {"r": b_r}, candidate_recurrent=3.0, seed=seed)
         fig.savefig(FIGURES_DIR / f"01_gate_trajectories_reset_{name}.png", dpi=120)
         plt.show()"""),
     md(r"""
