@@ -319,7 +319,8 @@ def past_only_fill(model, masked, batch_size: int = DEFAULT_BATCH_SIZE, max_miss
     """Fill each missing pixel with its most probable value given the pixels BEFORE it only.
 
     Steps through the image: a missing pixel is 1 when p(x_i = 1 | x_<i) > 0.5, with earlier missing
-    pixels already filled this way; the pixels after the hole are ignored. (N, 784) float32.
+    pixels already filled this way; the pixels after each missing pixel are ignored (for a 2x2 block, its
+    second row does see the known pixels between the block's two rows). (N, 784) float32.
     """
     masked, missing = check_masked(masked, max_missing)
     run = stepper(model)

@@ -126,8 +126,8 @@ def discussion(rows: list[dict], background_share: dict | None = None) -> list[s
     gains = sorted(((r["holes_recovered"] - r["past_only_holes"], r["model"], r["set"]) for r in rows))
     (low, *low_at), (high, *high_at) = gains[0], gains[-1]
     hurts = sum(g < 0 for g, *_ in gains)
-    lines.append(f"The future pixels change the share of holes filled exactly by {low:+.1%} ({', '.join(low_at)}) "
-                 f"to {high:+.1%} ({', '.join(high_at)}); "
+    lines.append(f"The future pixels change the share of holes filled exactly by {low * 100:+.1f} percentage points "
+                 f"({', '.join(low_at)}) to {high * 100:+.1f} ({', '.join(high_at)}); "
                  + (f"they lower it in {hurts} of {len(gains)} (model, set) pairs." if hurts else
                     f"they never lower it here ({len(gains)} (model, set) pairs)."))
     for set_name in dict.fromkeys(r["set"] for r in rows):

@@ -148,10 +148,17 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
             s, l = recipes[small], recipes[large]
             verdict = "better" if gain >= 0 else "worse"
             unfinished = [m for m in (small, large) if manifests[m]["status"] != "complete"]
+            # An unfinished model has run fewer epochs by definition; that is said already.
+            differ = ((s["lr"], s["decay"]) != (l["lr"], l["decay"])
+                      or (not unfinished and s["epochs_run"] != l["epochs_run"]))
+            notes = ([f"{' and '.join(unfinished)} still training"] if unfinished else []) + (
+                [f"different recipes, so not capacity alone: {small} lr {s['lr']:g}, decay {s['decay']}, "
+                 f"{s['epochs_run']} epochs; {large} lr {l['lr']:g}, decay {l['decay']}, {l['epochs_run']} epochs"]
+                if differ else [])
             lines.append(f"{large} against {small}: {verdict} by {abs(gain):.4f} nats/pixel "
                          f"({abs(gain) * PREDICTED_PIXELS:.1f} nats per image) with {l['params'] / s['params']:.1f}x "
                          f"the parameters and {l['hours'] / max(s['hours'], 1e-9):.1f}x the training hours"
-                         + (f" ({' and '.join(unfinished)} still training)." if unfinished else "."))
+                         + (f" ({'; '.join(notes)})." if notes else "."))
     if rows:
         best = min(rows, key=lambda r: r["test_loss"])
         bits = best["test_loss"] * PREDICTED_PIXELS / np.log(2.0)

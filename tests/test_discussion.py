@@ -100,6 +100,10 @@ def test_pixel_discussion():
     assert "gru_1x64: 0.0868 nats/pixel beats the report's 0.0963" in text
     assert "gru_1x128 against gru_1x64: better by 0.0004 nats/pixel (0.3 nats per image)" in text
     assert "2.4x the training hours" in text
+    assert "different recipes" not in text  # same lr, decay and epochs
+    manifests_lr = {**manifests, "gru_1x128": fake_manifest("pixel", "gru_1x128", hours=4.16, lr=2e-3)}
+    differ = "\n".join(pixel.discussion(rows, manifests_lr))
+    assert "(different recipes, so not capacity alone: gru_1x64 lr 0.003, decay 0.8/3ep, 30 epochs; gru_1x128 lr 0.002" in differ
     bits = 0.0864 * 783 / np.log(2)
     assert f"is {bits:.0f} bits per image" in text
     assert "no model fits its training images better than unseen ones" in text
@@ -144,7 +148,13 @@ def test_table12_consistency_flags_the_report_but_not_a_consistent_model():
     assert lines[0].startswith("Of 2 (model, n) gaps between the GT and predicted rows, 1 exceed")
     assert "gru_1x32 n=1 (+0.050 ± 0.010)" in lines[0]
     assert "1.00 to 1.00 times" in "\n".join(lines)
-    assert lines[-1].startswith("For 1 of 1 models the report's GT row")
+    assert lines[-1].startswith("For 1 of 1 models the report's GT value at n = 300")
+    assert "says nothing about its shorter horizons" in lines[-1]
+    with_ratios = continuation.discussion(stats, rows, n_images=100, reference_continuation=reference.CONTINUATION)
+    assert with_ratios[:-1] == lines and with_ratios[-1].startswith("The report's GT value divided by")
+    low, high = continuation.reference_gt_ratios(reference.CONTINUATION)[300]
+    assert 5 < low < high < 7  # its table 12: GT 5-6 times predicted at n = 300
+    assert continuation.reference_gt_ratios({"m": {"gt": {1: 0.2}, "predicted": {1: 0.1}}}) == {1: (2.0, 2.0)}
     # A reference consistent with its table 11 is not flagged.
     consistent = {"gru_1x32": {"gt": {300: 0.1}}}
     ok = continuation.table12_consistency_rows(results, {"gru_1x32": 78.0}, consistent, reference.PIXEL, n=300)
@@ -172,8 +182,8 @@ def test_inpainting_discussion():
         {"model": "b", "set": "2x2 block, stroke", "holes_recovered": 0.40, "past_only_holes": 0.45},
     ]
     lines = ia.discussion(rows, {"1 pixel": 0.95, "2x2 block, stroke": 0.1})
-    assert lines[0].startswith("The future pixels change the share of holes filled exactly by -5.0% "
-                               "(b, 2x2 block, stroke) to +10.0% (a, 2x2 block, stroke)")
+    assert lines[0].startswith("The future pixels change the share of holes filled exactly by -5.0 percentage points "
+                               "(b, 2x2 block, stroke) to +10.0 (a, 2x2 block, stroke)")
     assert lines[0].endswith("they lower it in 1 of 4 (model, set) pairs.")
     assert lines[1] == ("1 pixel: 97.0% (b) to 99.0% (a) of the holes filled exactly; always answering "
                         "background would score 95.0%.")

@@ -119,6 +119,7 @@ def test_retrain_goes_to_runs_never_to_the_shipped_models(tmp_path, monkeypatch)
     monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)))
     monkeypatch.setattr(retrain, "QUICK_MODELS_DIR", tmp_path / "quick")
     monkeypatch.setattr(retrain, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
+    monkeypatch.setattr(retrain, "shipped_recipe", lambda task, name: {})
     assert retrain.retrain("pixel", ["gru_1x32", "gru_1x64"], epochs=2, quick=True, verbose=0) == tmp_path / "quick"
     assert [c[:2] for c in calls] == [("pixel", "gru_1x32"), ("pixel", "gru_1x64")]
     expected = {"epochs": 2, "quick": True, "out": tmp_path / "quick", "fresh": True, "verbose": 0}
@@ -128,3 +129,37 @@ def test_retrain_goes_to_runs_never_to_the_shipped_models(tmp_path, monkeypatch)
     kwargs = calls[0][2]
     assert kwargs["out"] == tmp_path / "retrained" and kwargs["quick"] is False
     assert kwargs["fresh"] is False  # full retraining resumes; shipped weights in data/models are never touched
+
+
+def _ship(tmp_path, task, name, **recipe):
+    """A shipped manifest in ``tmp_path`` whose config is the default one changed by ``recipe``."""
+    config = {**models.default_config(task, name), **recipe}
+    _, manifest_path = models.model_paths(task, name, tmp_path)
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps({"task": task, "name": name, "config": config}))
+
+
+def test_shipped_recipe_reads_the_manifest_config(tmp_path):
+    _ship(tmp_path, "pixel", "gru_1x128", learning_rate=0.002, max_epochs=30, dropout=0.1)
+    recipe = retrain.shipped_recipe("pixel", "gru_1x128", tmp_path)
+    assert recipe["learning_rate"] == 0.002 and recipe["max_epochs"] == 30 and recipe["dropout"] == 0.1
+    assert not {"task", "name", "cell", "layers", "units", "quick", "reference_recipe"} & set(recipe)
+    assert retrain.shipped_recipe("pixel", "gru_1x64", tmp_path) == {}  # nothing shipped: the defaults apply
+    # The recipe is accepted by the engine's config as it is.
+    assert training.make_config("pixel", "gru_1x128", **recipe)["max_epochs"] == 30
+
+
+def test_retrain_reproduces_the_shipped_recipe_unless_told_otherwise(tmp_path, monkeypatch):
+    _ship(tmp_path, "classify", "gru_1x64", dropout=0.5, max_epochs=60)
+    calls = []
+    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append(kw))
+    monkeypatch.setattr(retrain, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
+    monkeypatch.setattr(retrain, "QUICK_MODELS_DIR", tmp_path / "quick")
+    shipped = retrain.shipped_recipe
+    monkeypatch.setattr(retrain, "shipped_recipe", lambda task, name: shipped(task, name, tmp_path))
+    retrain.retrain("classify", ["gru_1x64"])
+    assert calls[-1]["dropout"] == 0.5 and calls[-1]["max_epochs"] == 60 and calls[-1]["epochs"] is None
+    retrain.retrain("classify", ["gru_1x64"], epochs=5)
+    assert "max_epochs" not in calls[-1] and calls[-1]["epochs"] == 5 and calls[-1]["dropout"] == 0.5
+    retrain.retrain("classify", ["gru_1x64"], quick=True)
+    assert "max_epochs" not in calls[-1] and calls[-1]["quick"] is True

@@ -25,9 +25,11 @@ from helpers.retrain import retrain as retrain_models"""),
     md("""
     ## Parameters
 
-    `retrain=True` trains the models from scratch (`quick=True`: a one-minute smoke run on tiny subsets,
-    written to `runs/`). Cross-entropies use the whole test and validation sets (`eval_subset=None`) and the
-    first `train_subset` training images.
+    `retrain=True` trains the models from scratch into `runs/`, with the recipe recorded in each shipped
+    model's manifest (`epochs=None` keeps its epoch budget, a number replaces it); `quick=True` makes that
+    a smoke run on tiny subsets and also evaluates on small subsets. Cross-entropies use the whole test
+    and validation sets (`eval_subset=None`) and the first `train_subset` training images. The figures
+    show `n_examples` test digits cut after `cut` pixels; `seed` drives every sampled pixel.
     """),
     params("""
     models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
@@ -120,7 +122,7 @@ from helpers.retrain import retrain as retrain_models"""),
     pixel is the likelier value given everything before it, its own predictions included (a *greedy*
     completion: picking each pixel in turn is not the same as finding the most probable sequence). One row of
     the image is 28 pixels; grey marks pixels not predicted. The errors compound: a short horizon copies
-    the stroke well, the full completion often drifts to a generic shape.
+    the stroke well, while over the whole lower half a completion can drift away from the digit it started.
     """),
     code("""
     for name, model in loaded.items():
@@ -137,7 +139,7 @@ from helpers.retrain import retrain as retrain_models"""),
     """),
     code("""
     if best:
-        fills = [pixel.k_step_predictions(loaded[best], examples, cut, ns=(), sample=True, seed=s)[784 - cut] for s in range(4)]
+        fills = [pixel.k_step_predictions(loaded[best], examples, cut, ns=(), sample=True, seed=seed + s)[784 - cut] for s in range(4)]
         grid = np.concatenate([examples.reshape(len(examples), -1)] + fills)
         fig = plots.show_image_grid(grid, cols=len(examples), size=1.1, suptitle=f"{best}: the original, then 4 sampled completions")
         plots.save_figure(fig, "03_sampled_completions")
@@ -146,8 +148,9 @@ from helpers.retrain import retrain as retrain_models"""),
     ## Drawing from scratch
 
     Starting from the blank corner pixel and sampling all 783 others gives the model's own digits. They show
-    what it has learned about strokes, thickness and layout, and what it has not: a single GRU rarely
-    keeps a coherent global shape over 784 steps.
+    what it has learned about strokes, thickness and layout, and what it has not: many samples are not
+    recognisable digits, since nothing forces a shape begun in the top rows to be finished consistently
+    hundreds of steps later, though the larger models draw some clear ones.
     """),
     code("""
     samples = {name: pixel.unconditional_samples(model, 8, seed=seed) for name, model in loaded.items()}
@@ -166,9 +169,10 @@ from helpers.retrain import retrain as retrain_models"""),
     print("\\n".join(pixel.discussion(rows, manifests, missing)))"""),
     md("""
     How to read these numbers. Cross-entropy is a code length: a model that needs fewer bits per image
-    than the 784 raw pixels has learned what digits look like, and the ratio says how much. Width helps
-    with diminishing returns, and a model still improving when its budget ran out has not shown its limit,
-    so the differences between the larger models reflect their training as much as their capacity.
+    than the 784 raw pixels has learned what digits look like, and the ratio says how much. Comparisons
+    between sizes are only fair at equal recipes: where the lines above name different recipes, the
+    difference mixes capacity with training, and a model still improving when its budget ran out has not
+    shown its limit.
     """),
 ]
 

@@ -135,9 +135,10 @@ from helpers import inpainting_analysis as ia"""),
     ## Beyond table 13: every model, every set
 
     `pixels` and `holes` are the fractions of missing pixels, and of whole holes, filled exactly as in the
-    original; `past only` is the fraction of holes filled exactly from the pixels *before* the hole alone
-    (each missing pixel set to its most probable value given what precedes it); `confidence` is the mean
-    posterior of the chosen fill.
+    original; `past only` is the fraction of holes filled exactly when each missing pixel is set, in
+    reading order, to its most probable value given the pixels *before it* alone (for a 2x2 block, the
+    second row's pixels also see the 26 known pixels between the block's two rows, but nothing after
+    them); `confidence` is the mean posterior of the chosen fill.
     """),
     code("""
     rows = [ia.summary_row(name, set_name, result) for (name, set_name), result in results.items()]
@@ -145,15 +146,16 @@ from helpers import inpainting_analysis as ia"""),
                              ["model", "set", "GT ce", "fill ce", "pixels", "holes", "past only", "confidence"],
                              formats={k: "{:.1%}" for k in ("pixels_recovered", "holes_recovered", "past_only_holes", "mean_confidence")}))"""),
     md("""
-    What the future adds is the difference between the `holes` and `past only` columns. It could in
-    principle be negative: the posterior picks the fill that is most probable *under the model*, and an
-    imperfect model can be confidently wrong about what the pixels below a hole imply.
+    What the future adds is the difference between the `holes` and `past only` columns, in percentage
+    points (pp). It could in principle be negative: the posterior picks the fill that is most probable
+    *under the model*, and an imperfect model can be confidently wrong about what the pixels below a hole
+    imply.
     """),
     code("""
     for (name, set_name), result in results.items():
         gain = result["hole_correct"].mean() - result["past_only_hole_correct"].mean()
-        print(f"{name:>9} {set_name:<18} future context adds {gain:+.1%} holes filled exactly")
-    print(f"smallest gain: {min(r['holes_recovered'] - r['past_only_holes'] for r in rows):+.1%}")"""),
+        print(f"{name:>9} {set_name:<18} future context adds {gain * 100:+.1f} pp of holes filled exactly")
+    print(f"smallest gain: {min(r['holes_recovered'] - r['past_only_holes'] for r in rows) * 100:+.1f} pp")"""),
     md("""
     ## Is the posterior calibrated?
 
