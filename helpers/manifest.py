@@ -115,13 +115,55 @@ def check_manifest(manifest: dict) -> None:
 def completion_note(manifest: dict) -> str:
     """The ``notes`` of a finished model: its test result beside the reference's, and the budget it took.
 
-    Models that are not in the reference report (custom sizes) get the budget sentence alone.
+    Pixel models also state nats per image and bits per pixel; a model whose best epoch is at or next to the
+    end of its epoch budget is said to be still improving. Models that are not in the reference report
+    (custom sizes) get the sentences after the comparison alone.
     """
     hours = manifest["train_seconds"] / 3600
-    budget = (f"Best validation loss at epoch {manifest['best_epoch']} of {manifest['epochs_run']} run, "
-              f"{hours:.2f} h of training.")
+    epochs, best = manifest["epochs_run"], manifest["best_epoch"]
+    budget = f"Best validation loss at epoch {best} of {epochs} run, {hours:.2f} h of training."
+    max_epochs = manifest.get("config", {}).get("max_epochs")
+    if max_epochs is not None and epochs >= max_epochs and best >= epochs - 1:
+        budget += (f" It was still improving when its {epochs}-epoch budget ran out, so more epochs would likely "
+                   "improve it.")
+    metrics = manifest.get("metrics", {})
+    if "test_nats_per_image" in metrics and "test_bits_per_pixel" in metrics:
+        budget = (f"Per test image: {metrics['test_nats_per_image']:.1f} nats; "
+                  f"{metrics['test_bits_per_pixel']:.4f} bits per pixel. {budget}")
     try:
-        return f"{reference.compare(manifest['task'], manifest['name'], manifest['metrics'])} {budget}"
+        return f"{reference.compare(manifest['task'], manifest['name'], metrics)} {budget}"
     except ValueError:
         return budget
 
+
+
+def refresh_notes(models_dir: str | os.PathLike) -> list[Path]:
+    """Rewrite the ``notes`` of every finished, real manifest under ``models_dir`` with :func:`completion_note`.
+
+    For when the wording of the notes improves after models were shipped: nothing but ``notes`` changes, and
+    each file is rewritten atomically. Manifests still in progress, quick smoke runs and files whose notes are
+    already current are left alone. Returns the paths rewritten.
+    """
+    rewritten = []
+    for path in sorted(Path(models_dir).glob("*/*.json")):
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or manifest.get("status") != "complete":
+            continue
+        if manifest.get("config", {}).get("quick"):
+            continue
+        note = completion_note(manifest)
+        if manifest.get("notes") != note:
+            write_json_atomic(path, {**manifest, "notes": note})
+            rewritten.append(path)
+    return rewritten
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Rewrite the notes of the finished manifests in a models folder.")
+    parser.add_argument("--refresh-notes", metavar="MODELS_DIR", required=True,
+                        help="folder holding classify/ and pixel/ (e.g. data/models)")
+    args = parser.parse_args()
+    for changed in refresh_notes(args.refresh_notes):
+        print(f"rewrote the notes of {changed}")

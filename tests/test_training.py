@@ -115,7 +115,8 @@ def test_manifest_of_a_run(runs):
     assert manifest["train_seconds"] > 0
     assert {"python", "tensorflow", "keras", "numpy"} <= set(manifest["versions"])
     assert "cpu_count" in manifest["hardware"]
-    assert manifest["notes"].startswith(f"Best validation loss at epoch {manifest['best_epoch']} of ")
+    assert manifest["notes"].startswith("Per test image: ")  # a custom size: no reference to compare with
+    assert f"Best validation loss at epoch {manifest['best_epoch']} of " in manifest["notes"]
 
 
 @pytest.mark.slow
@@ -254,6 +255,21 @@ def test_completion_note_states_the_comparison_and_the_budget():
         "Best validation loss at epoch 29 of 30 run, 1.50 h of training.")
     custom = dict(manifest, name="gru_1x8")
     assert manifest_lib.completion_note(custom) == "Best validation loss at epoch 29 of 30 run, 1.50 h of training."
+    # Its best epoch is next to the end of its whole budget: still improving.
+    budget_spent = dict(manifest, config={**manifest["config"], "max_epochs": 30})
+    assert manifest_lib.completion_note(budget_spent).endswith(
+        "It was still improving when its 30-epoch budget ran out, so more epochs would likely improve it.")
+    early = dict(budget_spent, epochs_run=20, best_epoch=12)  # stopped early: converged, nothing to add
+    assert manifest_lib.completion_note(early).endswith("epoch 12 of 20 run, 1.50 h of training.")
+
+
+def test_completion_note_of_a_pixel_model_states_nats_per_image_and_bits_per_pixel():
+    manifest = dict(_valid_manifest("pixel"), name="gru_1x128", train_seconds=3600.0, epochs_run=30, best_epoch=20,
+                    metrics={"test_loss": 0.0864, "test_nats_per_image": 67.65, "test_bits_per_pixel": 0.12468})
+    assert manifest_lib.completion_note(manifest) == (
+        "Test cross-entropy 0.0864 nats per pixel against the reference report's 0.0819: short of it by 0.0045. "
+        "Per test image: 67.7 nats; 0.1247 bits per pixel. Best validation loss at epoch 20 of 30 run, "
+        "1.00 h of training.")
 
 
 @pytest.mark.parametrize(
@@ -294,3 +310,19 @@ def test_write_json_atomic_round_trip(tmp_path):
     path = manifest_lib.write_json_atomic(tmp_path / "sub" / "m.json", {"a": [1, 2.5], "b": "x"})
     assert json.loads(path.read_text()) == {"a": [1, 2.5], "b": "x"}
     assert [p.name for p in path.parent.iterdir()] == ["m.json"]
+
+
+def test_refresh_notes_rewrites_only_the_notes_of_finished_real_models(tmp_path):
+    folder = tmp_path / "classify"
+    folder.mkdir()
+    done = dict(_valid_manifest("classify"), notes="old wording", train_seconds=3600.0)
+    running = dict(done, name="gru_1x64", status="in_progress")
+    quick = dict(done, name="lstm_1x32", config={"quick": True})
+    for manifest in (done, running, quick):
+        (folder / f"{manifest['name']}.json").write_text(json.dumps(manifest))
+    assert manifest_lib.refresh_notes(tmp_path) == [folder / "gru_1x32.json"]
+    refreshed = json.loads((folder / "gru_1x32.json").read_text())
+    assert refreshed == dict(done, notes=manifest_lib.completion_note(done))
+    assert json.loads((folder / "gru_1x64.json").read_text())["notes"] == "old wording"
+    assert json.loads((folder / "lstm_1x32.json").read_text())["notes"] == "old wording"
+    assert manifest_lib.refresh_notes(tmp_path) == []  # already current
