@@ -59,8 +59,8 @@ def test_classification_discussion_counts_verdicts_and_missing_models():
                  "lstm_3x32": fake_manifest("classify", "lstm_3x32", hours=2.11)}
     lines = clf.discussion(rows, manifests, missing=["gru_1x64"])
     text = "\n".join(lines)
-    assert lines[0] == ("3 of 4 classifiers are trained; 2 of the 3 with a reference number match or beat "
-                        "the report's test accuracy.")
+    assert lines[0] == ("3 of 4 classifiers have weights; 2 of the 3 finished ones with a reference number "
+                        "match or beat the report's test accuracy.")
     assert "lstm_1x32: 85.93% beats the report's 70.21% (+15.72 points)" in text
     assert "gru_1x32: 89.83% falls short of the report's 97.47% (-7.64 points)" in text
     assert "Not trained yet, so not compared: gru_1x64." in text
@@ -71,6 +71,27 @@ def test_classification_discussion_counts_verdicts_and_missing_models():
     # Still improving: best epoch among the last two (lstm_1x32's best is 28 of 30: not listed).
     assert lines[-1].startswith("Still improving") and "gru_1x32, lstm_3x32" in lines[-1]
     assert "lstm_1x32" not in lines[-1]
+
+
+def test_classification_discussion_keeps_checkpoints_out_of_verdicts_and_comparisons():
+    rows = [classify_row("gru_1x32", 0.9430), classify_row("gru_3x32", 0.6162), classify_row("lstm_3x32", 0.8496),
+            classify_row("gru_1x64", 0.9668)]
+    manifests = {"gru_1x32": fake_manifest("classify", "gru_1x32", best=20),
+                 "gru_3x32": fake_manifest("classify", "gru_3x32", status="in_progress", epochs=4, best=4,
+                                           max_epochs=60),
+                 "lstm_3x32": fake_manifest("classify", "lstm_3x32", best=20),
+                 "gru_1x64": fake_manifest("classify", "gru_1x64", status="in_progress", epochs=9, best=9,
+                                           max_epochs=60)}
+    lines = clf.discussion(rows, manifests)
+    text = "\n".join(lines)
+    assert lines[0] == ("4 of 4 classifiers have weights (2 finished, 2 still training); 1 of the 2 finished ones "
+                        "with a reference number match or beat the report's test accuracy.")
+    assert "gru_3x32: 61.62% is so far below the report's 98.52% (-36.90 points); still training" in text
+    assert "gru_1x64: 96.68% is so far above the report's 96.47%" in text
+    # A checkpoint is never set against a finished model.
+    assert "3x32: GRU" not in text and "GRU depth:" not in text
+    assert lines[-1] == ("Not compared until both models finish training: LSTM against GRU at 3x32; "
+                         "GRU depth (3x32 against 1x32).")
 
 
 def test_classification_discussion_same_recipe_is_said():
