@@ -101,8 +101,21 @@ def plot_learning_curve(ax, history: dict, label: str = "", colour: str | None =
     return ax
 
 
+def _panel_title(name: str, manifest: dict) -> str:
+    """The model's name, with its progress if it is still training (manifest status other than complete)."""
+    if manifest.get("status", "complete") == "complete":
+        return name
+    budget = manifest.get("config", {}).get("max_epochs")
+    done = len(manifest["history"].get("loss", []))
+    return f"{name} (training: {done}/{budget})" if budget else f"{name} (training)"
+
+
 def plot_learning_curves_grid(manifests: dict, metric: str = "loss", title: str = ""):
-    """One panel per model (``{name: manifest}``), training dotted and validation solid."""
+    """One panel per model (``{name: manifest}``), training dotted and validation solid.
+
+    A grey vertical line marks the best epoch; a model still in training has its progress in the title,
+    e.g. ``gru_1x128 (training: 16/60)``, so a checkpoint is not read as a finished curve.
+    """
     import matplotlib.pyplot as plt
 
     names = list(manifests)
@@ -115,7 +128,7 @@ def plot_learning_curves_grid(manifests: dict, metric: str = "loss", title: str 
         best = manifests[name].get("best_epoch")
         if best:
             ax.axvline(best, color="grey", linewidth=0.8, alpha=0.6)
-        ax.set_title(name)
+        ax.set_title(_panel_title(name, manifests[name]))
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     if names:

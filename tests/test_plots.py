@@ -122,6 +122,13 @@ def test_learning_curve_plots_accept_manifests():
     assert isinstance(plots.plot_learning_curves_grid({}), matplotlib.figure.Figure)
 
 
+def test_learning_curve_panels_of_models_in_training_say_so():
+    training = dict(_manifest([1.0, 0.5], [1.1, 0.6], 2), status="in_progress", config={"max_epochs": 60})
+    finished = dict(_manifest([1.0], [1.1], 1), status="complete", config={"max_epochs": 30})
+    fig = plots.plot_learning_curves_grid({"gru_1x128": training, "gru_1x32": finished})
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["gru_1x128 (training: 2/60)", "gru_1x32"]
+
+
 def test_show_image_grid():
     images = np.zeros((5, 28, 28))
     fig = plots.show_image_grid(images, [f"t{i}" for i in range(5)], cols=3, suptitle="grid")
