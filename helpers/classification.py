@@ -12,6 +12,7 @@ import numpy as np
 from helpers import data as data_lib
 from helpers import models as zoo
 from helpers import reference
+from helpers.manifest import describe_runs
 
 
 def load_zoo(task: str, names, models_dir=None) -> tuple[dict, dict]:
@@ -87,8 +88,7 @@ def recipe_rows(manifests: dict) -> list[dict]:
             "best_epoch": manifest["best_epoch"], "status": manifest["status"],
             "stopped_by": stopped_by(manifest),
             "hours": manifest["train_seconds"] / 3600,
-            "hardware": f"{manifest['hardware'].get('cpu_count')} CPU"
-            + (f" + {', '.join(manifest['hardware']['gpus'])}" if manifest["hardware"].get("gpus") else ""),
+            "hardware": describe_runs(manifest),
         })
     return rows
 

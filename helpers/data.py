@@ -247,13 +247,13 @@ def next_pixel_pairs(sequences) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_dataset(inputs, targets, batch_size: int, shuffle: bool = False, seed: int = 0):
-    """A ``tf.data.Dataset`` of (inputs, targets) batches, optionally shuffled with a fixed seed.
+    """Batches of (inputs, targets) for ``model.fit``/``evaluate``, optionally shuffled with a fixed seed.
 
     The shuffle order depends only on ``seed`` (pass e.g. ``seed + epoch`` to get a new, reproducible
-    order every epoch: this is what makes interrupted training resume exactly).
+    order every epoch: this is what makes interrupted training resume exactly). With Keras' TensorFlow
+    backend this is a ``tf.data.Dataset``; with another backend (PyTorch, JAX) an :class:`ArrayBatches`,
+    which yields the same batches in the same order.
     """
-    import tensorflow as tf
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
     if len(inputs) != len(targets):
@@ -261,8 +261,35 @@ def make_dataset(inputs, targets, batch_size: int, shuffle: bool = False, seed: 
     if shuffle:
         order = np.random.default_rng(seed).permutation(len(inputs))
         inputs, targets = inputs[order], targets[order]
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return ArrayBatches(inputs, targets, batch_size)
+    import tensorflow as tf
+
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(batch_size)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def ArrayBatches(inputs, targets, batch_size: int):
+    """A ``keras.utils.PyDataset`` of consecutive (inputs, targets) batches: the last one may be smaller."""
+    import keras
+
+    class _ArrayBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.inputs, self.targets, self.batch_size = inputs, targets, batch_size
+
+        def __len__(self):
+            return -(-len(self.inputs) // self.batch_size)
+
+        def __getitem__(self, index):
+            if not 0 <= index < len(self):
+                raise IndexError(f"batch {index} out of range: there are {len(self)} batches.")
+            part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+            return self.inputs[part], self.targets[part]
+
+    return _ArrayBatches()
 
 
 def task_arrays(task: str, split: Split) -> tuple[np.ndarray, np.ndarray]:

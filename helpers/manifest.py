@@ -58,29 +58,84 @@ def write_json_atomic(path: str | os.PathLike, data) -> Path:
     return Path(path)
 
 
-def hardware_description() -> dict:
-    """What the code runs on: CPU, core count, and the GPUs TensorFlow sees."""
-    info = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "system": platform.system()}
+def keras_backend() -> str:
+    """The Keras backend in use (``tensorflow``, ``torch`` or ``jax``), without importing Keras when it is set."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def visible_gpus(backend: str | None = None) -> list[str]:
+    """Names of the GPUs the Keras backend sees (empty on a CPU-only machine)."""
+    backend = backend or keras_backend()
     try:
+        if backend == "torch":
+            import torch
+
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if backend == "jax":
+            import jax
+
+            return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
-        info["gpus"] = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+        return [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
     except Exception:  # pragma: no cover - description only
-        info["gpus"] = []
-    return info
+        return []
+
+
+def hardware_description() -> dict:
+    """What the code runs on: CPU, core count, and the GPUs the Keras backend sees."""
+    return {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "system": platform.system(), "gpus": visible_gpus()}
 
 
 def software_versions() -> dict:
-    """Versions of Python and of the libraries that determine the numbers."""
-    versions = {"python": sys.version.split()[0]}
-    for module in ("tensorflow", "keras", "numpy"):
+    """Versions of Python and of the libraries that determine the numbers, and the Keras backend."""
+    backend = keras_backend()
+    versions = {"python": sys.version.split()[0], "keras_backend": backend}
+    modules = (["tensorflow"] if backend == "tensorflow" else [backend]) + ["keras", "numpy"]
+    for module in modules:
         try:
             versions[module] = __import__(module).__version__
         except Exception:  # pragma: no cover
             versions[module] = None
     return versions
+
+
+def run_entry(first_epoch: int, last_epoch: int, seconds: float, hardware: dict, backend: str) -> dict:
+    """One entry of a manifest's ``runs``: a span of epochs trained on one machine with one Keras backend."""
+    return {"epochs": [int(first_epoch), int(last_epoch)], "seconds": round(float(seconds), 1), "backend": backend,
+            "cpu_count": hardware.get("cpu_count"), "gpus": list(hardware.get("gpus") or [])}
+
+
+def earlier_runs(previous_manifest: dict, epochs_run: int, train_seconds: float) -> list[dict]:
+    """The ``runs`` of a model trained before runs were recorded: one run on its manifest's hardware."""
+    if not epochs_run:
+        return []
+    backend = previous_manifest.get("versions", {}).get("keras_backend", "tensorflow")
+    return [run_entry(1, epochs_run, train_seconds, previous_manifest.get("hardware", {}), backend)]
+
+
+def describe_runs(manifest: dict) -> str:
+    """Where a model trained, e.g. ``"2 CPU"`` or ``"2 CPU (epochs 1-45), then 16 CPU + NVIDIA H200 (46-60)"``."""
+    def machine(entry: dict) -> str:
+        gpus = entry.get("gpus")
+        return f"{entry.get('cpu_count')} CPU" + (f" + {', '.join(gpus)}" if gpus else "")
+
+    runs = manifest.get("runs") or earlier_runs(manifest, manifest.get("epochs_run", 0), manifest.get("train_seconds", 0))
+    if not runs:
+        return machine(manifest.get("hardware", {}))
+    names = [machine(run) for run in runs]
+    if len(set(names)) == 1:
+        return names[0]
+    parts = []
+    for i, (run, name) in enumerate(zip(runs, names)):
+        first, last = run["epochs"]
+        span = f"{first}-{last}" if first != last else f"{first}"
+        parts.append(f"{name} ({'epochs ' if i == 0 else ''}{span})")
+    return ", then ".join(parts)
 
 
 def utc_now() -> str:

@@ -95,7 +95,9 @@ def default_config(task: str, name: str) -> dict:
     small = units <= 64
     gru_classifier = task == "classify" and cell == "gru"
     if task == "classify":
-        lr = 3e-3 if small else 1e-3
+        # 128-unit LSTM at 1e-3 (with the LSTM decay below): 65.8 % validation accuracy after 27 epochs; at 3e-3:
+        # 96.5 % after 30. The GRU-128 classifier trains well at 1e-3 with its slower decay.
+        lr = 3e-3 if small or cell == "lstm" else 1e-3
         dropout = ref_dropout
     else:
         lr = 5e-3 if small else 2e-3

@@ -9,6 +9,10 @@
 Options left out take the model's defaults (``helpers.models.default_config``). Every manifest records
 the full command, recipe flags included, that reproduces its run.
 
+Keras' TensorFlow backend is the default; ``KERAS_BACKEND=torch python -m helpers.train ...`` trains with
+PyTorch instead (on an NVIDIA GPU, with cuDNN's GRU and LSTM kernels), and a run may resume on another
+machine or backend than the one it started on.
+
 Re-running the same command after an interruption (Ctrl-C, a closed laptop, ``kill -9``) continues from
 the last completed epoch. ``--fresh`` discards previous progress. Files go to ``data/models/{task}/``
 (or ``DIR/{task}/``): ``NAME.weights.h5``, ``NAME.json`` (the manifest) and ``resume/NAME/``.
@@ -134,9 +138,11 @@ def config_options(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from helpers.manifest import keras_backend
     from helpers.paths import import_tensorflow_quietly
 
-    import_tensorflow_quietly()
+    if keras_backend() == "tensorflow":  # KERAS_BACKEND=torch or jax trains without TensorFlow
+        import_tensorflow_quietly()
     from helpers.data import MnistFileError
     from helpers.training import train
 

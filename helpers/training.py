@@ -16,10 +16,16 @@ The recipe (see :func:`helpers.models.default_config`): Adam with gradient-norm 
 staircase decay of the learning rate every ``decay_every`` epochs, output dropout, early stopping on the
 validation loss that restores the best weights, XLA compilation. Several visible GPUs: the model is built
 under ``tf.distribute.MirroredStrategy``.
+
+Any Keras backend trains: TensorFlow by default, or ``KERAS_BACKEND=torch`` (cuDNN GRU/LSTM kernels on an
+NVIDIA GPU without TensorFlow) and ``KERAS_BACKEND=jax``. Checkpoints and weights files are the same on every
+backend, so a run started on one machine can resume on another; the manifest's ``runs`` list records
+which epochs ran where.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import shutil
@@ -35,7 +41,10 @@ from helpers.manifest import (
     atomic_path,
     check_manifest,
     completion_note,
+    earlier_runs,
     hardware_description,
+    keras_backend,
+    run_entry,
     software_versions,
     utc_now,
     write_json_atomic,
@@ -143,17 +152,47 @@ def load_task_data(task: str, quick: bool = False, splits: data_lib.MnistSplits 
 # --------------------------------------------------------------------------------------------------
 
 
-def _strategy():
+def _strategy_scope():
+    """Where to build the model: ``MirroredStrategy`` over several GPUs (TensorFlow), else nothing special."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return contextlib.nullcontext()
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    return strategy.scope()
+
+
+def use_xla(config: dict) -> bool:
+    """Whether to compile the train step with XLA.
+
+    TensorFlow: on a CPU only (on a GPU, Keras runs GRU/LSTM layers with cuDNN, which XLA cannot use).
+    PyTorch: never (``torch.compile`` would also replace the cuDNN kernels with a slow loop). JAX: as configured.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "torch":
+        return False
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(config["jit_compile"]) and not tf.config.list_physical_devices("GPU")
+    return bool(config["jit_compile"])
 
 
 def compile_model(config: dict, steps_per_epoch: int):
     """Build and compile the model of ``config`` (loss, metrics, Adam with decay and clipping)."""
     import keras
 
+    if keras.backend.backend() == "torch":
+        import torch
+
+        # Keep float32 arithmetic on Ampere and later GPUs, as on a CPU (cuDNN would otherwise use TF32).
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     overrides = {k: config[k] for k in zoo.ARCHITECTURE_KEYS}
     model = zoo.build(config["task"], config["name"], seed=config["seed"], **overrides)
     schedule = keras.optimizers.schedules.ExponentialDecay(
@@ -166,11 +205,7 @@ def compile_model(config: dict, steps_per_epoch: int):
     else:
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
         metrics = []
-    # On a GPU, Keras runs GRU/LSTM layers with cuDNN, which XLA cannot use: compile without XLA there.
-    import tensorflow as tf
-
-    jit = bool(config["jit_compile"]) and not tf.config.list_physical_devices("GPU")
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=use_xla(config))
     optimizer.build(model.trainable_variables)
     return model
 
@@ -320,7 +355,8 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
         stop_after_epochs: stop (resumably) after this many epochs in *this call*; for tests and time-boxed runs.
         stop_after_seconds: a time box for *this call*: stop (resumably) before an epoch that would not end
             within it, judged by the duration of the previous epoch (or, right after a resume, the mean epoch
-            time so far). The first epoch of a fresh model always runs.
+            time of the last run, if it ran on the same kind of machine). The first epoch of a fresh model, or
+            of a run resumed on another machine or backend, always runs.
         **overrides: any other key of :func:`helpers.models.default_config` (``dropout``, ``decay_rate``, ...).
     """
     import keras
@@ -354,17 +390,18 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
     arrays = load_task_data(task, quick=config["quick"], splits=splits)
     x_train, y_train = arrays["train"]
     steps_per_epoch = int(np.ceil(len(x_train) / config["batch_size"]))
-    with _strategy().scope():
+    with _strategy_scope():
         model = compile_model(config, steps_per_epoch)
 
     history = {key: [] for key in (("loss", "val_loss", "accuracy", "val_accuracy") if task == "classify"
                                    else ("loss", "val_loss"))}
     best = {"epoch": 0, "val_loss": float("inf"), "wait": 0}
-    train_seconds, start_epoch = 0.0, 0
+    train_seconds, start_epoch, runs = 0.0, 0, []
     if state is not None:
         _load_checkpoint(model, resume.folder / state["checkpoint"])
         history, best = state["history"], state["best"]
         train_seconds, start_epoch = state["train_seconds"], state["epochs_run"]
+        runs = state.get("runs") or earlier_runs(previous, start_epoch, train_seconds)
         _log(f"Resuming {task}/{name} after epoch {start_epoch} (best epoch {best['epoch']}, "
              f"val_loss {best['val_loss']:.4f}).", verbose)
     else:
@@ -374,7 +411,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
     finished = best["wait"] >= config["patience"] or start_epoch >= config["max_epochs"]
     val_dataset = data_lib.make_dataset(*arrays["validation"], batch_size=500)
     epochs_this_call = 0
-    epoch_estimate = train_seconds / start_epoch if start_epoch else None
+    epoch_estimate = _epoch_estimate(runs)
     while not finished:
         if stop_after_seconds is not None and epoch_estimate is not None:
             elapsed = time.perf_counter() - call_start
@@ -397,6 +434,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
             history[key].append(float(result.history[key][-1]))
         epochs_this_call += 1
         epochs_run = epoch + 1
+        runs = _record_run(runs, epochs_run, seconds, new_run=epochs_this_call == 1)
         val_loss = history["val_loss"][-1]
         if not (np.isfinite(history["loss"][-1]) and np.isfinite(val_loss)):
             raise FloatingPointError(
@@ -410,13 +448,13 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
             best = dict(best, wait=best["wait"] + 1)
         finished = best["wait"] >= config["patience"] or epochs_run >= config["max_epochs"]
         state = {"config": config, "command": command, "epochs_run": epochs_run, "history": history,
-                 "best": best, "train_seconds": train_seconds, "finished": finished}
+                 "best": best, "train_seconds": train_seconds, "finished": finished, "runs": runs}
         resume.commit(model, state, improved)
         # The shipped files always hold the best weights so far: notebooks can use a model mid-training.
         with atomic_path(weights_path) as tmp:
             shutil.copyfile(resume.best_weights(), tmp)
         _write_manifest(manifest_path, config, command, history, best, train_seconds, status="in_progress",
-                        metrics={"val_loss": best["val_loss"], **best["slice_metrics"]})
+                        metrics={"val_loss": best["val_loss"], **best["slice_metrics"]}, runs=runs)
         line = (f"{task}/{name} epoch {epochs_run}/{config['max_epochs']}: loss {history['loss'][-1]:.4f}, "
                 f"val_loss {val_loss:.4f}")
         if task == "classify":
@@ -435,8 +473,10 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
         metrics.update(_pixel_notes(metrics))
     with atomic_path(weights_path) as tmp:
         model.save_weights(tmp)
+    if not runs and state is not None:  # finished before this call (e.g. a larger patience only re-measures)
+        runs = state.get("runs") or earlier_runs(previous, start_epoch, train_seconds)
     manifest = _write_manifest(manifest_path, config, command, history, best, train_seconds,
-                               status="complete", metrics=metrics)
+                               status="complete", metrics=metrics, runs=runs)
     _log(f"{task}/{name} done: best epoch {best['epoch']} of {len(history['loss'])}; "
          + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_") and "slice" not in k),
          verbose)
@@ -467,8 +507,39 @@ def _check_same_run(saved: dict, requested: dict, folder: Path, saved_command: s
             f"start over.")
 
 
+def _same_machine(run: dict, other: dict) -> bool:
+    return all(run.get(key) == other.get(key) for key in ("backend", "cpu_count", "gpus"))
+
+
+def _epoch_estimate(runs: list[dict]) -> float | None:
+    """Seconds per epoch of the last run, if it ran on the same kind of machine as this one (else unknown)."""
+    if not runs:
+        return None
+    last = runs[-1]
+    here = run_entry(0, 0, 0.0, hardware_description(), keras_backend())
+    epochs = last["epochs"][1] - last["epochs"][0] + 1
+    return last["seconds"] / epochs if _same_machine(last, here) and epochs > 0 else None
+
+
+def _record_run(runs: list[dict], epochs_run: int, seconds: float, new_run: bool) -> list[dict]:
+    """``runs`` with the epoch just finished added: to a new entry for the first epoch of a call, else to the last.
+
+    Consecutive calls on the same kind of machine and backend are merged into one entry.
+    """
+    runs = [dict(run) for run in runs]
+    here = run_entry(epochs_run, epochs_run, seconds, hardware_description(), keras_backend())
+    last = runs[-1] if runs else None
+    same_machine = last is not None and _same_machine(last, here)
+    if last is not None and (same_machine or not new_run) and last["epochs"][1] == epochs_run - 1:
+        last["epochs"] = [last["epochs"][0], epochs_run]
+        last["seconds"] = round(last["seconds"] + float(seconds), 1)
+    else:
+        runs.append(here)
+    return runs
+
+
 def _write_manifest(path: Path, config: dict, command: str, history: dict, best: dict, train_seconds: float,
-                    status: str, metrics: dict) -> dict:
+                    status: str, metrics: dict, runs: list[dict] | None = None) -> dict:
     manifest = {
         "task": config["task"],
         "name": config["name"],
@@ -481,6 +552,7 @@ def _write_manifest(path: Path, config: dict, command: str, history: dict, best:
         "metrics": metrics,
         "train_seconds": round(train_seconds, 1),
         "hardware": hardware_description(),
+        "runs": runs or [],
         "versions": software_versions(),
         "created": utc_now(),
     }
