@@ -15,6 +15,7 @@ never by its bytes, and is never overwritten.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -273,10 +274,16 @@ def make_dataset(inputs, targets, batch_size: int, shuffle: bool = False, seed: 
 
 def ArrayBatches(inputs, targets, batch_size: int):
     """A ``keras.utils.PyDataset`` of consecutive (inputs, targets) batches: the last one may be smaller."""
+    return _array_batches_class()(inputs, targets, batch_size)
+
+
+@functools.cache
+def _array_batches_class():
+    """The PyDataset class behind :func:`ArrayBatches`, defined on first use so importing this module needs no Keras."""
     import keras
 
     class _ArrayBatches(keras.utils.PyDataset):
-        def __init__(self):
+        def __init__(self, inputs, targets, batch_size):
             super().__init__()
             self.inputs, self.targets, self.batch_size = inputs, targets, batch_size
 
@@ -289,7 +296,7 @@ def ArrayBatches(inputs, targets, batch_size: int):
             part = slice(index * self.batch_size, (index + 1) * self.batch_size)
             return self.inputs[part], self.targets[part]
 
-    return _ArrayBatches()
+    return _ArrayBatches
 
 
 def task_arrays(task: str, split: Split) -> tuple[np.ndarray, np.ndarray]:

@@ -473,8 +473,6 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
         metrics.update(_pixel_notes(metrics))
     with atomic_path(weights_path) as tmp:
         model.save_weights(tmp)
-    if not runs and state is not None:  # finished before this call (e.g. a larger patience only re-measures)
-        runs = state.get("runs") or earlier_runs(previous, start_epoch, train_seconds)
     manifest = _write_manifest(manifest_path, config, command, history, best, train_seconds,
                                status="complete", metrics=metrics, runs=runs)
     _log(f"{task}/{name} done: best epoch {best['epoch']} of {len(history['loss'])}; "

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import classification as clf
+import testkit
 from helpers import data, models, reference, training
 
 
@@ -25,12 +26,7 @@ def sharp_classifier(name="gru_1x8", seed=0, scale=0.8):
 @pytest.fixture(scope="module")
 def tiny_splits():
     """32 / 16 / 16 real MNIST images (grey levels in [0, 1])."""
-    with np.load(data.find_mnist_file(download=False)) as f:
-        x_train, y_train = f["x_train"][:48] / np.float32(255), f["y_train"][:48].astype(np.int64)
-        x_test, y_test = f["x_test"][:16] / np.float32(255), f["y_test"][:16].astype(np.int64)
-    return data.MnistSplits(train=data.Split(x_train[:32], y_train[:32]),
-                            validation=data.Split(x_train[32:], y_train[32:]),
-                            test=data.Split(x_test, y_test))
+    return testkit.tiny_mnist_splits(32, 16, 16)
 
 
 @pytest.fixture(scope="module")

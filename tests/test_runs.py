@@ -15,6 +15,7 @@ import types
 import numpy as np
 import pytest
 
+import testkit
 from helpers import data, training
 from helpers import manifest as manifest_lib
 
@@ -312,11 +313,7 @@ def test_make_dataset_shuffles_the_same_way_on_every_backend(monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_splits():
     """64 / 32 / 32 real MNIST images: two batches an epoch."""
-    with np.load(data.find_mnist_file(download=False)) as f:
-        x_train, y_train = f["x_train"][:96] / np.float32(255), f["y_train"][:96].astype(np.int64)
-        x_test, y_test = f["x_test"][:32] / np.float32(255), f["y_test"][:32].astype(np.int64)
-    return data.MnistSplits(train=data.Split(x_train[:64], y_train[:64]),
-                            validation=data.Split(x_train[64:], y_train[64:]), test=data.Split(x_test, y_test))
+    return testkit.tiny_mnist_splits(64, 32, 32)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,19 @@
 
 import numpy as np
 
+from helpers import data
 from helpers.models import build
+
+
+def tiny_mnist_splits(n_train: int, n_validation: int, n_test: int) -> data.MnistSplits:
+    """The first real MNIST images (grey levels in [0, 1]): train and validation from the official train set."""
+    n = n_train + n_validation
+    with np.load(data.find_mnist_file(download=False)) as f:
+        x_train, y_train = f["x_train"][:n] / np.float32(255), f["y_train"][:n].astype(np.int64)
+        x_test, y_test = f["x_test"][:n_test] / np.float32(255), f["y_test"][:n_test].astype(np.int64)
+    return data.MnistSplits(train=data.Split(x_train[:n_train], y_train[:n_train]),
+                            validation=data.Split(x_train[n_train:], y_train[n_train:]),
+                            test=data.Split(x_test, y_test))
 
 
 def sharp_model(name: str = "gru_1x8", seed: int = 0, scale: float = 0.8, **overrides):
