@@ -92,6 +92,16 @@ class MnistSplits:
 # --------------------------------------------------------------------------------------------------
 
 
+def _replace_advice(path: Path) -> str:
+    """How to replace a bad MNIST file, depending on where it came from."""
+    from_env = os.environ.get(MNIST_ENV_VAR)
+    if from_env and Path(from_env).expanduser().resolve() == Path(path).resolve():
+        return f"replace it with a good copy, or unset {MNIST_ENV_VAR} to use {DEFAULT_MNIST_PATH}"
+    if Path(path).resolve() == DEFAULT_MNIST_PATH.resolve():
+        return f"delete it and run again to download a fresh copy from {MNIST_URL}"
+    return "replace it with a good copy of the Keras mnist.npz"
+
+
 def validate_mnist_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read ``path`` and check it holds MNIST in Keras format; return its four arrays.
 
@@ -109,7 +119,7 @@ def validate_mnist_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise MnistFileError(
             f"{path} is not a readable .npz file ({type(err).__name__}: {err}). It may be truncated or "
-            f"corrupt: delete it and run again to download a fresh copy from {MNIST_URL}."
+            f"corrupt: {_replace_advice(path)}."
         ) from err
     if missing:
         raise MnistFileError(f"{path} does not look like the Keras MNIST file: it lacks {missing}.")
@@ -119,6 +129,9 @@ def validate_mnist_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise MnistFileError(f"{path}: {key} has shape {array.shape}, expected {shape}.")
         if dtype is not None and array.dtype != dtype:
             raise MnistFileError(f"{path}: {key} has dtype {array.dtype}, expected {np.dtype(dtype)}.")
+        if key.startswith("x") and array.size and array.min() == array.max():
+            raise MnistFileError(f"{path}: every pixel of {key} is {array.flat[0]}: these are not digits; "
+                                 f"{_replace_advice(path)}.")
         if key.startswith("y"):
             if not np.issubdtype(array.dtype, np.integer):
                 raise MnistFileError(f"{path}: {key} has dtype {array.dtype}, expected integer labels.")
@@ -127,27 +140,59 @@ def validate_mnist_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return arrays
 
 
+#: Seconds without a byte from the server before a download is abandoned.
+DOWNLOAD_TIMEOUT_S = 60
+_DOWNLOAD_PREFIX = ".mnist-download-"
+
+
+def _fetch(url: str, target: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> str:
+    """Stream ``url`` into ``target`` (giving up after ``timeout`` seconds of silence); return its SHA-256."""
+    import hashlib
+    import urllib.request
+
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(target, "wb") as f:
+        while chunk := response.read(1 << 20):
+            digest.update(chunk)
+            f.write(chunk)
+    return digest.hexdigest()
+
+
+def _remove_abandoned_downloads(folder: Path) -> None:
+    """Delete download folders left by killed runs (their process is gone)."""
+    for stale in folder.glob(f"{_DOWNLOAD_PREFIX}*"):
+        pid = stale.name[len(_DOWNLOAD_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _download_mnist(destination: Path) -> Path:
     """Download the canonical file, check its SHA-256, and move it atomically to ``destination``."""
-    import keras  # imported here: only a download needs it
-
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".mnist-download-") as tmp:
+    _remove_abandoned_downloads(destination.parent)
+    with tempfile.TemporaryDirectory(dir=destination.parent, prefix=f"{_DOWNLOAD_PREFIX}{os.getpid()}-") as tmp:
+        downloaded = Path(tmp) / "mnist.npz"
         try:
-            downloaded = keras.utils.get_file(
-                fname="mnist.npz",
-                origin=MNIST_URL,
-                file_hash=MNIST_SHA256,
-                hash_algorithm="sha256",
-                cache_dir=tmp,
-                cache_subdir="",
-            )
-        except Exception as err:  # no network, proxy, HTTP error, hash mismatch, ...
+            sha256 = _fetch(MNIST_URL, downloaded)
+            if sha256 != MNIST_SHA256:
+                raise ValueError(f"SHA-256 {sha256} is not the published {MNIST_SHA256}")
+        except Exception as err:  # no network, stalled server, proxy, HTTP error, hash mismatch, ...
             raise MnistFileError(
-                f"MNIST is not on disk and the download from {MNIST_URL} failed ({type(err).__name__}: {err}).\n"
+                f"MNIST is not on disk and the download from {MNIST_URL} failed ({type(err).__name__}: {err}). "
                 f"Put the Keras-format mnist.npz at {destination}, or set the environment variable "
                 f"{MNIST_ENV_VAR} to the path of a copy you already have."
-            ) from err
+            ) from None
         if destination.exists():  # someone put a file there meanwhile: never overwrite it
             return destination
         shutil.move(downloaded, destination)

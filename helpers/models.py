@@ -264,7 +264,9 @@ def read_manifest(task: str, name: str, models_dir: str | Path | None = None) ->
     _, manifest_path = model_paths(task, name, models_dir)
     if not manifest_path.exists():
         raise ModelNotTrainedError(_not_trained_message(task, name, manifest_path))
-    return json.loads(manifest_path.read_text())
+    from helpers.workspace import read_json
+
+    return read_json(manifest_path, "manifest")
 
 
 def is_trained(task: str, name: str, models_dir: str | Path | None = None) -> bool:
@@ -274,11 +276,13 @@ def is_trained(task: str, name: str, models_dir: str | Path | None = None) -> bo
 
 
 def _not_trained_message(task: str, name: str, path: Path) -> str:
-    return (
-        f"No trained {task} model {name!r} at {path}. Train it with\n"
-        f"    python -m helpers.train {task} {name}\n"
-        f"(resumable: re-run the same command after an interruption)."
-    )
+    from helpers.workspace import display, is_shipped
+
+    if is_shipped(path):
+        return (f"No trained {task} model {name!r} at {display(path)}. It is a shipped file: restore it with "
+                f"`git checkout -- {display(path)}`.")
+    return (f"No trained {task} model {name!r} at {display(path)}. Train it with "
+            f"`python -m helpers.train {task} {name} --out {display(Path(path).parent.parent)}` (resumable).")
 
 
 def _check_weight_shapes(model, weights_path: Path) -> None:
@@ -312,16 +316,20 @@ def load(task: str, name: str, models_dir: str | Path | None = None) -> "keras.M
         raise ModelNotTrainedError(_not_trained_message(task, name, weights_path))
     overrides = {}
     if manifest_path.exists():
-        config = json.loads(manifest_path.read_text()).get("config", {})
+        from helpers.workspace import read_json
+
+        config = read_json(manifest_path, "manifest").get("config", {})
         overrides = {k: config[k] for k in ARCHITECTURE_KEYS if k in config}
     model = build(task, name, **overrides)
     try:
         _check_weight_shapes(model, weights_path)
         model.load_weights(weights_path)
     except Exception as err:
+        from helpers.workspace import restore_advice
+
         raise ValueError(
-            f"{weights_path} does not match the {task} architecture {name!r} "
-            f"({type(err).__name__}: {err}). Retrain it with `python -m helpers.train {task} {name} --fresh`."
+            f"{weights_path} cannot be loaded as the {task} model {name!r} "
+            f"({type(err).__name__}: {err}): {restore_advice(weights_path)}."
         ) from err
     return model
 

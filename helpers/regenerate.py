@@ -5,16 +5,11 @@
     python -m helpers.regenerate -p quick True -p retrain True --output-dir /tmp/smoke
     python -m helpers.regenerate --list                # what would run
 
-Parameters given with ``-p NAME VALUE`` are passed to every notebook that declares ``NAME`` in its
-``parameters`` cell (others are left alone, so ``-p models '["gru_1x32"]'`` is safe for all). Values are
-parsed as Python literals when they can be (``True``, ``3``, ``["a"]``), else taken as strings.
-
-Each notebook is written to a temporary file and moved into place only when it ran without error, so a
-failure never leaves a half-executed notebook behind. Cells tagged ``widget`` (the interactive explorers)
-get a watchdog: headless execution of a widget cell occasionally never returns (a known nbclient problem,
-jupyter/nbclient#312), so such a cell that runs past ``WIDGET_CELL_TIMEOUT_S`` makes the runner execute
-the notebook again from the start, up to ``ATTEMPTS`` times. On failure the command stops, names the notebook
-and the failing cell, and exits with status 1.
+``-p NAME VALUE`` goes to every notebook that declares ``NAME`` in its ``parameters`` cell, checked against
+the type of its default there before anything runs. All or nothing: every notebook and figure is written to
+a staging folder, and only when all of them ran without error are they moved into place (figures to
+``figures/``, or ``DIR/figures/`` with ``--output-dir``). Widget cells get a watchdog against a known
+headless hang (jupyter/nbclient#312): the notebook is executed again, up to ``ATTEMPTS`` times.
 """
 
 from __future__ import annotations
@@ -22,7 +17,9 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,8 +52,22 @@ def cell_timeout_function(default: float | None):
 
 
 def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The project's notebooks, in order (``01_...``, ``02_...``, ...)."""
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    """The project's notebooks, in order (``01_...``, ``02_...``): executed ones, and sources not built yet."""
+    from helpers.notebook_sources import list_sources, notebook_for
+
+    found = set(folder.glob("[0-9][0-9]_*.ipynb"))
+    found |= {notebook_for(source) for source in list_sources(folder / "src")}
+    return sorted(found)
+
+
+def read_notebook(path: Path):
+    """The notebook to execute: built from its source (``src/NN_name.py``) when there is one, else the file."""
+    import nbformat
+
+    from helpers.notebook_sources import read_source, source_for
+
+    source = source_for(path)
+    return read_source(source) if source.exists() else nbformat.read(path, as_version=4)
 
 
 def select_notebooks(only: list[str] | None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -83,28 +94,98 @@ def parse_value(text: str):
         return text
 
 
-def declared_parameters(path: Path) -> set[str]:
-    """Names assigned in the notebook's ``parameters``-tagged cell."""
-    import nbformat
+#: Marks a default that is not a literal (its type cannot be checked).
+UNCHECKED = object()
 
-    notebook = nbformat.read(path, as_version=4)
-    names = set()
+
+def parameter_defaults(path: Path) -> dict:
+    """Names assigned in the notebook's ``parameters``-tagged cell, with their default values."""
+    notebook = read_notebook(path)
+    defaults = {}
     for cell in notebook.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
             for node in ast.parse(cell.source).body:
                 targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-                names |= {t.id for t in targets if isinstance(t, ast.Name)}
-    return names
+                value = getattr(node, "value", None)
+                try:
+                    default = ast.literal_eval(value) if value is not None else UNCHECKED
+                except ValueError:
+                    default = UNCHECKED
+                defaults.update({t.id: default for t in targets if isinstance(t, ast.Name)})
+    return defaults
+
+
+def declared_parameters(path: Path) -> set[str]:
+    """Names assigned in the notebook's ``parameters``-tagged cell."""
+    return set(parameter_defaults(path))
+
+
+_KINDS = {bool: "True or False", int: "an integer", float: "a number", str: "a string", list: "a list",
+          dict: "a dict", tuple: "a tuple"}
+
+
+def typed_value(name: str, text: str, default, where: str):
+    """``text`` converted to the type of ``default``; a ValueError that names the parameter otherwise."""
+    if default is UNCHECKED:
+        return parse_value(text)
+    kind = type(default)
+    if kind is bool:
+        if text in ("True", "true"):
+            return True
+        if text in ("False", "false"):
+            return False
+    else:
+        value = parse_value(text)
+        if kind is str and not isinstance(value, str):
+            value = text  # a string parameter takes the text as it is
+        if default is None or (isinstance(value, kind) and not isinstance(value, bool)) \
+                or (kind is float and isinstance(value, int) and not isinstance(value, bool)):
+            if default is None and not _is_literal(text):
+                raise ValueError(f"-p {name} {text!r}: {where} declares {name} = None; give None or a Python "
+                                 f"literal such as 5 or 'text'.")
+            if kind is list and default and value and not all(isinstance(v, type(default[0])) for v in value):
+                raise ValueError(f"-p {name} {text!r}: {where} expects a list of {type(default[0]).__name__}, "
+                                 f"like {default!r}.")
+            return value
+    shown = repr(default) if len(repr(default)) <= 40 else repr(default)[:37] + "..."
+    raise ValueError(f"-p {name} {text!r}: {where} declares {name} = {shown}, so the value must be "
+                     f"{_KINDS.get(kind, kind.__name__)}" + (" (true/false also accepted)" if kind is bool else "") + ".")
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return False
+    return True
+
+
+def check_parameters(notebooks: list[Path], raw: dict[str, str]) -> dict[Path, dict]:
+    """Per notebook, the parameters it declares, typed against its defaults (a ValueError before any work)."""
+    typed, declared_anywhere = {}, set()
+    for path in notebooks:
+        defaults = parameter_defaults(path)
+        declared_anywhere |= set(defaults)
+        typed[path] = {name: typed_value(name, text, defaults[name], path.name)
+                       for name, text in raw.items() if name in defaults}
+    unknown = sorted(set(raw) - declared_anywhere)
+    if unknown:
+        raise ValueError(f"no selected notebook declares parameter(s) {unknown}; --list shows each notebook's.")
+    return typed
 
 
 def run_notebook(path: Path, output: Path, parameters: dict | None = None, progress: bool = True,
-                 cell_timeout: float | None = CELL_TIMEOUT_S) -> float:
-    """Execute one notebook with papermill into ``output`` (atomically); return the seconds it took.
+                 cell_timeout: float | None = CELL_TIMEOUT_S, figures_dir: Path | None = None) -> float:
+    """Execute one notebook (built from its source if it has one) into ``output``; return the seconds it took.
 
-    When ``output`` is not the notebook itself, its figures go to ``{output folder}/figures/`` instead of
-    the repository's ``figures/``.
+    Runs in ``path``'s folder; ``output`` is written atomically, in JupyterLab's form. Figures go to
+    ``figures_dir`` if given, else (when ``output`` is not the notebook itself) to ``{output folder}/figures/``,
+    else to the repository's ``figures/``.
     """
+    import nbformat
     import papermill
+
+    from helpers.notebook_sources import write_notebook
 
     parameters = parameters or {}
     declared = declared_parameters(path)
@@ -113,23 +194,25 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env_path) if p)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if Path(output).resolve() != Path(path).resolve():
+    if figures_dir is not None:
+        os.environ[FIGURES_ENV_VAR] = str(Path(figures_dir).resolve())
+    elif Path(output).resolve() != Path(path).resolve():
         os.environ[FIGURES_ENV_VAR] = str(Path(output).resolve().parent / "figures")
     else:
         os.environ.pop(FIGURES_ENV_VAR, None)
     from nbclient.exceptions import CellTimeoutError
 
     tick = time.perf_counter()
-    started = time.time() - 1.0  # file times may be rounded down to the second
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with atomic_path(output) as tmp:
                 papermill.execute_notebook(
-                    str(path), str(tmp), parameters=used, kernel_name=KERNEL_NAME, cwd=str(path.parent),
+                    read_notebook(path), str(tmp), parameters=used, kernel_name=KERNEL_NAME, cwd=str(path.parent),
                     progress_bar=progress, log_output=False, report_mode=False,
                     execution_timeout=cell_timeout,  # a stuck cell fails the run instead of hanging it
                     timeout_func=cell_timeout_function(cell_timeout),
                 )
+                write_notebook(nbformat.read(tmp, as_version=4), tmp)
             break
         except CellTimeoutError:
             # Only a widget cell can time out when no --cell-timeout is set: that is the known hang.
@@ -138,23 +221,61 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
             print(f"{path.name}: a widget cell did not return within {WIDGET_CELL_TIMEOUT_S:.0f} s (a known "
                   f"headless-execution hang); executing the notebook again ({attempt + 1} of {ATTEMPTS}).",
                   file=sys.stderr, flush=True)
-    for stale in prune_stale_figures(path, started):
-        print(f"{stale.name} is no longer produced by {Path(output).name}: removed", flush=True)
     return time.perf_counter() - tick
 
 
-def prune_stale_figures(notebook: Path, since: float, folder: Path | None = None) -> list[Path]:
-    """Delete the notebook's figures (``NN_*.png``, NN its number) that were not written since ``since``.
+def install_figures(notebook: Path, staged: Path, target: Path) -> list[Path]:
+    """Move the notebook's staged figures (``NN_*.png``) into ``target``; delete those it no longer draws.
 
-    Run after a successful execution, so ``figures/`` holds exactly the figures the notebook now shows (a
-    figure named after a model that is no longer shown would otherwise linger). Returns the deleted paths.
+    Returns the deleted paths, so ``target`` holds exactly the figures the notebook now shows.
     """
-    folder = Path(folder) if folder is not None else Path(os.environ.get(FIGURES_ENV_VAR) or FIGURES_DIR)
     prefix = Path(notebook).name.split("_", 1)[0]
-    stale = [p for p in sorted(folder.glob(f"{prefix}_*.png")) if p.stat().st_mtime < since]
+    target.mkdir(parents=True, exist_ok=True)
+    produced = {p.name: p for p in staged.glob(f"{prefix}_*.png")} if staged.exists() else {}
+    stale = [p for p in sorted(target.glob(f"{prefix}_*.png")) if p.name not in produced]
+    for name, path in produced.items():
+        os.replace(path, target / name)
     for path in stale:
         path.unlink()
     return stale
+
+
+def regenerate(notebooks: list[Path], parameters: dict[Path, dict], output_dir: Path | None = None,
+               cell_timeout: float | None = CELL_TIMEOUT_S, figures_dir: Path | None = None) -> int:
+    """Execute ``notebooks`` into a staging folder; move notebooks and figures into place only if all succeed."""
+    target = Path(output_dir) if output_dir is not None else notebooks[0].parent
+    if figures_dir is None:
+        figures_dir = target / "figures" if output_dir is not None else _figures_for(target)
+    target.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".regenerate-", dir=target))
+    try:
+        total = 0.0
+        for i, path in enumerate(notebooks, 1):
+            print(f"[{i}/{len(notebooks)}] {path.name} ...", flush=True)
+            try:
+                total += run_notebook(path, staging / path.name, parameters.get(path, {}), cell_timeout=cell_timeout,
+                                      figures_dir=staging / "figures")
+            except Exception as err:  # papermill raises PapermillExecutionError with the cell's details
+                print(f"error: {_failure_message(path, err)}", file=sys.stderr)
+                print(f"Nothing was changed: no notebook or figure in {target} or {figures_dir} was written.",
+                      file=sys.stderr)
+                return 1
+            print(f"[{i}/{len(notebooks)}] {path.name} done", flush=True)
+        for path in notebooks:
+            for stale in install_figures(path, staging / "figures", figures_dir):
+                print(f"{stale.name} is no longer drawn by {path.name}: removed", flush=True)
+            os.replace(staging / path.name, target / path.name)
+        print(f"All {len(notebooks)} notebook(s) executed in {total:.0f} s -> {target} (figures: {figures_dir}).")
+        return 0
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _figures_for(notebooks_dir: Path) -> Path:
+    """The figures folder beside a notebooks folder (the repository's ``figures/`` for ``notebooks/``)."""
+    if Path(notebooks_dir).resolve() == NOTEBOOKS_DIR.resolve():
+        return FIGURES_DIR
+    return Path(notebooks_dir).parent / "figures"
 
 
 def _failure_message(path: Path, err: Exception) -> str:
@@ -171,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="papermill parameter for the notebooks that declare it (repeatable)")
     parser.add_argument("--output-dir", type=Path, help="write executed notebooks here instead of in place")
     parser.add_argument("--list", action="store_true", help="list the notebooks that would run and exit")
-    parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT_S, metavar="SECONDS",
+    parser.add_argument("--cell-timeout", type=_positive_seconds, default=CELL_TIMEOUT_S, metavar="SECONDS",
                         help="fail a notebook whose cell runs longer than this (default: no limit)")
     parser.add_argument("--notebooks-dir", type=Path, default=None, metavar="DIR",
                         help="folder of the NN_*.ipynb notebooks (default: notebooks/)")
@@ -185,29 +306,30 @@ def main(argv: list[str] | None = None) -> int:
     if not notebooks:
         print(f"error: no notebooks found in {folder}", file=sys.stderr)
         return 2
-    parameters = {name: parse_value(value) for name, value in args.parameter}
-    unknown = set(parameters) - set().union(*(declared_parameters(p) for p in notebooks))
-    if unknown:
-        print(f"error: no selected notebook declares parameter(s) {sorted(unknown)}", file=sys.stderr)
+    try:
+        parameters = check_parameters(notebooks, dict(args.parameter))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     if args.list:
         for path in notebooks:
-            print(f"{path.name}: parameters {sorted(declared_parameters(path))}")
+            defaults = parameter_defaults(path)
+            print(f"{path.name}: " + ", ".join(f"{k}={'...' if v is UNCHECKED else repr(v)}" for k, v in defaults.items()))
         return 0
-    total = 0.0
-    for i, path in enumerate(notebooks, 1):
-        output = (args.output_dir / path.name) if args.output_dir else path
-        print(f"[{i}/{len(notebooks)}] {path.name} ...", flush=True)
-        try:
-            seconds = run_notebook(path, output, parameters, cell_timeout=args.cell_timeout)
-        except Exception as err:  # papermill raises PapermillExecutionError with the cell's details
-            print(f"error: {_failure_message(path, err)}", file=sys.stderr)
-            print("The committed notebook was left unchanged.", file=sys.stderr)
-            return 1
-        total += seconds
-        print(f"[{i}/{len(notebooks)}] {path.name} done in {seconds:.0f} s -> {output}", flush=True)
-    print(f"All {len(notebooks)} notebook(s) executed in {total:.0f} s.")
-    return 0
+    if args.output_dir is not None and args.output_dir.exists() and not args.output_dir.is_dir():
+        print(f"error: --output-dir {args.output_dir} is a file; choose a folder.", file=sys.stderr)
+        return 2
+    return regenerate(notebooks, parameters, args.output_dir, args.cell_timeout)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 if __name__ == "__main__":

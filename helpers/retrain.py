@@ -11,32 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers.paths import REPO_ROOT
+from helpers.training import shipped_recipe
 
 #: Where full retraining writes its models (git-ignored).
 RETRAINED_MODELS_DIR = REPO_ROOT / "runs" / "retrained-models"
 #: Where ``quick`` retraining writes its throw-away models (git-ignored).
 QUICK_MODELS_DIR = REPO_ROOT / "runs" / "quick-models"
-
-
-#: Config keys that are part of a model's identity or of the run, not of its training recipe.
-_NOT_RECIPE = ("task", "name", "cell", "layers", "units", "quick", "reference_recipe")
-
-
-def shipped_recipe(task: str, name: str, models_dir: str | Path | None = None) -> dict:
-    """The training recipe of the shipped model ``task/name`` (learning rate, decay, dropout, epochs, ...).
-
-    Read from the config in its manifest, as keyword arguments for :func:`helpers.training.train`, so that
-    retraining reproduces the shipped model's recipe rather than today's defaults. Returns ``{}`` when no
-    model is shipped (retraining then uses :func:`helpers.models.default_config`).
-    """
-    from helpers import models as zoo
-
-    _, manifest_path = zoo.model_paths(task, name, models_dir)
-    if not manifest_path.exists():
-        return {}
-    config = zoo.read_manifest(task, name, models_dir).get("config", {})
-    defaults = zoo.default_config(task, name)
-    return {key: value for key, value in config.items() if key in defaults and key not in _NOT_RECIPE}
 
 
 def retrain(task: str, names, epochs: int | None = None, quick: bool = False, verbose: int = 1) -> Path:
@@ -55,6 +35,6 @@ def retrain(task: str, names, epochs: int | None = None, quick: bool = False, ve
         recipe = shipped_recipe(task, name)
         if epochs is not None or quick:
             recipe.pop("max_epochs", None)  # the caller's budget, or the quick run's
-        training.train(task, name, epochs=epochs, quick=quick, out=models_dir, fresh=quick, verbose=verbose,
+        training.train(task, name, epochs=epochs, quick=quick, out=models_dir, fresh=quick, extend=epochs is not None, verbose=verbose,
                        **recipe)
     return models_dir

@@ -1,21 +1,11 @@
-"""Command line: train (or resume) one zoo model.
+"""Command line: train (or resume) one zoo model into ``runs/`` (never into the shipped ``data/models/``).
 
-    python -m helpers.train {classify|pixel} NAME [--epochs N] [--batch-size B] [--lr LR]
-                            [--quick] [--out DIR] [--seed S] [--fresh]
-                            [--max-epochs-now N] [--max-minutes-now M]
-                            [--decay-rate R] [--decay-every E] [--dropout P] [--clipnorm C]
-                            [--patience K] [--reset-after {true,false}] [--gate-bias-init {chrono,default}]
+    python -m helpers.train classify gru_1x32                 # into runs/classify/
+    python -m helpers.train pixel gru_1x128 --from-shipped --epochs 40   # extend the shipped model, in runs/
+    python -m helpers.promote pixel gru_1x128 --replace-shipped          # then ship it, on purpose
 
-Options left out take the model's defaults (``helpers.models.default_config``). Every manifest records
-the full command, recipe flags included, that reproduces its run.
-
-Keras' TensorFlow backend is the default; ``KERAS_BACKEND=torch python -m helpers.train ...`` trains with
-PyTorch instead (on an NVIDIA GPU, with cuDNN's GRU and LSTM kernels), and a run may resume on another
-machine or backend than the one it started on.
-
-Re-running the same command after an interruption (Ctrl-C, a closed laptop, ``kill -9``) continues from
-the last completed epoch. ``--fresh`` discards previous progress. Files go to ``data/models/{task}/``
-(or ``DIR/{task}/``): ``NAME.weights.h5``, ``NAME.json`` (the manifest) and ``resume/NAME/``.
+Re-running the same command after an interruption continues from the last completed epoch; ``--fresh``
+discards the run's progress. Every manifest records the full command that reproduces its run.
 """
 
 from __future__ import annotations
@@ -111,9 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=_positive_int, help="training batch size")
     parser.add_argument("--lr", type=_positive_float, help="initial learning rate")
     parser.add_argument("--seed", type=_non_negative_int, help="random seed (data order, init, dropout)")
-    parser.add_argument("--quick", action="store_true", help="tiny subset, 2 epochs: a smoke test, never shipped")
-    parser.add_argument("--out", help="output folder (default: data/models)")
-    parser.add_argument("--fresh", action="store_true", help="discard previous progress and start over")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny subset, 2 epochs: a smoke test (into runs/quick/ by default; never shipped)")
+    parser.add_argument("--out", help="output folder (default: runs/); the shipped data/models is refused")
+    parser.add_argument("--fresh", action="store_true", help="discard this run's progress in --out and start over")
+    parser.add_argument("--extend", action="store_true",
+                        help="continue a finished run in --out up to a larger --epochs (never done implicitly)")
+    parser.add_argument("--from-shipped", action="store_true",
+                        help="start from the shipped model's last checkpoint and its recipe, to extend it to a "
+                             "larger --epochs in --out; ship the result with python -m helpers.promote")
     parser.add_argument("--max-epochs-now", type=_positive_int, dest="stop_after_epochs",
                         help="stop (resumably) after this many epochs in this run")
     parser.add_argument("--max-minutes-now", type=_positive_float, dest="stop_after_minutes",
@@ -137,7 +133,19 @@ def config_options(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from helpers.workspace import QUICK_RUNS_DIR, RUNS_DIR, WorkspaceError, check_writable, refuse_shipped
+
+    if args.fresh and args.from_shipped:
+        parser.error("--fresh and --from-shipped together are ambiguous: pass one of them")
+    try:  # before TensorFlow is imported, so that a bad --out fails at once
+        out = args.out if args.out is not None else (QUICK_RUNS_DIR if args.quick else RUNS_DIR)
+        refuse_shipped(out)
+        check_writable(out)
+    except WorkspaceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from helpers.manifest import keras_backend
     from helpers.paths import import_tensorflow_quietly
 
@@ -147,11 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.training import train
 
     try:
-        train(args.task, args.name, **config_options(args), out=args.out, fresh=args.fresh,
-              stop_after_epochs=args.stop_after_epochs,
+        train(args.task, args.name, **config_options(args), out=args.out, fresh=args.fresh, extend=args.extend,
+              from_shipped=args.from_shipped, stop_after_epochs=args.stop_after_epochs,
               stop_after_seconds=None if args.stop_after_minutes is None else 60 * args.stop_after_minutes)
     except (ValueError, MnistFileError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a disk that fills up or goes read-only during the run
+        print(f"error: {getattr(err, 'filename', None) or args.out or 'runs/'}: {err.strerror or err}. The last "
+              f"completed epoch is kept: free space or fix the folder, then run the same command to resume.",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nInterrupted. Run the same command again to resume from the last completed epoch.",

@@ -1,98 +1,165 @@
-"""Train (or resume) the whole zoo, one model after another, and report where it stands.
+"""Train the zoo's unfinished models one after another (into ``runs/``), and report where the zoo stands.
 
-    python -m helpers.train_zoo --status                 # a table: status, epochs, best validation loss
-    python -m helpers.train_zoo                          # train every unfinished model, smallest first
-    python -m helpers.train_zoo --task pixel --only gru_1x128 --epochs 40
-    python -m helpers.train_zoo --max-minutes-now 50      # a time box: stop resumably before it runs out
+    python -m helpers.train_zoo --status                 # shipped models (files checked) and runs in runs/
+    python -m helpers.train_zoo                          # train every model that is neither shipped nor finished
+    python -m helpers.train_zoo --task pixel --only gru_1x128 --include-shipped --epochs 40
 
-Each model is trained by :func:`helpers.training.train` exactly as ``python -m helpers.train`` would, so the
-queue is resumable at any point: run the same command again after an interruption.
+Each model is trained by :func:`helpers.training.train` as ``python -m helpers.train`` would, so the queue is
+resumable: run the same command again after an interruption. Shipped models are never touched.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from helpers import models as zoo  # noqa: E402
-from helpers.paths import MODELS_DIR  # noqa: E402
+from helpers import models as zoo
+from helpers.paths import MODELS_DIR
+from helpers.workspace import RUNS_DIR, WorkspaceError, check_weights_file, read_json
 
 #: Training order: cheapest first, so finished models land early.
 ORDER = ("gru_1x32", "lstm_1x32", "gru_3x32", "lstm_3x32", "gru_1x64", "lstm_1x64", "gru_1x128", "lstm_1x128")
 
 
-def zoo_status(models_dir=None) -> list[dict]:
-    """One row per (task, model) of the course's zoo: status, epochs run, best epoch, best validation loss."""
+def model_state(task: str, name: str, folder: str | Path) -> dict:
+    """Status of one model in a models folder, its files checked: complete, in_progress, damaged, ..."""
+    weights, manifest_path = zoo.model_paths(task, name, folder)
+    resume_state = weights.parent / "resume" / name / "state.json"
+    row = {"status": "not started", "epochs": 0, "best_epoch": None, "val_loss": None, "hours": 0.0}
+    if not manifest_path.exists():
+        if resume_state.exists():
+            row["status"] = "checkpoint only"
+        elif weights.exists():
+            row["status"] = "damaged: manifest missing"
+        return row
+    try:
+        manifest = read_json(manifest_path, "manifest")
+        zoo_check = manifest["history"]["val_loss"], manifest["epochs_run"], manifest["best_epoch"]
+        check_weights_file(weights)
+    except (WorkspaceError, KeyError, TypeError) as err:
+        reason = str(err) if isinstance(err, WorkspaceError) else f"manifest {manifest_path} lacks {err}"
+        return dict(row, status="damaged", problem=reason)
+    val_losses, epochs, best = zoo_check
+    row.update(status=manifest.get("status", "?"), epochs=epochs, best_epoch=best,
+               val_loss=min(val_losses) if val_losses else None, hours=manifest.get("train_seconds", 0) / 3600,
+               max_epochs=manifest.get("config", {}).get("max_epochs"))
+    if task == "classify" and best:
+        row["val_accuracy"] = manifest["history"]["val_accuracy"][best - 1]
+    if manifest.get("config", {}).get("quick"):
+        row["status"] += " (quick)"
+    return row
+
+
+def zoo_status(models_dir=None, runs_dir=None) -> list[dict]:
+    """One row per (task, model) of the course's zoo: the shipped model's state, and its run in ``runs_dir``."""
     rows = []
     for task in zoo.TASKS:
         for name in zoo.TASK_MODELS[task]:
-            weights, manifest_path = zoo.model_paths(task, name, models_dir or MODELS_DIR)
-            row = {"task": task, "model": name, "status": "not started", "epochs": 0, "best_epoch": None,
-                   "val_loss": None, "hours": 0.0}
-            resume_state = weights.parent / "resume" / name / "state.json"
-            if manifest_path.exists():
-                manifest = json.loads(manifest_path.read_text())
-                row.update(status=manifest["status"], epochs=manifest["epochs_run"], best_epoch=manifest["best_epoch"],
-                           val_loss=min(manifest["history"]["val_loss"]), hours=manifest["train_seconds"] / 3600,
-                           max_epochs=manifest["config"]["max_epochs"])
-                if manifest["task"] == "classify":
-                    row["val_accuracy"] = manifest["history"]["val_accuracy"][manifest["best_epoch"] - 1]
-            elif resume_state.exists():
-                row["status"] = "checkpoint only"
+            row = {"task": task, "model": name, **model_state(task, name, models_dir or MODELS_DIR)}
+            if runs_dir is not None:
+                run = model_state(task, name, runs_dir)
+                row["run"] = "-" if run["status"] == "not started" else f"{run['status']} {run['epochs']} ep"
             rows.append(row)
     return rows
 
 
-def main(argv=None) -> int:
+def _print_status(models_dir, runs_dir) -> None:
+    from helpers.plots import format_table
+
+    rows = zoo_status(models_dir, runs_dir)
+    print(format_table(rows, ["task", "model", "status", "epochs", "best_epoch", "val_loss", "val_accuracy", "hours",
+                              "run"],
+                       headers=["task", "model", "shipped", "epochs", "best_epoch", "val_loss", "val_accuracy",
+                                "hours", "in runs/"],
+                       formats={"val_accuracy": "{:.2%}", "hours": "{:.2f}"}))
+    for row in rows:
+        if "problem" in row:
+            print(f"{row['task']}/{row['model']}: {row['problem']}")
+
+
+def queue(tasks, only, include_shipped: bool, models_dir, runs_dir) -> list[tuple[str, str]]:
+    """The (task, name) pairs to train, cheapest first: not finished in ``runs_dir`` and (unless asked) not shipped."""
+    chosen = []
+    for task in tasks:
+        for name in ORDER:
+            if name not in zoo.TASK_MODELS[task] or (only and name not in only):
+                continue
+            if not include_shipped and model_state(task, name, models_dir)["status"] == "complete":
+                continue
+            if model_state(task, name, runs_dir)["status"] == "complete":
+                continue
+            chosen.append((task, name))
+    return chosen
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m helpers.train_zoo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--status", action="store_true", help="print where every model stands and exit")
     parser.add_argument("--task", choices=zoo.TASKS, action="append", help="only this task (repeatable)")
-    parser.add_argument("--only", nargs="+", help="only these model names")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these zoo models")
     parser.add_argument("--epochs", type=int, help="maximum epochs per model (default: each config's)")
-    parser.add_argument("--out", help="models folder (default data/models)")
+    parser.add_argument("--out", default=str(RUNS_DIR), help="runs folder (default runs/); never data/models")
+    parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
+    parser.add_argument("--include-shipped", action="store_true",
+                        help="also train models that are shipped (from scratch, into --out; data/models is untouched)")
     parser.add_argument("--max-minutes-now", type=float, dest="minutes",
                         help="time box for the whole queue: stop (resumably) before an epoch that would not end "
                              "within it; the queue ends at the first model left unfinished")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.minutes is not None and not args.minutes > 0:
         parser.error(f"--max-minutes-now must be a positive number of minutes, got {args.minutes}")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, got {args.epochs}")
+    tasks = args.task or list(zoo.TASKS)
+    allowed = sorted({name for task in tasks for name in zoo.TASK_MODELS[task]})
+    unknown = [name for name in args.only or [] if name not in allowed]
+    if unknown:
+        parser.error(f"--only {' '.join(unknown)}: not a zoo model of {'/'.join(tasks)}; choose from {', '.join(allowed)}")
     if args.status:
-        from helpers.plots import format_table
-
-        print(format_table(zoo_status(args.out), ["task", "model", "status", "epochs", "best_epoch", "val_loss",
-                                                  "val_accuracy", "hours"],
-                           formats={"val_accuracy": "{:.2%}", "hours": "{:.2f}"}))
+        _print_status(args.models_dir, args.out)
         return 0
+    from helpers import training
+    from helpers.data import MnistFileError, load_mnist
+    from helpers.workspace import check_writable, display, refuse_shipped
+
+    try:
+        refuse_shipped(args.out)
+        check_writable(args.out)
+        todo = queue(tasks, args.only, args.include_shipped, args.models_dir, args.out)
+        if not todo:
+            print(f"Nothing to train: every selected model is shipped and finished, or finished in {display(args.out)}. "
+                  f"--include-shipped trains shipped models again (into {display(args.out)}).")
+            return 0
+        splits = load_mnist()
+    except (WorkspaceError, MnistFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from helpers.paths import import_tensorflow_quietly
-    from helpers.training import train
 
     import_tensorflow_quietly()
     start = time.perf_counter()
-    tasks = args.task or list(zoo.TASKS)
-    for name in args.only or []:
-        zoo.parse_name(name)
-    for task in tasks:
-        for name in ORDER:
-            if name not in zoo.TASK_MODELS[task] or (args.only and name not in args.only):
-                continue
-            box = None
-            if args.minutes is not None:
-                box = 60 * args.minutes - (time.perf_counter() - start)
-                if box <= 0:
-                    print("The time box is spent; run the same command to go on.")
-                    return 0
-            try:
-                manifest = train(task, name, epochs=args.epochs, out=args.out, stop_after_seconds=box)
-            except (ValueError, FloatingPointError) as err:
-                print(f"error: {task}/{name}: {err}", file=sys.stderr)
-                return 2
-            if box is not None and manifest.get("status") != "complete":
-                return 0  # stopped by the time box: the next model would not fit either
+    for task, name in todo:
+        box = None
+        if args.minutes is not None:
+            box = 60 * args.minutes - (time.perf_counter() - start)
+            if box <= 0:
+                print("The time box is spent; run the same command to go on.")
+                return 0
+        try:
+            manifest = training.train(task, name, epochs=args.epochs, out=args.out, splits=splits,
+                                      stop_after_seconds=box)
+        except (ValueError, FloatingPointError, MnistFileError) as err:
+            print(f"error: {task}/{name}: {err}", file=sys.stderr)
+            return 2
+        if box is not None and manifest.get("status") != "complete":
+            return 0  # stopped by the time box: the next model would not fit either
     return 0
 
 

@@ -1,6 +1,7 @@
 """The resumable training engine behind ``python -m helpers.train``.
 
-One call trains one zoo model and leaves, in ``data/models/{task}/`` (or ``out``):
+One call trains one zoo model and leaves, in ``runs/{task}/`` (or ``{out}/{task}/``; never in the shipped
+``data/models/``, which only ``python -m helpers.promote`` changes):
 
 - ``{name}.weights.h5``: the weights of the best epoch (lowest validation loss) so far;
 - ``{name}.json``: the manifest (config, exact command, per-epoch history, metrics, time, hardware);
@@ -50,9 +51,18 @@ from helpers.manifest import (
     write_json_atomic,
 )
 from helpers.paths import MODELS_DIR
+from helpers.workspace import (
+    QUICK_RUNS_DIR,
+    RUNS_DIR,
+    WorkspaceError,
+    check_writable,
+    display,
+    read_json,
+    refuse_shipped,
+)
 
 #: Config keys that may change between a run and its resumption (everything else must match).
-RESUMABLE_CHANGES = ("max_epochs", "patience")
+RESUMABLE_CHANGES = ("max_epochs", "patience", "jit_compile")
 #: Sizes of the ``quick`` subsets (smoke tests and CI; never shipped).
 QUICK_SIZES = {"train": 512, "validation": 256, "test": 256}
 QUICK_EPOCHS = 2
@@ -132,6 +142,20 @@ def reproduce_command(config: dict, out: Path | None) -> str:
     return " ".join(parts)
 
 
+#: Config keys that are part of a model's identity or of the run, not of its training recipe.
+_NOT_RECIPE = ("task", "name", "cell", "layers", "units", "quick", "reference_recipe")
+
+
+def shipped_recipe(task: str, name: str, models_dir: str | Path | None = None) -> dict:
+    """The training recipe in the shipped manifest of ``task/name`` as ``train`` keywords (``{}`` if none)."""
+    _, manifest_path = zoo.model_paths(task, name, models_dir)
+    if not manifest_path.exists():
+        return {}
+    config = read_json(manifest_path, "manifest").get("config", {})
+    defaults = zoo.default_config(task, name)
+    return {key: value for key, value in config.items() if key in defaults and key not in _NOT_RECIPE}
+
+
 # --------------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------------
@@ -199,14 +223,25 @@ def compile_model(config: dict, steps_per_epoch: int):
         config["learning_rate"], decay_steps=config["decay_every"] * steps_per_epoch,
         decay_rate=config["decay_rate"], staircase=True)
     optimizer = keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
-    if config["task"] == "classify":
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    else:
-        loss = keras.losses.BinaryCrossentropy(from_logits=True)
-        metrics = []
+    loss, metrics = _loss_and_metrics(config["task"])
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=use_xla(config))
     optimizer.build(model.trainable_variables)
+    return model
+
+
+def _loss_and_metrics(task: str):
+    import keras
+
+    if task == "classify":
+        return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    return keras.losses.BinaryCrossentropy(from_logits=True), []
+
+
+def compile_for_evaluation(model, task: str):
+    """Compile a loaded model with the training loss and metrics, so that :func:`evaluate` works."""
+    loss, metrics = _loss_and_metrics(task)
+    model.compile(loss=loss, metrics=metrics)
     return model
 
 
@@ -226,12 +261,18 @@ def _save_checkpoint(model, folder: Path) -> None:
 
 
 def _load_checkpoint(model, folder: Path) -> None:
-    model.load_weights(folder / "last.weights.h5")
-    with np.load(folder / "optimizer.npz") as saved:
-        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    try:
+        model.load_weights(folder / "last.weights.h5")
+        with np.load(folder / "optimizer.npz") as saved:
+            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    except Exception as err:  # truncated or missing files: h5py, zipfile and numpy raise many kinds
+        raise WorkspaceError(
+            f"the checkpoint {display(folder)} is damaged ({type(err).__name__}: {err}); "
+            f"{_restart_advice(folder)}.") from None
     variables = model.optimizer.variables
     if len(values) != len(variables):
-        raise ValueError(f"optimizer checkpoint in {folder} has {len(values)} variables, expected {len(variables)}")
+        raise WorkspaceError(f"the optimizer checkpoint in {display(folder)} has {len(values)} variables, "
+                             f"expected {len(variables)}; {_restart_advice(folder)}.")
     for variable, value in zip(variables, values):
         variable.assign(value)
 
@@ -250,7 +291,10 @@ class ResumeState:
     def read(self) -> dict | None:
         if not self.path.exists():
             return None
-        return json.loads(self.path.read_text())
+        state = read_json(self.path, "resume state")
+        if not {"checkpoint", "config", "epochs_run", "history", "best"} <= set(state):
+            raise WorkspaceError(f"resume state {display(self.path)} is incomplete; {_restart_advice(self.folder)}.")
+        return state
 
     def checkpoint(self) -> Path:
         return self.folder / self.read()["checkpoint"]
@@ -337,9 +381,9 @@ def _format_seconds(seconds: float) -> str:
 
 def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | None = None,
           lr: float | None = None, seed: int | None = None, quick: bool = False,
-          out: str | Path | None = None, fresh: bool = False, verbose: int | None = None,
-          splits: data_lib.MnistSplits | None = None, stop_after_epochs: int | None = None,
-          stop_after_seconds: float | None = None, **overrides) -> dict:
+          out: str | Path | None = None, fresh: bool = False, extend: bool = False, from_shipped: bool = False,
+          verbose: int | None = None, splits: data_lib.MnistSplits | None = None,
+          stop_after_epochs: int | None = None, stop_after_seconds: float | None = None, **overrides) -> dict:
     """Train (or resume training) one zoo model and return its manifest.
 
     Args:
@@ -348,8 +392,12 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
         epochs: maximum number of epochs (default: the config's ``max_epochs``; 2 with ``quick``).
         batch_size, lr, seed: override the config's values.
         quick: train and evaluate on small subsets (512/256/256 images): a smoke run, never shipped.
-        out: output folder (default ``data/models``); files go to ``{out}/{task}/``.
-        fresh: discard any previous checkpoint and manifest of this model and start from scratch.
+        out: output folder (default ``runs/``, or ``runs/quick/`` with ``quick``); files go to ``{out}/{task}/``.
+            Never ``data/models`` (refused): :mod:`helpers.promote` ships a finished run.
+        fresh: discard any previous checkpoint and manifest of this model in ``out`` and start from scratch.
+        extend: allow continuing a *finished* run up to a larger ``epochs`` (never done implicitly).
+        from_shipped: start from the shipped model's last checkpoint (copied into ``out``) and continue it up to
+            ``epochs``: how a shipped model is extended on purpose.
         verbose: 0 silent, 1 one line per epoch, 2 Keras progress bar too (default: 2 in a terminal, else 1).
         splits: pre-loaded MNIST (default: :func:`helpers.data.load_mnist`).
         stop_after_epochs: stop (resumably) after this many epochs in *this call*; for tests and time-boxed runs.
@@ -362,30 +410,48 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
     import keras
 
     call_start = time.perf_counter()
+    if from_shipped:  # continue with the shipped model's recipe; options given now still win
+        recipe = shipped_recipe(task, name)
+        batch_size = batch_size if batch_size is not None else recipe.pop("batch_size", None)
+        lr = lr if lr is not None else recipe.pop("learning_rate", None)
+        seed = seed if seed is not None else recipe.pop("seed", None)
+        recipe = {k: v for k, v in recipe.items() if k not in ("batch_size", "learning_rate", "seed", "max_epochs")}
+        overrides = {**recipe, **overrides}
     config = make_config(task, name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, quick=quick,
                          **overrides)
     if verbose is None:
         verbose = 2 if sys.stdout.isatty() else 1
-    out_dir = Path(out) if out is not None else None
-    weights_path, manifest_path = zoo.model_paths(task, name, out_dir if out_dir is not None else MODELS_DIR)
+    if name not in zoo.ZOO:
+        _log(f"Note: {name} is not one of the zoo's models ({', '.join(zoo.ZOO)}); training it anyway.", verbose)
+    out_dir = Path(out) if out is not None else (QUICK_RUNS_DIR if config["quick"] else RUNS_DIR)
+    refuse_shipped(out_dir)
+    check_writable(out_dir)
+    weights_path, manifest_path = zoo.model_paths(task, name, out_dir)
     resume = ResumeState(weights_path.parent / "resume" / name)
-    command = reproduce_command(config, out_dir)
+    command = reproduce_command(config, None if out is None else out_dir)
 
     if fresh:
         resume.clear()
         for path in (weights_path, manifest_path):
             path.unlink(missing_ok=True)
+    if from_shipped:
+        _copy_shipped_run(task, name, weights_path, manifest_path, resume.folder)
     _remove_stale_temp_files(weights_path.parent, name)
     state = resume.read()
-    previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    previous = read_json(manifest_path, "manifest") if manifest_path.exists() else {}
+    complete = previous.get("status") == "complete"
     if state is not None:
-        _check_same_run(state["config"], config, resume.folder, state.get("command"),
-                        complete=previous.get("status") == "complete")
+        _check_same_run(state["config"], config, resume.folder, state.get("command"), complete=complete)
     done = state is None or (state["best"]["wait"] >= config["patience"] or state["epochs_run"] >= config["max_epochs"])
-    if previous.get("status") == "complete" and done:  # nothing left to do: never retrain or re-measure
-        _log(f"{task}/{name} is already trained ({manifest_path}); pass --fresh to train it again, "
-             f"or a larger --epochs to continue it.", verbose)
+    if complete and done:  # nothing left to do: never retrain or re-measure
+        _log(f"{task}/{name} is already trained ({display(manifest_path)}); nothing to do. To continue it, "
+             f"give a larger --epochs with --extend; to train it again from scratch, --fresh.", verbose)
         return previous
+    if complete and not (extend or from_shipped):
+        raise WorkspaceError(
+            f"{task}/{name} in {display(out_dir)} is finished ({previous['epochs_run']} epochs); it is never "
+            f"continued implicitly. Add --extend to continue it up to {config['max_epochs']} epochs, or --fresh to "
+            f"train it again from scratch.")
 
     arrays = load_task_data(task, quick=config["quick"], splits=splits)
     x_train, y_train = arrays["train"]
@@ -479,6 +545,37 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
          + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_") and "slice" not in k),
          verbose)
     return manifest
+
+
+def _restart_advice(folder: Path) -> str:
+    """How to get past a damaged checkpoint folder (never a command that touches the shipped models)."""
+    from helpers.workspace import is_shipped
+
+    if is_shipped(folder):
+        return f"restore it with `git checkout -- {display(folder)}`"
+    return f"delete {display(folder)} (or pass --fresh) to start the run over"
+
+
+def _copy_shipped_run(task: str, name: str, weights_path: Path, manifest_path: Path, resume_folder: Path) -> None:
+    """Seed a run folder with the shipped model's files and last checkpoint (``--from-shipped``)."""
+    shipped_weights, shipped_manifest = zoo.model_paths(task, name, MODELS_DIR)
+    shipped_resume = shipped_weights.parent / "resume" / name
+    if not (shipped_manifest.exists() and (shipped_resume / "state.json").exists()):
+        raise WorkspaceError(f"--from-shipped: no shipped checkpoint of {task}/{name} in "
+                             f"{display(shipped_resume)}; restore it with `git checkout -- {display(shipped_resume)}`.")
+    if manifest_path.exists() or (resume_folder / "state.json").exists():
+        raise WorkspaceError(
+            f"--from-shipped: {display(manifest_path.parent)} already holds a run of {name}. Continue it with the "
+            f"same command without --from-shipped, or add --fresh to replace it with the shipped model's.")
+    read_json(shipped_manifest, "manifest")  # a clean error for a damaged shipped file
+    read_json(shipped_resume / "state.json", "resume state")
+    tmp = resume_folder.parent / f".tmp-{name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(shipped_resume, tmp)
+    tmp.rename(resume_folder)
+    for source, target in ((shipped_weights, weights_path), (shipped_manifest, manifest_path)):
+        with atomic_path(target) as part:
+            shutil.copyfile(source, part)
 
 
 def _remove_stale_temp_files(folder: Path, stem: str) -> None:

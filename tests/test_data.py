@@ -3,6 +3,7 @@
 No test touches the network: sockets are disabled for the whole module and downloads are faked.
 """
 
+import os
 import socket
 import urllib.error
 from pathlib import Path
@@ -43,13 +44,14 @@ def splits(mnist_path):
 
 
 def fake_arrays(**changes):
-    """Arrays with the shapes and dtypes of Keras MNIST (all-black images), with some replaced or removed."""
+    """Arrays with the shapes and dtypes of Keras MNIST (black images, one ink pixel in validation and test)."""
     arrays = {
         "x_train": np.zeros((60_000, 28, 28), np.uint8),
         "y_train": (np.arange(60_000) % 10).astype(np.uint8),
         "x_test": np.zeros((10_000, 28, 28), np.uint8),
         "y_test": (np.arange(10_000) % 10).astype(np.uint8),
     }
+    arrays["x_train"][-1, 14, 14] = arrays["x_test"][-1, 14, 14] = 255  # a constant image set is rejected
     arrays.update(changes)
     return {key: value for key, value in arrays.items() if value is not None}
 
@@ -278,14 +280,12 @@ def test_bare_npy_file_is_rejected(tmp_path):
 
 
 def test_corrupt_default_file_is_not_replaced_by_a_download(tmp_path, monkeypatch):
-    import keras
-
     target = tmp_path / "mnist.npz"
     target.write_bytes(b"garbage")
     monkeypatch.setattr(data, "DEFAULT_MNIST_PATH", target)
     monkeypatch.delenv("MNIST_NPZ", raising=False)
     calls = []
-    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: calls.append(k))
+    monkeypatch.setattr(data, "_fetch", lambda *a, **k: calls.append(a))
     with pytest.raises(MnistFileError, match="mnist.npz"):
         data.load_mnist()
     assert calls == []
@@ -312,18 +312,17 @@ def test_wrong_content_is_a_clear_error(changes, message, tmp_path):
 
 def test_offline_without_file_says_where_to_put_it(tmp_path, monkeypatch):
     """No file anywhere and the download fails: the message gives the destination and MNIST_NPZ."""
-    import keras
-
     target = tmp_path / "data" / "mnist.npz"
     monkeypatch.setattr(data, "DEFAULT_MNIST_PATH", target)
     monkeypatch.delenv("MNIST_NPZ", raising=False)
     origins = []
 
-    def offline(*args, **kwargs):
-        origins.append(kwargs.get("origin"))
+    def offline(url, target, timeout=None):
+        origins.append(url)
+        target.write_bytes(b"half a download")
         raise urllib.error.URLError("network unreachable (simulated)")
 
-    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setattr(data, "_fetch", offline)
     with pytest.raises(MnistFileError) as info:
         data.load_mnist()
     message = str(info.value)
@@ -343,22 +342,80 @@ def test_no_file_and_no_download_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_download_moves_the_file_into_place(tmp_path, monkeypatch):
-    """A (faked) successful download ends up at data/mnist.npz, with the canonical URL and hash."""
-    import keras
-
+    """A (faked) successful download ends up at data/mnist.npz, from the canonical URL, its hash checked."""
     target = tmp_path / "data" / "mnist.npz"
     monkeypatch.setattr(data, "DEFAULT_MNIST_PATH", target)
     monkeypatch.delenv("MNIST_NPZ", raising=False)
     seen = {}
 
-    def fake_get_file(fname, origin, file_hash, hash_algorithm, cache_dir, cache_subdir):
-        seen.update(origin=origin, file_hash=file_hash)
-        downloaded = Path(cache_dir, cache_subdir, fname)
-        downloaded.write_bytes(b"downloaded")
-        return str(downloaded)
+    def fake_fetch(url, destination, timeout=data.DOWNLOAD_TIMEOUT_S):
+        seen.update(url=url, timeout=timeout)
+        destination.write_bytes(b"downloaded")
+        return data.MNIST_SHA256
 
-    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    monkeypatch.setattr(data, "_fetch", fake_fetch)
     assert data.find_mnist_file() == target
     assert target.read_bytes() == b"downloaded"
-    assert seen == {"origin": data.MNIST_URL, "file_hash": data.MNIST_SHA256}
+    assert seen == {"url": data.MNIST_URL, "timeout": data.DOWNLOAD_TIMEOUT_S} and 0 < seen["timeout"] <= 120
     assert sorted(p.name for p in target.parent.iterdir()) == ["mnist.npz"]
+
+
+def test_download_with_a_wrong_hash_is_refused_and_cleaned_up(tmp_path, monkeypatch):
+    target = tmp_path / "data" / "mnist.npz"
+    monkeypatch.setattr(data, "DEFAULT_MNIST_PATH", target)
+    monkeypatch.delenv("MNIST_NPZ", raising=False)
+    monkeypatch.setattr(data, "_fetch", lambda url, destination, timeout=0: destination.write_bytes(b"x") and "0" * 64)
+    with pytest.raises(MnistFileError, match="SHA-256"):
+        data.find_mnist_file()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_a_stalled_server_times_out(tmp_path, monkeypatch):
+    """A loopback server that accepts the connection but never answers: the download gives up after its timeout."""
+    import threading
+
+    monkeypatch.undo()  # lift the network guard for this loopback-only test
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(OSError):  # socket.timeout / TimeoutError are OSErrors
+            data._fetch(f"http://127.0.0.1:{port}/mnist.npz", tmp_path / "part", timeout=1)
+    finally:
+        server.close()
+
+
+def test_downloads_abandoned_by_killed_runs_are_removed(tmp_path, monkeypatch):
+    target = tmp_path / "mnist.npz"
+    monkeypatch.setattr(data, "DEFAULT_MNIST_PATH", target)
+    monkeypatch.delenv("MNIST_NPZ", raising=False)
+    dead = tmp_path / ".mnist-download-999999999-abc"  # no such process
+    dead.mkdir()
+    (dead / "mnist.npz").write_bytes(b"half")
+    alive = tmp_path / f".mnist-download-{os.getpid()}-def"  # a download under way in this process
+    alive.mkdir()
+    monkeypatch.setattr(data, "_fetch", lambda url, destination, timeout=0: (_ for _ in ()).throw(OSError("down")))
+    with pytest.raises(MnistFileError):
+        data.find_mnist_file()
+    assert not dead.exists() and alive.exists()
+
+
+def test_bad_file_advice_follows_where_it_came_from(tmp_path, monkeypatch):
+    path = tmp_path / "mine.npz"
+    path.write_bytes(b"garbage")
+    monkeypatch.setenv("MNIST_NPZ", str(path))
+    with pytest.raises(MnistFileError, match="unset MNIST_NPZ") as info:
+        data.load_mnist()
+    assert "download a fresh copy" not in str(info.value)
+
+
+def test_a_constant_image_set_is_rejected(tmp_path):
+    path = tmp_path / "blank.npz"
+    np.savez(path, **{**fake_arrays(), "x_train": np.zeros((60_000, 28, 28), np.uint8)})
+    with pytest.raises(MnistFileError, match="not digits"):
+        data.validate_mnist_file(path)

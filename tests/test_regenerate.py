@@ -68,7 +68,7 @@ def test_declared_parameters(folder):
 def test_main_list_and_argument_errors(folder, capsys):
     assert regenerate.main(["--notebooks-dir", str(folder), "--list"]) == 0
     listing = capsys.readouterr().out
-    assert "01_alpha.ipynb: parameters ['epochs', 'seed']" in listing and "scratch" not in listing
+    assert "01_alpha.ipynb: epochs=3, seed=0" in listing and "scratch" not in listing
     assert regenerate.main(["--notebooks-dir", str(folder), "--only", "07", "--list"]) == 2
     assert "07" in capsys.readouterr().err
     assert regenerate.main(["--notebooks-dir", str(folder), "-p", "nonsense", "1", "--list"]) == 2
@@ -116,11 +116,11 @@ def test_failing_notebook_returns_1_and_writes_nothing(tmp_path, capsys):
     assert bad.read_bytes() == source_before
     assert sorted(p.name for p in out.iterdir()) == ["02_bad.ipynb"]
 
-    # In place, two notebooks: 01 is executed and written, 02 fails and stays as it was.
+    # In place, two notebooks: 01 runs, 02 fails, so neither is written (all or nothing).
     ok_before = ok.read_bytes()
     assert regenerate.main(["--notebooks-dir", str(notebooks)]) == 1
-    assert bad.read_bytes() == source_before
-    assert ok.read_bytes() != ok_before and "fine" in ok.read_text()
+    assert bad.read_bytes() == source_before and ok.read_bytes() == ok_before
+    assert "Nothing was changed" in capsys.readouterr().err
     assert sorted(p.name for p in notebooks.iterdir()) == ["01_ok.ipynb", "02_bad.ipynb"]
 
 
@@ -158,3 +158,77 @@ def test_every_explorer_cell_of_the_notebooks_is_tagged_widget():
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code" and "_explorer(" in cell.source:
                 assert regenerate.WIDGET_TAG in cell.metadata.get("tags", []), (path.name, cell.source[:80])
+
+
+SAVE_FIGURE = ("import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+               "from helpers.plots import save_figure\nfig = plt.figure()\nsave_figure(fig, NAME)")
+
+
+@pytest.mark.slow
+def test_figures_are_replaced_only_when_every_notebook_succeeds(tmp_path, capsys):
+    """A late failure leaves the figures as they were; a success installs new ones and removes stale ones."""
+    notebooks, figures = tmp_path / "notebooks", tmp_path / "figures"
+    notebooks.mkdir()
+    figures.mkdir()
+    (figures / "01_old.png").write_bytes(b"committed")
+    (figures / "01_kept.png").write_bytes(b"committed")
+    write_notebook(notebooks / "01_draws.ipynb", SAVE_FIGURE.replace("NAME", "'01_kept'"), "assert ok",
+                   parameters="ok = True")
+    assert regenerate.main(["--notebooks-dir", str(notebooks), "-p", "ok", "false"]) == 1
+    assert sorted(p.name for p in figures.iterdir()) == ["01_kept.png", "01_old.png"]
+    assert (figures / "01_kept.png").read_bytes() == b"committed"
+    assert [p.name for p in notebooks.iterdir()] == ["01_draws.ipynb"]  # no staging folder left
+
+    assert regenerate.main(["--notebooks-dir", str(notebooks)]) == 0
+    assert sorted(p.name for p in figures.iterdir()) == ["01_kept.png"]
+    assert (figures / "01_kept.png").read_bytes().startswith(b"\x89PNG")
+    assert "01_old.png is no longer drawn" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_output_dir_keeps_every_output_under_it(tmp_path):
+    notebooks, figures = tmp_path / "notebooks", tmp_path / "figures"
+    notebooks.mkdir()
+    source = write_notebook(notebooks / "01_draws.ipynb", SAVE_FIGURE.replace("NAME", "'01_fig'"))
+    before = source.read_bytes()
+    out = tmp_path / "out"
+    assert regenerate.main(["--notebooks-dir", str(notebooks), "--output-dir", str(out)]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["01_draws.ipynb", "figures",
+                                                                       "figures/01_fig.png"]
+    assert not figures.exists() and source.read_bytes() == before
+
+
+@pytest.mark.parametrize("text, default, expected", [
+    ("True", False, True), ("true", False, True), ("false", True, False), ("False", True, False),
+    ("3", 1, 3), ("3", 1.5, 3), ("2.5", 1.0, 2.5), ("['a']", ["b"], ["a"]), ("hello", "x", "hello"),
+    ("'hello'", "x", "hello"), ("None", None, None), ("7", None, 7),
+])
+def test_typed_value_accepts(text, default, expected):
+    value = regenerate.typed_value("p", text, default, "01_x.ipynb")
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("text, default, fragment", [
+    ("maybe", False, "True or False"), ("1", False, "True or False"), ("yes", True, "True or False"),
+    ("1.5", 1, "an integer"), ("True", 1, "an integer"), ("x", 1.0, "a number"), ("3", ["a"], "a list"),
+    ("[1]", ["a"], "list of str"), ("not a literal", None, "None or a Python literal"),
+])
+def test_typed_value_rejects_with_the_parameter_named(text, default, fragment):
+    with pytest.raises(ValueError) as info:
+        regenerate.typed_value("retrain", text, default, "02_x.ipynb")
+    message = str(info.value)
+    assert "-p retrain" in message and "02_x.ipynb" in message and fragment in message
+
+
+def test_bad_parameter_is_refused_before_anything_runs(folder, capsys, monkeypatch):
+    monkeypatch.setattr(regenerate, "run_notebook", lambda *a, **k: pytest.fail("must not run"))
+    assert regenerate.main(["--notebooks-dir", str(folder), "-p", "quick", "maybe"]) == 2
+    assert "-p quick 'maybe'" in capsys.readouterr().err
+    assert regenerate.main(["--notebooks-dir", str(folder), "-p", "epochs", "2.5"]) == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "x"])
+def test_cell_timeout_must_be_positive(value, folder, capsys):
+    with pytest.raises(SystemExit):
+        regenerate.main(["--notebooks-dir", str(folder), "--cell-timeout", value])
+    assert "--cell-timeout" in capsys.readouterr().err

@@ -321,7 +321,7 @@ def trained(tiny_splits, tmp_path_factory):
     """A 2-epoch run, then the same run continued to 3 epochs on the same machine."""
     out = tmp_path_factory.mktemp("runs")
     first = training.train("pixel", "gru_1x8", out=out, splits=tiny_splits, epochs=2, **TINY)
-    resumed = training.train("pixel", "gru_1x8", out=out, splits=tiny_splits, epochs=3, **TINY)
+    resumed = training.train("pixel", "gru_1x8", out=out, splits=tiny_splits, epochs=3, extend=True, **TINY)
     return {"out": out, "first": first, "resumed": resumed}
 
 
@@ -369,7 +369,7 @@ def test_resuming_on_another_machine_starts_a_new_run(trained, tiny_splits, tmp_
     machine(SERVER, "tensorflow")
     # The last run's epoch time says nothing about this machine: its first epoch runs despite the time box.
     moved = training.train("pixel", "gru_1x8", out=out, splits=tiny_splits, epochs=5, stop_after_seconds=1e-6,
-                           **TINY)
+                           extend=True, **TINY)
     assert (moved["status"], moved["epochs_run"]) == ("in_progress", 4)
     old = trained["resumed"]["runs"][0]
     assert moved["runs"][0] == old

@@ -24,14 +24,24 @@ def fake_manifest(task, name, val_losses, best_epoch, status="complete"):
     return manifest
 
 
+def fake_weights(path):
+    """A small file in the Keras ``.weights.h5`` layout (a 'layers' group holding arrays)."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.create_dataset("layers/rnn_0/cell/vars/0", data=[[1.0, 2.0]])
+
+
 @pytest.fixture
 def models_dir(tmp_path):
-    _, path = models.model_paths("classify", "gru_1x32", tmp_path)
+    weights, path = models.model_paths("classify", "gru_1x32", tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(fake_manifest("classify", "gru_1x32", [0.9, 0.4, 0.6], 2)))
-    _, path = models.model_paths("pixel", "gru_1x128", tmp_path)
+    fake_weights(weights)
+    weights, path = models.model_paths("pixel", "gru_1x128", tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(fake_manifest("pixel", "gru_1x128", [0.2, 0.15], 2, status="in_progress")))
+    fake_weights(weights)
     state = path.parent / "resume" / "gru_1x64" / "state.json"  # a run killed before its first manifest
     state.parent.mkdir(parents=True)
     state.write_text("{}")
@@ -56,30 +66,112 @@ def test_zoo_status_rows(models_dir):
     assert train_zoo.zoo_status(str(models_dir)) == rows  # a string path works too
 
 
+@pytest.mark.parametrize("damage", ["delete-weights", "truncate-weights", "bad-json", "delete-manifest"])
+def test_status_checks_the_files_not_only_the_manifest(models_dir, damage, capsys):
+    weights, manifest = models.model_paths("classify", "gru_1x32", models_dir)
+    if damage == "delete-weights":
+        weights.unlink()
+    elif damage == "truncate-weights":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif damage == "bad-json":
+        manifest.write_text('{"task": "classify", ')
+    else:
+        manifest.unlink()
+    row = next(r for r in train_zoo.zoo_status(models_dir) if r["model"] == "gru_1x32" and r["task"] == "classify")
+    assert row["status"].startswith("damaged")
+    assert train_zoo.main(["--status", "--models-dir", str(models_dir), "--out", str(models_dir / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "damaged" in out
+    if damage != "delete-manifest":
+        assert "gru_1x32" in out and ("weights file" in out or "manifest" in out)
+
+
 def test_status_cli_prints_a_table(models_dir, capsys):
-    assert train_zoo.main(["--status", "--out", str(models_dir)]) == 0
+    assert train_zoo.main(["--status", "--models-dir", str(models_dir), "--out", str(models_dir / "runs")]) == 0
     lines = capsys.readouterr().out.strip().split("\n")
-    assert lines[0].split() == ["task", "model", "status", "epochs", "best_epoch", "val_loss", "val_accuracy", "hours"]
+    assert lines[0].split() == ["task", "model", "shipped", "epochs", "best_epoch", "val_loss", "val_accuracy",
+                                "hours", "in", "runs/"]
     assert len(lines) == 2 + 12
     row = next(line for line in lines if "classify" in line and "gru_1x32" in line)
-    assert row.split() == ["classify", "gru_1x32", "complete", "3", "2", "0.4000", "60.00%", "1.50"]
+    assert row.split() == ["classify", "gru_1x32", "complete", "3", "2", "0.4000", "60.00%", "1.50", "-"]
     assert any("checkpoint only" in line for line in lines)
     assert sum("not started" in line for line in lines) == 9
+    assert max(len(line) for line in lines) <= 110
+
+
+def test_queue_skips_shipped_and_finished_models(models_dir, tmp_path, monkeypatch, capsys):
+    """The default queue never touches a model that is shipped and finished, nor one finished in runs/."""
+    calls = []
+    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)) or {})
+    runs = tmp_path / "runs"
+    weights, manifest = models.model_paths("classify", "lstm_1x32", runs)
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps(fake_manifest("classify", "lstm_1x32", [0.5], 1)))
+    fake_weights(weights)
+    argv = ["--task", "classify", "--only", "gru_1x32", "lstm_1x32", "gru_3x32", "--out", str(runs),
+            "--models-dir", str(models_dir)]
+    assert train_zoo.main(argv) == 0
+    assert [(t, n) for t, n, _ in calls] == [("classify", "gru_3x32")]
+    assert calls[0][2]["out"] == str(runs)
+    calls.clear()
+    assert train_zoo.main(argv + ["--include-shipped"]) == 0
+    assert [n for _, n, _ in calls] == ["gru_1x32", "gru_3x32"]
+
+
+def test_nothing_to_train_says_so(models_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("nothing should train"))
+    argv = ["--task", "classify", "--only", "gru_1x32", "--out", str(tmp_path / "runs"), "--models-dir",
+            str(models_dir)]
+    assert train_zoo.main(argv) == 0
+    assert "Nothing to train" in capsys.readouterr().out
 
 
 def test_queue_trains_in_order_with_the_options(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)))
-    argv = ["--task", "pixel", "--only", "gru_1x128", "gru_1x32", "--epochs", "3", "--out", str(tmp_path)]
+    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)) or {})
+    empty = tmp_path / "shipped"
+    argv = ["--task", "pixel", "--only", "gru_1x128", "gru_1x32", "--epochs", "3", "--out", str(tmp_path),
+            "--models-dir", str(empty)]
     assert train_zoo.main(argv) == 0
-    options = {"epochs": 3, "out": str(tmp_path), "stop_after_seconds": None}
-    assert calls == [("pixel", "gru_1x32", options), ("pixel", "gru_1x128", options)]
+    assert [(t, n) for t, n, _ in calls] == [("pixel", "gru_1x32"), ("pixel", "gru_1x128")]
+    assert all(kw["epochs"] == 3 and kw["out"] == str(tmp_path) and kw["stop_after_seconds"] is None
+               for _, _, kw in calls)
     calls.clear()
-    assert train_zoo.main(["--out", str(tmp_path)]) == 0
+    assert train_zoo.main(["--out", str(tmp_path), "--models-dir", str(empty)]) == 0
     assert [(t, n) for t, n, _ in calls] == [(t, n) for t in models.TASKS for n in train_zoo.ORDER
                                              if n in models.TASK_MODELS[t]]
-    with pytest.raises(ValueError):
-        train_zoo.main(["--only", "gru_9", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--only", "gru_9"], "--only gru_9"),
+    (["--only", "gru_1x33"], "gru_1x33"),
+    (["--task", "pixel", "--only", "lstm_1x32"], "lstm_1x32"),
+    (["--epochs", "0"], "--epochs"),
+    (["--out", "data/models"], "never writes into the shipped models"),
+])
+def test_queue_argument_errors_are_one_line(argv, fragment, tmp_path, capsys):
+    try:
+        code = train_zoo.main(argv if "--out" in argv else argv + ["--out", str(tmp_path)])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_queue_with_missing_or_corrupt_mnist_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("must not train"))
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"garbage")
+    monkeypatch.setenv("MNIST_NPZ", str(bad))
+    argv = ["--task", "classify", "--only", "gru_1x32", "--out", str(tmp_path / "runs"),
+            "--models-dir", str(tmp_path / "none")]
+    assert train_zoo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "mnist.npz" in err
+    monkeypatch.setenv("MNIST_NPZ", str(tmp_path / "missing.npz"))
+    assert train_zoo.main(argv) == 2
+    assert "MNIST_NPZ" in capsys.readouterr().err
 
 
 def test_queue_time_box_is_shared_and_ends_at_an_unfinished_model(tmp_path, monkeypatch):
@@ -91,11 +183,11 @@ def test_queue_time_box_is_shared_and_ends_at_an_unfinished_model(tmp_path, monk
 
     monkeypatch.setattr(training, "train", fake_train)
     argv = ["--task", "classify", "--only", "gru_1x32", "lstm_1x32", "gru_3x32", "--max-minutes-now", "2",
-            "--out", str(tmp_path)]
+            "--out", str(tmp_path), "--models-dir", str(tmp_path / "shipped")]
     assert train_zoo.main(argv) == 0
     assert [name for name, _ in calls] == ["gru_1x32", "lstm_1x32"]  # gru_3x32 never starts
     first_box, second_box = calls[0][1], calls[1][1]
-    assert 110 < first_box <= 120 and second_box <= first_box
+    assert 100 < first_box <= 120 and second_box <= first_box
 
 
 def test_queue_refuses_a_time_box_that_is_not_positive(tmp_path, capsys):
@@ -110,7 +202,7 @@ def test_queue_stops_with_an_error_code(tmp_path, monkeypatch, capsys):
         raise FloatingPointError("the training loss became nan")
 
     monkeypatch.setattr(training, "train", failing)
-    assert train_zoo.main(["--task", "classify", "--out", str(tmp_path)]) == 2
+    assert train_zoo.main(["--task", "classify", "--out", str(tmp_path), "--models-dir", str(tmp_path / "s")]) == 2
     assert "classify/gru_1x32" in capsys.readouterr().err
 
 
@@ -122,7 +214,7 @@ def test_retrain_goes_to_runs_never_to_the_shipped_models(tmp_path, monkeypatch)
     monkeypatch.setattr(retrain, "shipped_recipe", lambda task, name: {})
     assert retrain.retrain("pixel", ["gru_1x32", "gru_1x64"], epochs=2, quick=True, verbose=0) == tmp_path / "quick"
     assert [c[:2] for c in calls] == [("pixel", "gru_1x32"), ("pixel", "gru_1x64")]
-    expected = {"epochs": 2, "quick": True, "out": tmp_path / "quick", "fresh": True, "verbose": 0}
+    expected = {"epochs": 2, "quick": True, "out": tmp_path / "quick", "fresh": True, "extend": True, "verbose": 0}
     assert all(c[2] == expected for c in calls)
     calls.clear()
     assert retrain.retrain("classify", ["gru_1x32"]) == tmp_path / "retrained"

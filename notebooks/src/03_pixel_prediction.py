@@ -1,180 +1,196 @@
-"""Generator of notebooks/03_pixel_prediction.ipynb (run it, then `python -m helpers.regenerate --only 03`)."""
+# %% [markdown]
+# # Predicting the next pixel: GRU models of binarized digits
+#
+# Instead of naming the digit, a network can learn the digits themselves: read pixels x_1..x_t and output
+# the probability that pixel x_{t+1} is ink. Multiplying these conditionals gives the probability of a
+# whole image, so such a model can score images, complete them and draw new ones. This notebook evaluates
+# the four GRU pixel models of the course (1x32, 1x64, 1x128, 3x32) from their shipped weights, recomputes
+# the report's table 11, and shows what the models predict 1, 10 and 28 pixels ahead, how they fill out a
+# half-seen digit, and what they draw from scratch.
 
-from nbbuild import SETUP, code, md, params, write
+# %% [markdown]
+# ## Setup
 
-cells = [
-    md("""
-    # Predicting the next pixel: GRU models of binarized digits
-
-    Instead of naming the digit, a network can learn the digits themselves: read pixels x_1..x_t and output
-    the probability that pixel x_{t+1} is ink. Multiplying these conditionals gives the probability of a
-    whole image, so such a model can score images, complete them and draw new ones. This notebook evaluates
-    the four GRU pixel models of the course (1x32, 1x64, 1x128, 3x32) from their shipped weights, recomputes
-    the report's table 11, and shows what the models predict 1, 10 and 28 pixels ahead, how they fill out a
-    half-seen digit, and what they draw from scratch.
-    """),
-    md("## Setup"),
-    code(SETUP + """
+# %%
+# %matplotlib inline
+import os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
+sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
+from helpers.paths import import_tensorflow_quietly
+tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
 
 import numpy as np
 import matplotlib.pyplot as plt
 
 from helpers import classification as clf
 from helpers import data, models as zoo, pixel, plots
-from helpers.retrain import retrain as retrain_models"""),
-    md("""
-    ## Parameters
+from helpers.retrain import retrain as retrain_models
 
-    `retrain=True` trains the models from scratch into `runs/`, with the recipe recorded in each shipped
-    model's manifest (`epochs=None` keeps its epoch budget, a number replaces it); `quick=True` makes that
-    a smoke run on tiny subsets and also evaluates on small subsets. Cross-entropies use the whole test
-    and validation sets (`eval_subset=None`) and the first `train_subset` training images. The figures
-    show `n_examples` test digits cut after `cut` pixels; `seed` drives every sampled pixel.
-    """),
-    params("""
-    models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
-    retrain = False
-    epochs = None
-    quick = False
-    eval_subset = None
-    train_subset = 10_000
-    n_examples = 6
-    cut = 392
-    seed = 0"""),
-    code("""
-    # Derived values (papermill injects parameters above this cell).
-    if quick:
-        eval_subset, train_subset, n_examples = 100, 100, 3"""),
-    md("With `retrain=True` the models are trained here first (its log is long, and not checked by the tests):"),
-    code("""
-    # NBVAL_IGNORE_OUTPUT
-    models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None"""),
-    md("The data: binarized MNIST, split 55,000 / 5,000 / 10,000 as in the course; images evaluated per split:"),
-    code("""
-    splits = data.load_mnist()
-    subsets = {"test": eval_subset, "validation": eval_subset, "train": train_subset}
-    print({split: len(splits[split].head(n)) for split, n in subsets.items()})"""),
-    md("""
-    ## The models
+# %% [markdown]
+# ## Parameters
+#
+# `retrain=True` trains the models from scratch into `runs/`, with the recipe recorded in each shipped
+# model's manifest (`epochs=None` keeps its epoch budget, a number replaces it); `quick=True` makes that
+# a smoke run on tiny subsets and also evaluates on small subsets. Cross-entropies use the whole test
+# and validation sets (`eval_subset=None`) and the first `train_subset` training images. The figures
+# show `n_examples` test digits cut after `cut` pixels; `seed` drives every sampled pixel.
 
-    Each model is GRU layer(s) returning every step → dropout → Dense(1): the logit of
-    p(x_{t+1} = 1 | x_1..x_t). It is trained with the binary cross-entropy of its 783 predictions per image.
-    Missing weights are listed with the command that trains them.
-    """),
-    code("""
-    loaded, missing = clf.load_zoo("pixel", models, models_dir)
-    for name in missing:
-        print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
-    manifests = {name: zoo.read_manifest("pixel", name, models_dir) for name in loaded}
-    print(plots.format_table(
-        clf.recipe_rows(manifests),
-        ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
-        formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))"""),
-    md(r"""
-    ## Table 11, recomputed
+# %% tags=["parameters"]
+models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
+retrain = False
+epochs = None
+quick = False
+eval_subset = None
+train_subset = 10_000
+n_examples = 6
+cut = 392
+seed = 0
 
-    The loss is the mean cross-entropy per predicted pixel, in nats:
-    $\mathcal{L} = -\frac{1}{783}\sum_{t=1}^{783} \big[x_{t+1}\log p_t + (1-x_{t+1})\log(1-p_t)\big]$,
-    averaged over images, with $p_t = p(x_{t+1}=1 \mid x_{1..t})$. Multiplied by 783 it is the negative
-    log-likelihood of an image in nats; divided by $\ln 2$ it is in bits per pixel. `ref` quotes the report.
-    """),
-    code("""
-    rows = pixel.evaluate_pixel_zoo(loaded, splits, subsets)
-    print(plots.format_table(
-        rows, ["model", "test_loss", "ref_test_loss", "delta_test_loss", "val_loss", "ref_val_loss",
-               "train_loss", "ref_train_loss", "test_nats_per_image", "test_bits_per_pixel"],
-        ["model", "test", "ref", "Δ test", "validation", "ref", "train", "ref", "test nats/image", "test bits/pixel"],
-        formats={"delta_test_loss": "{:+.4f}", "test_nats_per_image": "{:.1f}"}))"""),
-    md("""
-    ## Learning curves
+# %%
+# Derived values (papermill injects parameters above this cell).
+if quick:
+    eval_subset, train_subset, n_examples = 100, 100, 3
 
-    Training loss dotted, validation loss solid, one panel per model (the report's figure 5), then all on one
-    axis (its figure 6).
-    """),
-    code("""
-    fig = plots.plot_learning_curves_grid(manifests, title="Pixel models: training (dotted) and validation (solid) loss")
-    plots.save_figure(fig, "03_learning_curves")
-    plt.show()"""),
-    code("""
-    if manifests:
-        fig = plots.plot_learning_curves_combined(manifests, title="Pixel models", log_y=True)
-        plots.save_figure(fig, "03_learning_curves_combined")
-        plt.show()"""),
-    md("""
-    ## One step ahead
+# %% [markdown]
+# With `retrain=True` the models are trained here first (its log is long, and not checked by the tests):
 
-    With the true pixels as input, the model's probability of ink at every position is an image of what it
-    expects next. Strokes it can extrapolate (the continuation of a line from the row above) are dark; the
-    first pixel of a new stroke is not predictable and stays pale.
-    """),
-    code("""
-    examples = data.binarize(splits.test.images[:n_examples])
-    best = min(loaded, key=lambda n: min(manifests[n]["history"]["val_loss"])) if loaded else None
-    print("best model by validation loss:", best)
-    if best:
-        fig = pixel.plot_probability_maps(loaded[best], examples, title=f"{best}: one-step-ahead probabilities")
-        plots.save_figure(fig, "03_one_step_probabilities")
-        plt.show()"""),
-    md("""
-    ## 1, 10 and 28 pixels ahead, and filling out the image
+# %%
+# NBVAL_IGNORE_OUTPUT
+models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None
 
-    Now the model sees the first `cut` pixels (`cut / 28` rows) and predicts further on its own: each new
-    pixel is the likelier value given everything before it, its own predictions included (a *greedy*
-    completion: picking each pixel in turn is not the same as finding the most probable sequence). One row of
-    the image is 28 pixels; grey marks pixels not predicted. The errors compound: a short horizon copies
-    the stroke well, while over the whole lower half a completion can drift away from the digit it started.
-    """),
-    code("""
-    for name, model in loaded.items():
-        panels = pixel.k_step_predictions(model, examples, cut, ns=(1, 10, 28))
-        grid = np.concatenate([examples.reshape(len(examples), -1)] + [panels[n] for n in panels])
-        titles = [f"digit {i}" for i in range(len(examples))] + [f"{n} px" for n in panels for _ in examples]
-        fig = plots.show_image_grid(grid, titles, cols=len(examples), size=1.1, suptitle=f"{name}: greedy continuation after {cut} pixels")
-        plots.save_figure(fig, f"03_k_step_{name}")
-        plt.show()"""),
-    md("""
-    The greedy completion has no variety, and it can lock into a pattern: where ink usually follows ink,
-    one ink pixel makes the next one likely too, so strokes may thicken or loops fill in. Sampling each
-    pixel from its probability gives varied completions instead:
-    """),
-    code("""
-    if best:
-        fills = [pixel.k_step_predictions(loaded[best], examples, cut, ns=(), sample=True, seed=seed + s)[784 - cut] for s in range(4)]
-        grid = np.concatenate([examples.reshape(len(examples), -1)] + fills)
-        fig = plots.show_image_grid(grid, cols=len(examples), size=1.1, suptitle=f"{best}: the original, then 4 sampled completions")
-        plots.save_figure(fig, "03_sampled_completions")
-        plt.show()"""),
-    md("""
-    ## Drawing from scratch
+# %% [markdown]
+# The data: binarized MNIST, split 55,000 / 5,000 / 10,000 as in the course; images evaluated per split:
 
-    Starting from the blank corner pixel and sampling all 783 others gives the model's own digits. They show
-    what it has learned about strokes, thickness and layout, and what it has not: many samples are not
-    recognisable digits, since nothing forces a shape begun in the top rows to be finished consistently
-    hundreds of steps later, though the larger models draw some clear ones.
-    """),
-    code("""
-    samples = {name: pixel.unconditional_samples(model, 8, seed=seed) for name, model in loaded.items()}
-    if samples:
-        grid = np.concatenate(list(samples.values()))
-        titles = [name for name in samples for _ in range(8)]
-        fig = plots.show_image_grid(grid, titles, cols=8, size=1.1, suptitle="Unconditional samples")
-        plots.save_figure(fig, "03_unconditional_samples")
-        plt.show()"""),
-    md("""
-    ## What the numbers say
+# %%
+splits = data.load_mnist()
+subsets = {"test": eval_subset, "validation": eval_subset, "train": train_subset}
+print({split: len(splits[split].head(n)) for split, n in subsets.items()})
 
-    Computed from the table above:
-    """),
-    code("""
-    print("\\n".join(pixel.discussion(rows, manifests, missing)))"""),
-    md("""
-    How to read these numbers. Cross-entropy is a code length: a model that needs fewer bits per image
-    than the 784 raw pixels has learned what digits look like, and the ratio says how much. Comparisons
-    between sizes are only fair at equal recipes: where the lines above name different recipes, the
-    difference mixes capacity with training, and a model still improving when its budget ran out has not
-    shown its limit.
-    """),
-]
+# %% [markdown]
+# ## The models
+#
+# Each model is GRU layer(s) returning every step → dropout → Dense(1): the logit of
+# p(x_{t+1} = 1 | x_1..x_t). It is trained with the binary cross-entropy of its 783 predictions per image.
+# Missing weights are listed with the command that trains them.
 
-if __name__ == "__main__":
-    print(write("03_pixel_prediction", cells))
+# %%
+loaded, missing = clf.load_zoo("pixel", models, models_dir)
+for name in missing:
+    print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
+manifests = {name: zoo.read_manifest("pixel", name, models_dir) for name in loaded}
+print(plots.format_table(
+    clf.recipe_rows(manifests),
+    ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
+    formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))
+
+# %% [markdown]
+# ## Table 11, recomputed
+#
+# The loss is the mean cross-entropy per predicted pixel, in nats:
+# $\mathcal{L} = -\frac{1}{783}\sum_{t=1}^{783} \big[x_{t+1}\log p_t + (1-x_{t+1})\log(1-p_t)\big]$,
+# averaged over images, with $p_t = p(x_{t+1}=1 \mid x_{1..t})$. Multiplied by 783 it is the negative
+# log-likelihood of an image in nats; divided by $\ln 2$ it is in bits per pixel. `ref` quotes the report.
+
+# %%
+rows = pixel.evaluate_pixel_zoo(loaded, splits, subsets)
+print(plots.format_table(
+    rows, ["model", "test_loss", "ref_test_loss", "delta_test_loss", "val_loss", "ref_val_loss",
+           "train_loss", "ref_train_loss", "test_nats_per_image", "test_bits_per_pixel"],
+    ["model", "test", "ref", "Δ test", "validation", "ref", "train", "ref", "test nats/image", "test bits/pixel"],
+    formats={"delta_test_loss": "{:+.4f}", "test_nats_per_image": "{:.1f}"}))
+
+# %% [markdown]
+# ## Learning curves
+#
+# Training loss dotted, validation loss solid, one panel per model (the report's figure 5), then all on one
+# axis (its figure 6).
+
+# %%
+fig = plots.plot_learning_curves_grid(manifests, title="Pixel models: training (dotted) and validation (solid) loss")
+plots.save_figure(fig, "03_learning_curves")
+plt.show()
+
+# %%
+if manifests:
+    fig = plots.plot_learning_curves_combined(manifests, title="Pixel models", log_y=True)
+    plots.save_figure(fig, "03_learning_curves_combined")
+    plt.show()
+
+# %% [markdown]
+# ## One step ahead
+#
+# With the true pixels as input, the model's probability of ink at every position is an image of what it
+# expects next. Strokes it can extrapolate (the continuation of a line from the row above) are dark; the
+# first pixel of a new stroke is not predictable and stays pale.
+
+# %%
+examples = data.binarize(splits.test.images[:n_examples])
+best = min(loaded, key=lambda n: min(manifests[n]["history"]["val_loss"])) if loaded else None
+print("best model by validation loss:", best)
+if best:
+    fig = pixel.plot_probability_maps(loaded[best], examples, title=f"{best}: one-step-ahead probabilities")
+    plots.save_figure(fig, "03_one_step_probabilities")
+    plt.show()
+
+# %% [markdown]
+# ## 1, 10 and 28 pixels ahead, and filling out the image
+#
+# Now the model sees the first `cut` pixels (`cut / 28` rows) and predicts further on its own: each new
+# pixel is the likelier value given everything before it, its own predictions included (a *greedy*
+# completion: picking each pixel in turn is not the same as finding the most probable sequence). One row of
+# the image is 28 pixels; grey marks pixels not predicted. The errors compound: a short horizon copies
+# the stroke well, while over the whole lower half a completion can drift away from the digit it started.
+
+# %%
+for name, model in loaded.items():
+    panels = pixel.k_step_predictions(model, examples, cut, ns=(1, 10, 28))
+    grid = np.concatenate([examples.reshape(len(examples), -1)] + [panels[n] for n in panels])
+    titles = [f"digit {i}" for i in range(len(examples))] + [f"{n} px" for n in panels for _ in examples]
+    fig = plots.show_image_grid(grid, titles, cols=len(examples), size=1.1, suptitle=f"{name}: greedy continuation after {cut} pixels")
+    plots.save_figure(fig, f"03_k_step_{name}")
+    plt.show()
+
+# %% [markdown]
+# The greedy completion has no variety, and it can lock into a pattern: where ink usually follows ink,
+# one ink pixel makes the next one likely too, so strokes may thicken or loops fill in. Sampling each
+# pixel from its probability gives varied completions instead:
+
+# %%
+if best:
+    fills = [pixel.k_step_predictions(loaded[best], examples, cut, ns=(), sample=True, seed=seed + s)[784 - cut] for s in range(4)]
+    grid = np.concatenate([examples.reshape(len(examples), -1)] + fills)
+    fig = plots.show_image_grid(grid, cols=len(examples), size=1.1, suptitle=f"{best}: the original, then 4 sampled completions")
+    plots.save_figure(fig, "03_sampled_completions")
+    plt.show()
+
+# %% [markdown]
+# ## Drawing from scratch
+#
+# Starting from the blank corner pixel and sampling all 783 others gives the model's own digits. They show
+# what it has learned about strokes, thickness and layout, and what it has not: many samples are not
+# recognisable digits, since nothing forces a shape begun in the top rows to be finished consistently
+# hundreds of steps later, though the larger models draw some clear ones.
+
+# %%
+samples = {name: pixel.unconditional_samples(model, 8, seed=seed) for name, model in loaded.items()}
+if samples:
+    grid = np.concatenate(list(samples.values()))
+    titles = [name for name in samples for _ in range(8)]
+    fig = plots.show_image_grid(grid, titles, cols=8, size=1.1, suptitle="Unconditional samples")
+    plots.save_figure(fig, "03_unconditional_samples")
+    plt.show()
+
+# %% [markdown]
+# ## What the numbers say
+#
+# Computed from the table above:
+
+# %%
+print("\n".join(pixel.discussion(rows, manifests, missing)))
+
+# %% [markdown]
+# How to read these numbers. Cross-entropy is a code length: a model that needs fewer bits per image
+# than the 784 raw pixels has learned what digits look like, and the ratio says how much. Comparisons
+# between sizes are only fair at equal recipes: where the lines above name different recipes, the
+# difference mixes capacity with training, and a model still improving when its budget ran out has not
+# shown its limit.

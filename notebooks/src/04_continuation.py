@@ -1,185 +1,202 @@
-"""Generator of notebooks/04_continuation.ipynb (run it, then `python -m helpers.regenerate --only 04`)."""
+# %% [markdown]
+# # Finishing a digit: sampling the hidden last 300 pixels
+#
+# A pixel model defines a probability for every way an image can continue, so it can finish a digit whose
+# bottom part is hidden. This notebook hides the last 300 pixels (about the bottom 11 rows) of
+# `n_images` test digits, lets the four GRU pixel models continue them for n = 1, 10, 28 and 300 pixels,
+# `num_samples` times each (100 digits and 10 samples, as in the course), and recomputes the report's table 12 and its annex: how surprised each model is by its own samples and
+# by the true continuation, and what the continuations look like.
 
-from nbbuild import SETUP, code, md, params, write
+# %% [markdown]
+# ## Setup
 
-cells = [
-    md("""
-    # Finishing a digit: sampling the hidden last 300 pixels
-
-    A pixel model defines a probability for every way an image can continue, so it can finish a digit whose
-    bottom part is hidden. This notebook hides the last 300 pixels (about the bottom 11 rows) of
-    `n_images` test digits, lets the four GRU pixel models continue them for n = 1, 10, 28 and 300 pixels,
-    `num_samples` times each (100 digits and 10 samples, as in the course), and recomputes the report's table 12 and its annex: how surprised each model is by its own samples and
-    by the true continuation, and what the continuations look like.
-    """),
-    md("## Setup"),
-    code(SETUP + """
+# %%
+# %matplotlib inline
+import os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
+sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
+from helpers.paths import import_tensorflow_quietly
+tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
 
 import numpy as np
 import matplotlib.pyplot as plt
 
 from helpers import classification as clf
 from helpers import continuation, data, models as zoo, pixel, plots, reference, sampling
-from helpers.retrain import retrain as retrain_models"""),
-    md("""
-    ## Parameters
+from helpers.retrain import retrain as retrain_models
 
-    `retrain=True` trains the pixel models first, into `runs/`, with the recipe recorded in each shipped
-    model's manifest (`epochs=None` keeps its epoch budget, a number replaces it; `quick=True`: a smoke
-    run on tiny subsets, which also samples fewer images). The continuation set is drawn once with `set_seed` and stored in `data/continuation_set.npz`;
-    `seed` drives the sampling.
-    """),
-    params("""
-    models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
-    retrain = False
-    epochs = None
-    quick = False
-    ns = [1, 10, 28, 300]
-    num_samples = 10
-    n_images = 100
-    set_seed = 0
-    seed = 0"""),
-    code("""
-    # Derived values (papermill injects parameters above this cell).
-    if quick:
-        n_images, num_samples = 10, 3"""),
-    md("With `retrain=True` the models are trained here first (its log is long, and not checked by the tests):"),
-    code("""
-    # NBVAL_IGNORE_OUTPUT
-    models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None"""),
-    md("The continuation set:"),
-    code("""
-    if (n_images, set_seed) == (100, 0):  # the course's set, stored in data/continuation_set.npz
-        cset = sampling.load_or_make_continuation_set(n_images=n_images, seed=set_seed)
-    else:                                  # any other set is drawn the same way, not stored
-        cset = sampling.make_continuation_set(data.binarize(data.load_mnist().test.images), n_images, seed=set_seed)
-    print(f"{len(cset.indices)} test images, {cset.prefix_len} known pixels, {cset.hidden} hidden")"""),
-    md("""
-    ## The in-painting set
+# %% [markdown]
+# ## Parameters
+#
+# `retrain=True` trains the pixel models first, into `runs/`, with the recipe recorded in each shipped
+# model's manifest (`epochs=None` keeps its epoch budget, a number replaces it; `quick=True`: a smoke
+# run on tiny subsets, which also samples fewer images). The continuation set is drawn once with `set_seed` and stored in `data/continuation_set.npz`;
+# `seed` drives the sampling.
 
-    The images are drawn without replacement from the 10,000 test digits with a fixed seed, so the set is
-    the same on every machine (`data/continuation_set.npz` stores it). Grey pixels are hidden.
-    """),
-    code("""
-    fig = plots.show_image_grid(np.concatenate([cset.images[:10], cset.masked[:10]]), cols=10,
-                                suptitle="First 10 images of the set: original (top) and with the last 300 pixels hidden (bottom)")
-    plots.save_figure(fig, "04_continuation_set")
-    plt.show()"""),
-    md("""
-    ## Sampling
+# %% tags=["parameters"]
+models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
+retrain = False
+epochs = None
+quick = False
+ns = [1, 10, 28, 300]
+num_samples = 10
+n_images = 100
+set_seed = 0
+seed = 0
 
-    The sampler (`helpers.sampling.sample_continuations`) reads each known prefix once, keeps the GRU
-    states, and then steps all `n_images` × `num_samples` continuations together: each step feeds the sampled pixel
-    x_t ~ Bernoulli(p_t) back as the next input. It is exact (the tests check it against the full model
-    pixel by pixel) and fast (see `helpers.bench`).
-    """),
-    code("""
-    loaded, missing = clf.load_zoo("pixel", models, models_dir)
-    for name in missing:
-        print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
-    manifests = {name: zoo.read_manifest("pixel", name, models_dir) for name in loaded}
-    print("\\n".join(clf.status_lines(manifests)))
-    results = {name: continuation.continuation_results(model, cset, ns, num_samples, seed) for name, model in loaded.items()}"""),
-    md(r"""
-    ## Table 12, recomputed
+# %%
+# Derived values (papermill injects parameters above this cell).
+if quick:
+    n_images, num_samples = 10, 3
 
-    Pixels are numbered $x_1, \dots, x_{784}$. For an image with known pixels $x_{\le L}$ ($L = 484$) and
-    horizon $n$, both rows are mean cross-entropies in nats per pixel over the $n$ continued positions
-    $t = L+1, \dots, L+n$:
+# %% [markdown]
+# With `retrain=True` the models are trained here first (its log is long, and not checked by the tests):
 
-    * **predicted**: $-\frac{1}{n}\sum_t \log p(\tilde x_t \mid x_{\le L}, \tilde x_{L+1..t-1})$ for a sampled
-      continuation $\tilde x$, averaged over the samples: how surprised the model is by its own samples,
-      an estimate of its entropy over the continuation;
-    * **GT**: $-\frac{1}{n}\sum_t \log p(x_t \mid x_{<t})$ for the true pixels: how well the model predicts
-      what was actually there.
+# %%
+# NBVAL_IGNORE_OUTPUT
+models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None
 
-    Both are averaged over the images. `ref` columns quote the report's table 12.
-    """),
-    code("""
-    rows = continuation.table12_rows(results, reference.CONTINUATION)
-    columns = ["model", "row"] + [c for n in ns for c in (f"n={n}", f"ref n={n}")]
-    ours = {f"n={n}": "{:.3f}" for n in ns}  # 3 decimals: sampled paths shift slightly across CPU types
-    print(plots.format_table(rows, columns, formats=ours))"""),
-    md("""
-    Samples are what the model finds likely; the true continuation is whatever the writer drew. For a
-    perfect model the two rows would agree in expectation; a GT row above the predicted row means the real
-    endings surprise the model more than its own samples do (it is over-confident about how digits end),
-    a GT row below it the opposite. The gaps, GT minus predicted, with the standard error of their mean
-    over the images (a gap smaller than about two standard errors is within what chance gives):
-    """),
-    code("""
-    gaps = continuation.gap_statistics(results)
-    print(plots.format_table(continuation.gap_rows(gaps), ["model"] + [f"n={n}" for n in ns]))"""),
-    md("""
-    ## Can the report's GT row be right?
+# %% [markdown]
+# The continuation set:
 
-    A cross-entropy is a sum of non-negative terms, so the nats a model spends on the hidden pixels of an
-    image (GT at n = 300, times 300) can never exceed what it spends on the whole image. Our models on these
-    images, beside the report's table 12 against its own table 11 (nats per image):
-    """),
-    code("""
-    whole = {name: float(pixel.per_image_cross_entropy(model, cset.images).mean()) * pixel.PREDICTED_PIXELS for name, model in loaded.items()}
-    test_set = {name: m["metrics"]["test_loss"] * pixel.PREDICTED_PIXELS for name, m in manifests.items() if "test_loss" in m.get("metrics", {})}
-    consistency = continuation.table12_consistency_rows(results, whole, reference.CONTINUATION, reference.PIXEL, n=max(ns), test_set_nats=test_set)
-    print(plots.format_table(consistency, ["model", "ours_last", "ours_whole", "ours_test_whole", "ref_last", "ref_whole"],
-                             ["model", "ours: hidden px", "ours: whole image", "ours: avg test image", "report: hidden px", "report: avg test image"],
-                             default_format="{:.1f}"))"""),
-    md("""
-    ## Per image
+# %%
+if (n_images, set_seed) == (100, 0):  # the course's set, stored in data/continuation_set.npz
+    cset = sampling.load_or_make_continuation_set(n_images=n_images, seed=set_seed)
+else:                                  # any other set is drawn the same way, not stored
+    cset = sampling.make_continuation_set(data.binarize(data.load_mnist().test.images), n_images, seed=set_seed)
+print(f"{len(cset.indices)} test images, {cset.prefix_len} known pixels, {cset.hidden} hidden")
 
-    The report's annex plots, for each horizon, the samples' cross-entropy of every image (mean of 10)
-    beside the ground truth's:
-    """),
-    code("""
-    for n in ns:
-        if results:
-            fig = continuation.plot_per_image(results, n)
-            plots.save_figure(fig, f"04_per_image_n{n}")
-            plt.show()"""),
-    md("""
-    ## Examples: a success, a failure and a high-variance case
+# %% [markdown]
+# ## The in-painting set
+#
+# The images are drawn without replacement from the 10,000 test digits with a fixed seed, so the set is
+# the same on every machine (`data/continuation_set.npz` stores it). Grey pixels are hidden.
 
-    For each horizon, using the best model, three images are chosen by a stated rule: the **success** has
-    the samples that differ least from the true pixels, the **failure** those that differ most, and the
-    **high-variance** case the samples that differ most from each other. Each row shows the original, the
-    masked image, five samples and the report's "most probable" completion, which is really the greedy
-    one (each pixel in turn set to 1 when p > 0.5; the exact most probable sequence would need a search).
-    """),
-    code("""
-    best = min(loaded, key=lambda n: min(manifests[n]["history"]["val_loss"])) if loaded else None
-    print("best model by validation loss:", best)"""),
-    code("""
-    for n in [n for n in ns if n > 1] if best else []:
-        truth = cset.images[:, cset.prefix_len : cset.prefix_len + n]
-        for label, index in continuation.choose_examples(results[best][n], truth).items():
-            fig = continuation.plot_example(cset, index, results[best][n], n, title=f"{best}, n = {n}: {label} (image {index})")
-            plots.save_figure(fig, f"04_example_n{n}_{label.replace(' ', '_')}")
-            plt.show()"""),
-    md("""
-    ## Explore
+# %%
+fig = plots.show_image_grid(np.concatenate([cset.images[:10], cset.masked[:10]]), cols=10,
+                            suptitle="First 10 images of the set: original (top) and with the last 300 pixels hidden (bottom)")
+plots.save_figure(fig, "04_continuation_set")
+plt.show()
 
-    Pick an image, a horizon, a model and a seed:
-    """),
-    code("""
-    # NBVAL_IGNORE_OUTPUT
-    continuation.continuation_explorer(loaded, cset, ns) if loaded else print("no trained model")""", tags=["widget"]),
-    md("""
-    ## What the numbers say
+# %% [markdown]
+# ## Sampling
+#
+# The sampler (`helpers.sampling.sample_continuations`) reads each known prefix once, keeps the GRU
+# states, and then steps all `n_images` × `num_samples` continuations together: each step feeds the sampled pixel
+# x_t ~ Bernoulli(p_t) back as the next input. It is exact (the tests check it against the full model
+# pixel by pixel) and fast (see `helpers.bench`).
 
-    Computed from the tables above:
-    """),
-    code("""
-    print("\\n".join(continuation.discussion(gaps, consistency, len(cset.indices), reference.CONTINUATION)))"""),
-    md("""
-    How to read these numbers. For a model that has learned the distribution of digit endings, its own
-    samples and the true endings are equally surprising on average; the gap table shows where ours depart
-    from that beyond chance. At n = 300 the report's GT value is several times its predicted one (last
-    line above) and, by the check above, larger than its own whole-image cross-entropy allows: at that
-    horizon, whatever it measured was not the per-pixel cross-entropy of the true continuation. The check
-    cannot test its shorter horizons (n = 1, 10, 28), where the two are much closer, and at n = 1 its GT
-    value is sometimes the lower one.
-    """),
-]
+# %%
+loaded, missing = clf.load_zoo("pixel", models, models_dir)
+for name in missing:
+    print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
+manifests = {name: zoo.read_manifest("pixel", name, models_dir) for name in loaded}
+print("\n".join(clf.status_lines(manifests)))
+results = {name: continuation.continuation_results(model, cset, ns, num_samples, seed) for name, model in loaded.items()}
 
-if __name__ == "__main__":
-    print(write("04_continuation", cells))
+# %% [markdown]
+# ## Table 12, recomputed
+#
+# Pixels are numbered $x_1, \dots, x_{784}$. For an image with known pixels $x_{\le L}$ ($L = 484$) and
+# horizon $n$, both rows are mean cross-entropies in nats per pixel over the $n$ continued positions
+# $t = L+1, \dots, L+n$:
+#
+# * **predicted**: $-\frac{1}{n}\sum_t \log p(\tilde x_t \mid x_{\le L}, \tilde x_{L+1..t-1})$ for a sampled
+#   continuation $\tilde x$, averaged over the samples: how surprised the model is by its own samples,
+#   an estimate of its entropy over the continuation;
+# * **GT**: $-\frac{1}{n}\sum_t \log p(x_t \mid x_{<t})$ for the true pixels: how well the model predicts
+#   what was actually there.
+#
+# Both are averaged over the images. `ref` columns quote the report's table 12.
+
+# %%
+rows = continuation.table12_rows(results, reference.CONTINUATION)
+columns = ["model", "row"] + [c for n in ns for c in (f"n={n}", f"ref n={n}")]
+ours = {f"n={n}": "{:.3f}" for n in ns}  # 3 decimals: sampled paths shift slightly across CPU types
+print(plots.format_table(rows, columns, formats=ours))
+
+# %% [markdown]
+# Samples are what the model finds likely; the true continuation is whatever the writer drew. For a
+# perfect model the two rows would agree in expectation; a GT row above the predicted row means the real
+# endings surprise the model more than its own samples do (it is over-confident about how digits end),
+# a GT row below it the opposite. The gaps, GT minus predicted, with the standard error of their mean
+# over the images (a gap smaller than about two standard errors is within what chance gives):
+
+# %%
+gaps = continuation.gap_statistics(results)
+print(plots.format_table(continuation.gap_rows(gaps), ["model"] + [f"n={n}" for n in ns]))
+
+# %% [markdown]
+# ## Can the report's GT row be right?
+#
+# A cross-entropy is a sum of non-negative terms, so the nats a model spends on the hidden pixels of an
+# image (GT at n = 300, times 300) can never exceed what it spends on the whole image. Our models on these
+# images, beside the report's table 12 against its own table 11 (nats per image):
+
+# %%
+whole = {name: float(pixel.per_image_cross_entropy(model, cset.images).mean()) * pixel.PREDICTED_PIXELS for name, model in loaded.items()}
+test_set = {name: m["metrics"]["test_loss"] * pixel.PREDICTED_PIXELS for name, m in manifests.items() if "test_loss" in m.get("metrics", {})}
+consistency = continuation.table12_consistency_rows(results, whole, reference.CONTINUATION, reference.PIXEL, n=max(ns), test_set_nats=test_set)
+print(plots.format_table(consistency, ["model", "ours_last", "ours_whole", "ours_test_whole", "ref_last", "ref_whole"],
+                         ["model", "ours: hidden px", "ours: whole image", "ours: avg test image", "report: hidden px", "report: avg test image"],
+                         default_format="{:.1f}"))
+
+# %% [markdown]
+# ## Per image
+#
+# The report's annex plots, for each horizon, the samples' cross-entropy of every image (mean of 10)
+# beside the ground truth's:
+
+# %%
+for n in ns:
+    if results:
+        fig = continuation.plot_per_image(results, n)
+        plots.save_figure(fig, f"04_per_image_n{n}")
+        plt.show()
+
+# %% [markdown]
+# ## Examples: a success, a failure and a high-variance case
+#
+# For each horizon, using the best model, three images are chosen by a stated rule: the **success** has
+# the samples that differ least from the true pixels, the **failure** those that differ most, and the
+# **high-variance** case the samples that differ most from each other. Each row shows the original, the
+# masked image, five samples and the report's "most probable" completion, which is really the greedy
+# one (each pixel in turn set to 1 when p > 0.5; the exact most probable sequence would need a search).
+
+# %%
+best = min(loaded, key=lambda n: min(manifests[n]["history"]["val_loss"])) if loaded else None
+print("best model by validation loss:", best)
+
+# %%
+for n in [n for n in ns if n > 1] if best else []:
+    truth = cset.images[:, cset.prefix_len : cset.prefix_len + n]
+    for label, index in continuation.choose_examples(results[best][n], truth).items():
+        fig = continuation.plot_example(cset, index, results[best][n], n, title=f"{best}, n = {n}: {label} (image {index})")
+        plots.save_figure(fig, f"04_example_n{n}_{label.replace(' ', '_')}")
+        plt.show()
+
+# %% [markdown]
+# ## Explore
+#
+# Pick an image, a horizon, a model and a seed:
+
+# %% tags=["widget"]
+# NBVAL_IGNORE_OUTPUT
+continuation.continuation_explorer(loaded, cset, ns) if loaded else print("no trained model")
+
+# %% [markdown]
+# ## What the numbers say
+#
+# Computed from the tables above:
+
+# %%
+print("\n".join(continuation.discussion(gaps, consistency, len(cset.indices), reference.CONTINUATION)))
+
+# %% [markdown]
+# How to read these numbers. For a model that has learned the distribution of digit endings, its own
+# samples and the true endings are equally surprising on average; the gap table shows where ours depart
+# from that beyond chance. At n = 300 the report's GT value is several times its predicted one (last
+# line above) and, by the check above, larger than its own whole-image cross-entropy allows: at that
+# horizon, whatever it measured was not the per-pixel cross-entropy of the true continuation. The check
+# cannot test its shorter horizons (n = 1, 10, 28), where the two are much closer, and at n = 1 its GT
+# value is sometimes the lower one.

@@ -1,222 +1,232 @@
-"""Generator of notebooks/05_inpainting.ipynb (run it, then `python -m helpers.regenerate --only 05`)."""
+# %% [markdown]
+# # Filling holes with past and future: exact most-probable in-painting
+#
+# A pixel model reads left to right, top to bottom, yet it can fill a hole using the pixels *after* the
+# hole too: every candidate fill gives a complete image, the model gives each complete image a
+# probability, and Bayes' rule turns those into a posterior over the fills. This notebook derives that
+# posterior for one missing pixel and for a missing 2×2 block, computes it exactly with the GRU pixel
+# models, recomputes the report's table 13 (and shows that its numbers cannot come from an exact
+# most-probable fill), and then asks what the future pixels add, how well calibrated the posterior is,
+# and how the models fare on holes that touch a stroke.
 
-from nbbuild import SETUP, code, md, params, write
+# %% [markdown]
+# ## Setup
 
-cells = [
-    md("""
-    # Filling holes with past and future: exact most-probable in-painting
-
-    A pixel model reads left to right, top to bottom, yet it can fill a hole using the pixels *after* the
-    hole too: every candidate fill gives a complete image, the model gives each complete image a
-    probability, and Bayes' rule turns those into a posterior over the fills. This notebook derives that
-    posterior for one missing pixel and for a missing 2×2 block, computes it exactly with the GRU pixel
-    models, recomputes the report's table 13 (and shows that its numbers cannot come from an exact
-    most-probable fill), and then asks what the future pixels add, how well calibrated the posterior is,
-    and how the models fare on holes that touch a stroke.
-    """),
-    md("## Setup"),
-    code(SETUP + """
+# %%
+# %matplotlib inline
+import os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
+sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
+from helpers.paths import import_tensorflow_quietly
+tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
 
 import numpy as np
 import matplotlib.pyplot as plt
 
 from helpers import classification as clf
 from helpers import inpainting, models as zoo, plots, reference
-from helpers import inpainting_analysis as ia"""),
-    md("""
-    ## Parameters
+from helpers import inpainting_analysis as ia
 
-    `n_images` holes per set (the course used 1,000 test images per set), drawn with `set_seed`.
-    `table_model` is the model of the report's table 13; `models` are all evaluated.
-    """),
-    params("""
-    models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
-    table_model = "gru_1x128"
-    quick = False
-    n_images = 1000
-    set_seed = 0"""),
-    code("""
-    # Derived values (papermill injects parameters above this cell).
-    if quick:
-        n_images = 50
-    print(f"{n_images} images per set")"""),
-    md(r"""
-    ## The method
+# %% [markdown]
+# ## Parameters
+#
+# `n_images` holes per set (the course used 1,000 test images per set), drawn with `set_seed`.
+# `table_model` is the model of the report's table 13; `models` are all evaluated.
 
-    Write $x = (x_1, \dots, x_T)$, $T = 784$, and let the model define
-    $p(x) = p(x_1)\prod_{t=2}^{T} p(x_t \mid x_{<t})$. (The model does not predict $x_1$, the top-left
-    corner, which is background in every MNIST image: $p(x_1)$ is a constant and holes never cover it.)
+# %% tags=["parameters"]
+models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
+table_model = "gru_1x128"
+quick = False
+n_images = 1000
+set_seed = 0
 
-    **One missing pixel $x_i$.** Conditioning on everything else,
-    $$
-    p(x_i \mid x_{\neq i}) = \frac{p(x)}{\sum_{v \in \{0,1\}} p(x)\big|_{x_i = v}} .
-    $$
-    The factors $p(x_t \mid x_{<t})$ with $t < i$ do not involve $x_i$ and cancel; every factor from $t = i$
-    on does, because $x_i$ is an input to all later predictions. So
-    $$
-    p(x_i = v \mid x_{\neq i}) \propto \prod_{t=i}^{T} p(x_t \mid x_{<t})\Big|_{x_i = v}.
-    $$
-    The report writes this product as $\prod_{k=i}^{T} p(x_{k+1} \mid x_{1:k})$: shifted by one, it
-    leaves out the factor $p(x_i \mid x_{<i})$, the prior of the missing pixel itself, and runs to a
-    non-existent $x_{T+1}$. The correct range in its notation is $k = i-1, \dots, T-1$.
-    """),
-    md(r"""
-    **A missing 2×2 block** at positions $i, i+1, j, j+1$ with $j = i + 28$: the same argument with the
-    four unknowns $c = (x_i, x_{i+1}, x_j, x_{j+1}) \in \{0,1\}^4$ gives
-    $$
-    p(c \mid \text{observed}) = \frac{\exp \ell(c)}{\sum_{c'} \exp \ell(c')}, \qquad
-    \ell(c) = \sum_{t=i}^{T} \log p(x_t \mid x_{<t})\Big|_{c}.
-    $$
-    Every term from $t = i$ on depends on the candidate, including the observed pixels between the two
-    rows of the block and after it: the future pixels enter the posterior through how well each candidate
-    *predicts* them. The report's last line for the block collapses its four grouped factors back into a
-    single product over one index $k$, which is also the name of the block's second row, and repeats the
-    off-by-one of the single-pixel case (it drops $p(x_i \mid x_{<i})$ and runs to $x_{T+1}$); the
-    candidate-dependent part is $\ell(c)$ above.
-    """),
-    md(r"""
-    **Cross-entropy and likelihood.** The per-image cross-entropy of tables 11 and 13 is
-    $H(x) = -\frac{1}{783}\sum_{t=2}^{T} \log p(x_t \mid x_{<t}) = -\frac{1}{783}\log\frac{p(x)}{p(x_1)}$.
-    The most probable fill maximises $\ell(c)$, hence minimises $H$ over the candidates; the ground truth is
-    one of the candidates, so **the most probable fill can never have a higher cross-entropy than the ground
-    truth**, image by image and on average.
+# %%
+# Derived values (papermill injects parameters above this cell).
+if quick:
+    n_images = 50
+print(f"{n_images} images per set")
 
-    The scorer (`helpers.inpainting.most_probable_fill`) enumerates the 2 or 16 candidates, runs the
-    recurrent state up to the first missing pixel once per image, continues every candidate from that state
-    to the end in one batch, normalises with log-sum-exp and takes the argmax.
-    """),
-    md("""
-    ## The data sets
+# %% [markdown]
+# ## The method
+#
+# Write $x = (x_1, \dots, x_T)$, $T = 784$, and let the model define
+# $p(x) = p(x_1)\prod_{t=2}^{T} p(x_t \mid x_{<t})$. (The model does not predict $x_1$, the top-left
+# corner, which is background in every MNIST image: $p(x_1)$ is a constant and holes never cover it.)
+#
+# **One missing pixel $x_i$.** Conditioning on everything else,
+# $$
+# p(x_i \mid x_{\neq i}) = \frac{p(x)}{\sum_{v \in \{0,1\}} p(x)\big|_{x_i = v}} .
+# $$
+# The factors $p(x_t \mid x_{<t})$ with $t < i$ do not involve $x_i$ and cancel; every factor from $t = i$
+# on does, because $x_i$ is an input to all later predictions. So
+# $$
+# p(x_i = v \mid x_{\neq i}) \propto \prod_{t=i}^{T} p(x_t \mid x_{<t})\Big|_{x_i = v}.
+# $$
+# The report writes this product as $\prod_{k=i}^{T} p(x_{k+1} \mid x_{1:k})$: shifted by one, it
+# leaves out the factor $p(x_i \mid x_{<i})$, the prior of the missing pixel itself, and runs to a
+# non-existent $x_{T+1}$. The correct range in its notation is $k = i-1, \dots, T-1$.
 
-    As in the course: 1,000 test images with one missing pixel, and 1,000 with a missing 2×2 block fully
-    inside the image, drawn with a fixed seed and stored in `data/`. Holes placed uniformly land mostly on
-    background, which is trivial to fill, so we also build a harder variant of each set where the hole
-    touches a stroke (the hole or a pixel next to it is ink; see `helpers.inpainting.hole_candidates`).
-    """),
-    code("""
-    kinds = {"1 pixel": ("pixel", None), "2x2 block": ("block", None),
-             "1 pixel, stroke": ("pixel", "touch"), "2x2 block, stroke": ("block", "touch")}
-    sets = {name: inpainting.get_inpainting_set(kind, stroke, n=n_images, seed=set_seed) for name, (kind, stroke) in kinds.items()}
-    print(plots.format_table([{"set": name, **ia.hole_statistics(s)} for name, s in sets.items()],
-                             ["set", "images", "missing_pixels", "ink", "background", "holes_with_ink"]))
-    same = all(np.array_equal(s.indices, sets["1 pixel"].indices) for s in sets.values())
-    print("the four sets hold the same test images (only the holes differ):", same)"""),
-    md("""
-    ## Table 13, recomputed
+# %% [markdown]
+# **A missing 2×2 block** at positions $i, i+1, j, j+1$ with $j = i + 28$: the same argument with the
+# four unknowns $c = (x_i, x_{i+1}, x_j, x_{j+1}) \in \{0,1\}^4$ gives
+# $$
+# p(c \mid \text{observed}) = \frac{\exp \ell(c)}{\sum_{c'} \exp \ell(c')}, \qquad
+# \ell(c) = \sum_{t=i}^{T} \log p(x_t \mid x_{<t})\Big|_{c}.
+# $$
+# Every term from $t = i$ on depends on the candidate, including the observed pixels between the two
+# rows of the block and after it: the future pixels enter the posterior through how well each candidate
+# *predicts* them. The report's last line for the block collapses its four grouped factors back into a
+# single product over one index $k$, which is also the name of the block's second row, and repeats the
+# off-by-one of the single-pixel case (it drops $p(x_i \mid x_{<i})$ and runs to $x_{T+1}$); the
+# candidate-dependent part is $\ell(c)$ above.
 
-    Mean cross-entropy (nats per pixel over the 783 predicted pixels) of the ground-truth images and of the
-    images filled with the most probable candidate. `evaluate_inpainting` asserts the inequality above on
-    every image; the report's table 13 had the in-painted images *worse* than the ground truth in both
-    columns, which an exact most-probable fill cannot produce. (When the sets hold the same images, the
-    ground-truth cross-entropy of a model is the same for both: it does not depend on where the hole is.)
-    """),
-    code("""
-    loaded, missing = clf.load_zoo("pixel", models)
-    for name in missing:
-        print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
-    manifests = {name: zoo.read_manifest("pixel", name) for name in loaded}
-    print("\\n".join(clf.status_lines(manifests)))
-    results = {(name, set_name): ia.evaluate_inpainting(model, s) for name, model in loaded.items() for set_name, s in sets.items()}
-    if results:
-        print(f"checked on {len(results)} (model, set) pairs: no fill has a higher cross-entropy than its ground truth")"""),
-    code("""
-    table = []
-    for kind, set_name in (("pixel", "1 pixel"), ("block", "2x2 block")):
-        if (table_model, set_name) in results:
-            row = ia.summary_row(table_model, set_name, results[(table_model, set_name)])
-            ref = reference.INPAINTING[kind]
-            table.append({**row, "ref_gt_ce": ref["gt"], "ref_fill_ce": ref["inpainted"]})
-    if table:
-        print(plots.format_table(table, ["model", "set", "gt_ce", "fill_ce", "ref_gt_ce", "ref_fill_ce"],
-                                 ["model", "set", "GT cross-entropy", "in-painted", "report GT", "report in-painted"]))
-    else:
-        print(f"{table_model} is not trained yet: python -m helpers.train pixel {table_model}")"""),
-    md("""
-    ## Beyond table 13: every model, every set
+# %% [markdown]
+# **Cross-entropy and likelihood.** The per-image cross-entropy of tables 11 and 13 is
+# $H(x) = -\frac{1}{783}\sum_{t=2}^{T} \log p(x_t \mid x_{<t}) = -\frac{1}{783}\log\frac{p(x)}{p(x_1)}$.
+# The most probable fill maximises $\ell(c)$, hence minimises $H$ over the candidates; the ground truth is
+# one of the candidates, so **the most probable fill can never have a higher cross-entropy than the ground
+# truth**, image by image and on average.
+#
+# The scorer (`helpers.inpainting.most_probable_fill`) enumerates the 2 or 16 candidates, runs the
+# recurrent state up to the first missing pixel once per image, continues every candidate from that state
+# to the end in one batch, normalises with log-sum-exp and takes the argmax.
 
-    `pixels` and `holes` are the fractions of missing pixels, and of whole holes, filled exactly as in the
-    original; `past only` is the fraction of holes filled exactly when each missing pixel is set, in
-    reading order, to its most probable value given the pixels *before it* alone (for a 2x2 block, the
-    second row's pixels also see the 26 known pixels between the block's two rows, but nothing after
-    them); `confidence` is the mean posterior of the chosen fill.
-    """),
-    code("""
-    rows = [ia.summary_row(name, set_name, result) for (name, set_name), result in results.items()]
-    print(plots.format_table(rows, ["model", "set", "gt_ce", "fill_ce", "pixels_recovered", "holes_recovered", "past_only_holes", "mean_confidence"],
-                             ["model", "set", "GT ce", "fill ce", "pixels", "holes", "past only", "confidence"],
-                             formats={k: "{:.1%}" for k in ("pixels_recovered", "holes_recovered", "past_only_holes", "mean_confidence")}))"""),
-    md("""
-    What the future adds is the difference between the `holes` and `past only` columns, in percentage
-    points (pp). It could in principle be negative: the posterior picks the fill that is most probable
-    *under the model*, and an imperfect model can be confidently wrong about what the pixels below a hole
-    imply.
-    """),
-    code("""
-    for (name, set_name), result in results.items():
-        gain = result["hole_correct"].mean() - result["past_only_hole_correct"].mean()
-        print(f"{name:>9} {set_name:<18} future context adds {gain * 100:+.1f} pp of holes filled exactly")
-    print(f"smallest gain: {min(r['holes_recovered'] - r['past_only_holes'] for r in rows) * 100:+.1f} pp")"""),
-    md("""
-    ## Is the posterior calibrated?
+# %% [markdown]
+# ## The data sets
+#
+# As in the course: 1,000 test images with one missing pixel, and 1,000 with a missing 2×2 block fully
+# inside the image, drawn with a fixed seed and stored in `data/`. Holes placed uniformly land mostly on
+# background, which is trivial to fill, so we also build a harder variant of each set where the hole
+# touches a stroke (the hole or a pixel next to it is ink; see `helpers.inpainting.hole_candidates`).
 
-    If the model's posterior is honest, holes filled with confidence 0.8 should be right about 80 % of the
-    time. The reliability diagram bins the holes by the posterior of the chosen fill (on the stroke sets,
-    where confidence varies most):
-    """),
-    code("""
-    chosen = {f"{n}, {s}": r for (n, s), r in results.items() if "stroke" in s}
-    fig = ia.plot_calibration(chosen)
-    plots.save_figure(fig, "05_calibration")
-    plt.show()
-    if (table_model, "2x2 block, stroke") in results:
-        r = results[(table_model, "2x2 block, stroke")]
-        bins = ia.calibration(r["confidence"], r["hole_correct"])
-        print(f"{table_model}, 2x2 block, stroke:")
-        print(plots.format_table(bins, ["bin", "holes", "confidence", "accuracy"]))
-        print("\\n".join(ia.calibration_verdict(bins)))"""),
-    md("""
-    ## What the fills look like
+# %%
+kinds = {"1 pixel": ("pixel", None), "2x2 block": ("block", None),
+         "1 pixel, stroke": ("pixel", "touch"), "2x2 block, stroke": ("block", "touch")}
+sets = {name: inpainting.get_inpainting_set(kind, stroke, n=n_images, seed=set_seed) for name, (kind, stroke) in kinds.items()}
+print(plots.format_table([{"set": name, **ia.hole_statistics(s)} for name, s in sets.items()],
+                         ["set", "images", "missing_pixels", "ink", "background", "holes_with_ink"]))
+same = all(np.array_equal(s.indices, sets["1 pixel"].indices) for s in sets.values())
+print("the four sets hold the same test images (only the holes differ):", same)
 
-    Like the report's figures 8-11: successes, and wrong fills. Each row shows the
-    original, the masked image (hole grey) and the in-painting (filled ink dark blue, filled background
-    light blue), zoomed on the hole.
-    """),
-    code("""
-    viz_model = table_model if table_model in loaded else next(iter(loaded), None)
-    for set_name in (["1 pixel", "2x2 block", "2x2 block, stroke"] if viz_model else []):
-        result, s = results[(viz_model, set_name)], sets[set_name]
-        has_ink = s.images[np.arange(len(s.holes))[:, None], s.holes].any(axis=1)
-        wins = np.flatnonzero(result["hole_correct"] & has_ink)[:4]
-        losses = np.flatnonzero(~result["hole_correct"])[:4]
-        for label, idx in (("filled exactly", wins), ("wrong fills", losses)):
-            if len(idx):
-                fig = ia.plot_triplets(s, result["filled"], idx, title=f"{viz_model}, {set_name}: {label}")
-                plots.save_figure(fig, f"05_{set_name.replace(' ', '_').replace(',', '')}_{label.split()[0]}")
-                plt.show()"""),
-    md("""
-    ## Explore the candidates
+# %% [markdown]
+# ## Table 13, recomputed
+#
+# Mean cross-entropy (nats per pixel over the 783 predicted pixels) of the ground-truth images and of the
+# images filled with the most probable candidate. `evaluate_inpainting` asserts the inequality above on
+# every image; the report's table 13 had the in-painted images *worse* than the ground truth in both
+# columns, which an exact most-probable fill cannot produce. (When the sets hold the same images, the
+# ground-truth cross-entropy of a model is the same for both: it does not depend on where the hole is.)
 
-    Pick a set and an image to see every candidate fill with its posterior probability (the truth marked):
-    """),
-    code("""
-    # NBVAL_IGNORE_OUTPUT
-    ia.candidate_explorer(sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")""", tags=["widget"]),
-    md("""
-    ## What the numbers say
+# %%
+loaded, missing = clf.load_zoo("pixel", models)
+for name in missing:
+    print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
+manifests = {name: zoo.read_manifest("pixel", name) for name in loaded}
+print("\n".join(clf.status_lines(manifests)))
+results = {(name, set_name): ia.evaluate_inpainting(model, s) for name, model in loaded.items() for set_name, s in sets.items()}
+if results:
+    print(f"checked on {len(results)} (model, set) pairs: no fill has a higher cross-entropy than its ground truth")
 
-    Computed from the tables above (`always background` is the share of holes that hold no ink):
-    """),
-    code("""
-    background = {name: 1 - ia.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
-    print("\\n".join(ia.discussion(rows, background)))"""),
-    md("""
-    How to read these numbers. Uniformly placed holes mostly fall on background, which a fill that always
-    answers background gets right as often as the `always background` share says; a model must beat that
-    share to show it has learned anything, and the stroke sets, where that share is low, are the real test
-    of what the pixels after the hole contribute. The posterior is a probability and can be checked as
-    one: the calibration table says in which confidence range it deserves trust.
-    """),
-]
+# %%
+table = []
+for kind, set_name in (("pixel", "1 pixel"), ("block", "2x2 block")):
+    if (table_model, set_name) in results:
+        row = ia.summary_row(table_model, set_name, results[(table_model, set_name)])
+        ref = reference.INPAINTING[kind]
+        table.append({**row, "ref_gt_ce": ref["gt"], "ref_fill_ce": ref["inpainted"]})
+if table:
+    print(plots.format_table(table, ["model", "set", "gt_ce", "fill_ce", "ref_gt_ce", "ref_fill_ce"],
+                             ["model", "set", "GT cross-entropy", "in-painted", "report GT", "report in-painted"]))
+else:
+    print(f"{table_model} is not trained yet: python -m helpers.train pixel {table_model}")
 
-if __name__ == "__main__":
-    print(write("05_inpainting", cells))
+# %% [markdown]
+# ## Beyond table 13: every model, every set
+#
+# `pixels` and `holes` are the fractions of missing pixels, and of whole holes, filled exactly as in the
+# original; `past only` is the fraction of holes filled exactly when each missing pixel is set, in
+# reading order, to its most probable value given the pixels *before it* alone (for a 2x2 block, the
+# second row's pixels also see the 26 known pixels between the block's two rows, but nothing after
+# them); `confidence` is the mean posterior of the chosen fill.
+
+# %%
+rows = [ia.summary_row(name, set_name, result) for (name, set_name), result in results.items()]
+print(plots.format_table(rows, ["model", "set", "gt_ce", "fill_ce", "pixels_recovered", "holes_recovered", "past_only_holes", "mean_confidence"],
+                         ["model", "set", "GT ce", "fill ce", "pixels", "holes", "past only", "confidence"],
+                         formats={k: "{:.1%}" for k in ("pixels_recovered", "holes_recovered", "past_only_holes", "mean_confidence")}))
+
+# %% [markdown]
+# What the future adds is the difference between the `holes` and `past only` columns, in percentage
+# points (pp). It could in principle be negative: the posterior picks the fill that is most probable
+# *under the model*, and an imperfect model can be confidently wrong about what the pixels below a hole
+# imply.
+
+# %%
+for (name, set_name), result in results.items():
+    gain = result["hole_correct"].mean() - result["past_only_hole_correct"].mean()
+    print(f"{name:>9} {set_name:<18} future context adds {gain * 100:+.1f} pp of holes filled exactly")
+print(f"smallest gain: {min(r['holes_recovered'] - r['past_only_holes'] for r in rows) * 100:+.1f} pp")
+
+# %% [markdown]
+# ## Is the posterior calibrated?
+#
+# If the model's posterior is honest, holes filled with confidence 0.8 should be right about 80 % of the
+# time. The reliability diagram bins the holes by the posterior of the chosen fill (on the stroke sets,
+# where confidence varies most):
+
+# %%
+chosen = {f"{n}, {s}": r for (n, s), r in results.items() if "stroke" in s}
+fig = ia.plot_calibration(chosen)
+plots.save_figure(fig, "05_calibration")
+plt.show()
+if (table_model, "2x2 block, stroke") in results:
+    r = results[(table_model, "2x2 block, stroke")]
+    bins = ia.calibration(r["confidence"], r["hole_correct"])
+    print(f"{table_model}, 2x2 block, stroke:")
+    print(plots.format_table(bins, ["bin", "holes", "confidence", "accuracy"]))
+    print("\n".join(ia.calibration_verdict(bins)))
+
+# %% [markdown]
+# ## What the fills look like
+#
+# Like the report's figures 8-11: successes, and wrong fills. Each row shows the
+# original, the masked image (hole grey) and the in-painting (filled ink dark blue, filled background
+# light blue), zoomed on the hole.
+
+# %%
+viz_model = table_model if table_model in loaded else next(iter(loaded), None)
+for set_name in (["1 pixel", "2x2 block", "2x2 block, stroke"] if viz_model else []):
+    result, s = results[(viz_model, set_name)], sets[set_name]
+    has_ink = s.images[np.arange(len(s.holes))[:, None], s.holes].any(axis=1)
+    wins = np.flatnonzero(result["hole_correct"] & has_ink)[:4]
+    losses = np.flatnonzero(~result["hole_correct"])[:4]
+    for label, idx in (("filled exactly", wins), ("wrong fills", losses)):
+        if len(idx):
+            fig = ia.plot_triplets(s, result["filled"], idx, title=f"{viz_model}, {set_name}: {label}")
+            plots.save_figure(fig, f"05_{set_name.replace(' ', '_').replace(',', '')}_{label.split()[0]}")
+            plt.show()
+
+# %% [markdown]
+# ## Explore the candidates
+#
+# Pick a set and an image to see every candidate fill with its posterior probability (the truth marked):
+
+# %% tags=["widget"]
+# NBVAL_IGNORE_OUTPUT
+ia.candidate_explorer(sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")
+
+# %% [markdown]
+# ## What the numbers say
+#
+# Computed from the tables above (`always background` is the share of holes that hold no ink):
+
+# %%
+background = {name: 1 - ia.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
+print("\n".join(ia.discussion(rows, background)))
+
+# %% [markdown]
+# How to read these numbers. Uniformly placed holes mostly fall on background, which a fill that always
+# answers background gets right as often as the `always background` share says; a model must beat that
+# share to show it has learned anything, and the stroke sets, where that share is low, are the real test
+# of what the pixels after the hole contribute. The posterior is a probability and can be checked as
+# one: the calibration table says in which confidence range it deserves trust.
