@@ -35,9 +35,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
 KINDS = ("lstm", "gru")
 BEHAVIOURS = ("store_input", "keep_state")
@@ -484,41 +484,112 @@ def first_exact_scale(scales, errors) -> float:
     return smallest_scale(scales, np.where(errors == 0, 0.0, 1.0), 0.0)
 
 
-def error_table(scales, errors: dict, bounds: dict, behaviour: str, rows) -> str:
-    """Worst-case errors at the scales ``rows`` (which must lie on the grid): one column per cell and dtype."""
+def _row_index(scales, s) -> int:
+    """Index of the grid scale equal to ``s`` (a ValueError if ``s`` is not on the grid)."""
+    k = int(np.argmin(np.abs(scales - s)))
+    if not np.isclose(scales[k], s):
+        raise ValueError(f"scale {s} is not on the grid; pick table scales that are multiples of the grid step.")
+    return k
+
+
+def worst_over_cells(errors: dict, behaviour: str, dtype: str = "float64") -> np.ndarray:
+    """Per scale, the largest error of the three cells of :data:`VARIANTS` for one behaviour and dtype."""
+    return np.max([errors[label, behaviour, dtype] for label in VARIANTS], axis=0)
+
+
+def cell_disagreement(errors: dict, dtype: str = "float64") -> float:
+    """Largest difference between the errors of the three cells of :data:`VARIANTS`, over scales and behaviours."""
+    return float(max(np.ptp([errors[label, behaviour, dtype] for label in VARIANTS], axis=0).max()
+                     for behaviour in BEHAVIOURS))
+
+
+def error_summary(scales, errors: dict, bounds: dict, rows, dtype: str = "float64") -> str:
+    """Worst error of the three cells beside its bound, for both behaviours, at the grid scales ``rows``."""
     scales = np.asarray(scales, dtype=np.float64)
-    keys = [k for k in errors if len(k) == 3 and k[1] == behaviour]
-    short = {"LSTM": "LSTM", "GRU reset_after=False": "GRU-rb", "GRU reset_after=True": "GRU-ra"}
-    header = ["s", *[f"{short[v]} {d.replace('float', 'f')}" for v, _, d in keys], "bound"]
+    worst = {behaviour: worst_over_cells(errors, behaviour, dtype) for behaviour in BEHAVIOURS}
+    header = ["s", "store: error", "store: bound", "keep: drift", "keep: bound"]
     table = []
     for s in rows:
-        k = int(np.argmin(np.abs(scales - s)))
-        if not np.isclose(scales[k], s):
-            raise ValueError(f"scale {s} is not on the grid; pick table scales that are multiples of the grid step.")
-        table.append([float(s), *[float(errors[key][k]) for key in keys], float(bounds[behaviour][k])])
+        k = _row_index(scales, s)
+        table.append([f"{s:g}", *[float(v[k]) for b in BEHAVIOURS for v in (worst[b], bounds[b])]])
     return format_table(header, table, digits=2)
 
 
-def threshold_table(scales, errors: dict, bounds: dict, tols=(1e-3, 1e-6)) -> str:
-    """Smallest grid scale reaching each tolerance, per construction and dtype, beside the bound's answer."""
-    dtypes = sorted({k[2] for k in errors})
-    header = ["cell", "behaviour", *[f"{d} {t:g}" for d in dtypes for t in tols], *[f"bound {t:g}" for t in tols],
-              "float32 exact 0 from"]
+def horizon_table(scales, errors: dict, horizons, initial: float, tol: float = 1e-3) -> str:
+    """Smallest grid s keeping the float64 LSTM's drift within ``tol`` over T steps, measured and bounded."""
     rows = []
-    for label in VARIANTS:
-        for behaviour in BEHAVIOURS:
-            measured = [smallest_scale(scales, errors[label, behaviour, d], t) for d in dtypes for t in tols]
-            predicted = [smallest_scale(scales, bounds[behaviour], t) for t in tols]
-            exact = first_exact_scale(scales, errors[label, behaviour, "float32"]) if "float32" in dtypes else math.nan
-            rows.append([label, behaviour, *measured, *predicted, exact])
-    return format_table(header, rows, digits=4)
+    for horizon in horizons:
+        drift = errors["LSTM", "keep_state", "float64", horizon]
+        bound = error_bound("keep_state", scales, horizon, initial)
+        rows.append([horizon, smallest_scale(scales, drift, tol), smallest_scale(scales, bound, tol),
+                     float(np.log(horizon * (initial + 1.0) / tol))])
+    return format_table(["T", "measured s", "bound s", f"ln(T(|c0|+1)/{tol:g})"], rows, digits=4)
 
 
-def float_saturation(scales, dtype: str = "float32") -> dict:
-    """Smallest grid s from which Keras' sigmoid(s) and tanh(s) round to exactly 1.0 in ``dtype``."""
-    x = keras.ops.convert_to_tensor(np.asarray(scales), dtype=dtype)
-    return {name: first_exact_scale(scales, 1.0 - np.asarray(f(x), dtype=np.float64))
-            for name, f in (("sigmoid", keras.activations.sigmoid), ("tanh", keras.activations.tanh))}
+def float32_keep_table(scales, errors: dict, bounds: dict, rows) -> str:
+    """``keep_state`` drift in float32, cell by cell, beside the float64 drift (worst cell) and the bound."""
+    scales = np.asarray(scales, dtype=np.float64)
+    short = {"LSTM": "LSTM", "GRU reset_after=False": "GRU-rb", "GRU reset_after=True": "GRU-ra"}
+    header = ["s", *[f"{short[label]} f32" for label in VARIANTS], "float64", "bound"]
+    worst = worst_over_cells(errors, "keep_state", "float64")
+    table = []
+    for s in rows:
+        k = _row_index(scales, s)
+        table.append([f"{s:g}", *[float(errors[label, "keep_state", "float32"][k]) for label in VARIANTS],
+                      float(worst[k]), float(bounds["keep_state"][k])])
+    return format_table(header, table, digits=2)
+
+
+#: (function, dtype, implementation, callable) rows of :func:`rounding_table`; Keras' are what the cells use.
+ROUNDING_CASES = (
+    ("tanh", "float32", "Keras (TensorFlow)", lambda s: keras.activations.tanh(keras.ops.convert_to_tensor(s))),
+    ("tanh", "float32", "numpy", np.tanh),
+    ("tanh", "float64", "Keras (TensorFlow)", lambda s: keras.activations.tanh(keras.ops.convert_to_tensor(s))),
+    ("tanh", "float64", "numpy", np.tanh),
+    ("sigmoid", "float32", "Keras (TensorFlow)", lambda s: keras.activations.sigmoid(keras.ops.convert_to_tensor(s))),
+    ("sigmoid", "float64", "Keras (TensorFlow)", lambda s: keras.activations.sigmoid(keras.ops.convert_to_tensor(s))),
+)
+#: Bits of the significand: the float just below 1.0 is 1 - 2^-bits.
+SIGNIFICAND_BITS = {"float32": 24, "float64": 53}
+
+
+def correctly_rounded_one(function: str, dtype: str) -> float:
+    """Smallest s from which the exact tanh(s) or sigmoid(s), correctly rounded to ``dtype``, is 1.0.
+
+    That happens once 1 - f(s) is at most half the gap below 1, 2^-(bits + 1): 2 / (e^2s + 1) for tanh,
+    1 / (1 + e^s) for the sigmoid.
+    """
+    _check_choice("function", function, ("tanh", "sigmoid"))
+    half_gap = 2.0 ** -(SIGNIFICAND_BITS[dtype] + 1)
+    return math.log(2.0 / half_gap - 1.0) / 2.0 if function == "tanh" else math.log(1.0 / half_gap - 1.0)
+
+
+def stays_one_from(function, dtype: str, step: float = 0.001, stop: float = 40.0) -> float:
+    """Smallest s of a fine grid (``step``) from which ``function(s)`` computed in ``dtype`` stays exactly 1.0."""
+    s = np.arange(step, stop + step / 2, step)
+    values = np.asarray(function(s.astype(dtype)), dtype=np.float64)
+    return smallest_scale(s, 1.0 - values, 0.0)
+
+
+def rounding_table(step: float = 0.001) -> str:
+    """Where tanh(s) and sigmoid(s) stay exactly 1.0 (to ``step``), per implementation, beside correct rounding."""
+    rows = [[name, dtype, implementation, f"{stays_one_from(function, dtype, step):.3f}",
+             f"{correctly_rounded_one(name, dtype):.3f}"] for name, dtype, implementation, function in ROUNDING_CASES]
+    return format_table(["function", "dtype", "implementation", "stays 1.0 from s", "correctly rounded: from s"], rows)
+
+
+def float32_exact_keep_scale(initial) -> float:
+    """Smallest s from which a float32 LSTM keeping state leaves every c_0 in ``initial`` exactly unchanged.
+
+    Its forget gate rounds to 1, but its input gate adds eps_s = sigma(-s) (times c~ <= 1) at each step; the
+    addition is lost to rounding once eps_s is below half the float32 spacing at the smallest |c_0|, i.e.
+    from s = ln(1 / half_spacing - 1). Infinite when some c_0 is 0 (eps_s is then always kept).
+    """
+    smallest = float(np.min(np.abs(np.asarray(initial, dtype=np.float32))))
+    if smallest == 0.0:
+        return math.inf
+    half_spacing = float(np.spacing(np.float32(smallest))) / 2.0
+    return math.log(1.0 / half_spacing - 1.0)
 
 
 def plot_saturation_errors(scales, errors: dict, bounds: dict, steps: int):

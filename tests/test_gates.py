@@ -40,7 +40,6 @@ def test_construction_reaches_1e6_at_documented_scale(variant, behaviour, dtype,
 @pytest.mark.parametrize("behaviour", gates.BEHAVIOURS)
 @pytest.mark.parametrize("variant", list(gates.VARIANTS))
 def test_float64_error_is_below_the_bound_and_shrinks(variant, behaviour, inputs, initial):
-    kind, kwargs = gates.VARIANTS[variant]
     scales = np.array([1.0, 3.0, 6.0, 10.0, 15.0])
     errors = gates.measure_errors(scales, inputs[:8, :100], initial[:8], dtypes=("float64",))
     error = errors[variant, behaviour, "float64"]
@@ -149,6 +148,60 @@ def test_gate_explorer_builds():
     widgets = pytest.importorskip("ipywidgets")
     explorer = gates.gate_explorer(steps=10)
     assert isinstance(explorer, widgets.HBox)
+
+
+def _fake_errors(scales):
+    """Errors shaped like measure_errors' output: the GRUs' float32 drift is 0 from s = 3."""
+    errors = {}
+    for label in gates.VARIANTS:
+        for behaviour in gates.BEHAVIOURS:
+            for dtype in ("float32", "float64"):
+                err = np.exp(-scales) * (2.0 if behaviour == "keep_state" else 1.0)
+                if dtype == "float32" and behaviour == "keep_state" and label != "LSTM":
+                    err = np.where(scales >= 3, 0.0, err)
+                errors[label, behaviour, dtype] = err + (1e-3 if label == "LSTM" and dtype == "float64" else 0.0)
+        errors[label, "keep_state", "float64", 10] = np.exp(-scales)
+    return errors
+
+
+def test_error_tables():
+    scales = np.arange(0.5, 5.01, 0.5)
+    errors = _fake_errors(scales)
+    bounds = {b: gates.error_bound(b, scales, 10, 1.0) for b in gates.BEHAVIOURS}
+    assert math.isclose(gates.cell_disagreement(errors), 1e-3)
+    np.testing.assert_allclose(gates.worst_over_cells(errors, "store_input"), np.exp(-scales) + 1e-3)
+    summary = gates.error_summary(scales, errors, bounds, [1, 2.5])
+    assert summary.splitlines()[0].split() == ["s", "store:", "error", "store:", "bound", "keep:", "drift",
+                                                "keep:", "bound"]
+    assert [line.split()[0] for line in summary.splitlines()[2:]] == ["1", "2.5"]
+    keep = gates.float32_keep_table(scales, errors, bounds, [2.5, 3])
+    assert keep.splitlines()[3].split()[:4] == ["3", f"{math.exp(-3) * 2:.2g}", "0", "0"]
+    horizons = gates.horizon_table(scales, errors, [10], 1.0, tol=0.1)
+    assert horizons.splitlines()[2].split()[:2] == ["10", "2.5"]  # e^-2.5 = 0.082 <= 0.1 < e^-2
+    with pytest.raises(ValueError, match="not on the grid"):
+        gates.error_summary(scales, errors, bounds, [1.2])
+
+
+def test_rounding_thresholds():
+    assert math.isclose(gates.correctly_rounded_one("tanh", "float32"), 13 * math.log(2), rel_tol=1e-6)
+    assert math.isclose(gates.correctly_rounded_one("sigmoid", "float32"), 25 * math.log(2), rel_tol=1e-6)
+    assert 18.9 < gates.stays_one_from(np.tanh, "float64", step=0.01) <= 19.1  # numpy's tanh is nearly exact
+    keras_tanh = gates.ROUNDING_CASES[0][3]
+    assert gates.stays_one_from(keras_tanh, "float32", step=0.01) < 8.5  # TensorFlow's is an approximation
+    table = gates.rounding_table(step=0.01)
+    assert len(table.splitlines()) == 2 + len(gates.ROUNDING_CASES)
+    assert max(map(len, table.splitlines())) <= 110
+
+
+def test_float32_exact_keep_scale_is_where_the_lstm_drift_vanishes():
+    initial = np.array([[0.019], [-0.5], [0.9]])
+    predicted = gates.float32_exact_keep_scale(initial)
+    assert math.isclose(predicted, 30 * math.log(2), rel_tol=1e-6)  # 0.019 lies in [2^-6, 2^-5): half spacing 2^-30
+    x = gates.random_binary(3, 200, seed=5)
+    cell = gates.saturated_cell("lstm", "keep_state", [predicted - 0.25, predicted + 0.25])
+    drift = gates.construction_error("lstm", "keep_state", x, gates.run_cell(cell, x, {"c": initial}))
+    assert drift[0] > 0 and drift[1] == 0
+    assert gates.float32_exact_keep_scale([[0.0], [0.3]]) == math.inf
 
 
 # --- argument errors --------------------------------------------------------------------------------
