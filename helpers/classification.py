@@ -12,7 +12,6 @@ import numpy as np
 from helpers import data as data_lib
 from helpers import models as zoo
 from helpers import reference
-from helpers.manifest import describe_runs
 
 
 def load_zoo(task: str, names, models_dir=None) -> tuple[dict, dict]:
@@ -64,9 +63,11 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
         test_loss, test_accuracy = loss_and_accuracy(test_logits, test.labels)
         train_loss, train_accuracy = loss_and_accuracy(predict_logits(model, train.images), train.labels)
         ref = reference.CLASSIFY.get(name, {})
+        se = binomial_se(test_accuracy, len(test.labels))
         rows.append({
             "model": name, "test_loss": test_loss, "train_loss": train_loss,
-            "test_accuracy": test_accuracy, "train_accuracy": train_accuracy,
+            "test_accuracy": test_accuracy, "train_accuracy": train_accuracy, "test_se": se,
+            "verdict": verdict((test_accuracy - ref["test_accuracy"]) * 100, se * 100) if ref else None,
             "ref_test_loss": ref.get("test_loss"), "ref_train_loss": ref.get("train_loss"),
             "ref_test_accuracy": ref.get("test_accuracy"), "ref_train_accuracy": ref.get("train_accuracy"),
             "delta_test_accuracy": test_accuracy - ref["test_accuracy"] if ref else None,
@@ -74,6 +75,137 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
             "test_logits": test_logits,
         })
     return rows
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of an accuracy ``p`` measured on ``n`` independent images."""
+    return float(np.sqrt(p * (1 - p) / n)) if n else float("nan")
+
+
+def verdict(difference: float, se: float, better: str = "beats", worse: str = "short of") -> str:
+    """``better``/``worse`` when ``difference`` is beyond 2 standard errors, else ``"within noise"``."""
+    if abs(difference) <= 2 * se:
+        return "within noise"
+    return better if difference > 0 else worse
+
+
+def at_equal_epochs(manifest: dict, epochs: int) -> dict:
+    """The model as it stood after its first ``epochs`` epochs: best validation-loss epoch and its accuracy."""
+    history = manifest["history"]
+    span = min(epochs, len(history["val_loss"]))
+    best = int(np.argmin(history["val_loss"][:span]))
+    accuracy = history["val_accuracy"][best]
+    return {"epochs": span, "best_epoch": best + 1, "val_accuracy": accuracy,
+            "val_se": binomial_se(accuracy, data_lib.N_VALIDATION)}
+
+
+def protocol_rows(manifests: dict, epochs: int) -> list[dict]:
+    """Every model at the same epoch budget (validation accuracy at its best epoch within the budget)."""
+    return [{"model": name, "lr": m["config"]["learning_rate"], **at_equal_epochs(m, epochs)}
+            for name, m in manifests.items()]
+
+
+def compare_pair(rows: dict, a: str, b: str, seed_sd: float = 0.0) -> dict | None:
+    """``a`` minus ``b`` in validation accuracy (points), its standard error (with seed spread) and a verdict."""
+    if a not in rows or b not in rows:
+        return None
+    diff = (rows[a]["val_accuracy"] - rows[b]["val_accuracy"]) * 100
+    se = float(np.hypot(np.hypot(rows[a]["val_se"], rows[b]["val_se"]) * 100, np.sqrt(2) * seed_sd))
+    confound = rows[a].get("lr") != rows[b].get("lr")
+    return {"a": a, "b": b, "difference": diff, "se": se, "verdict": verdict(diff, se, "higher", "lower"),
+            "note": f"lr {rows[a]['lr']:g} vs {rows[b]['lr']:g}" if confound else ""}
+
+
+def claim_verdicts(rows: list[dict], seed_sd: float = 0.0) -> list[dict]:
+    """The report's two claims, judged at equal epochs: GRU beats LSTM (per size) and depth helps (per cell).
+
+    Each verdict is ``supported``, ``contradicted`` or ``not resolved`` (every difference within 2 standard
+    errors, seed spread included when measured).
+    """
+    by_name = {r["model"]: r for r in rows}
+    claims = []
+    for claim, pairs in (("GRU beats LSTM", [(f"gru_{s}", f"lstm_{s}") for s in ("1x32", "1x64", "1x128", "3x32")]),
+                         ("depth helps (3x32 beats 1x32)", [(f"{c}_3x32", f"{c}_1x32") for c in ("lstm", "gru")])):
+        results = [r for r in (compare_pair(by_name, a, b, seed_sd) for a, b in pairs) if r]
+        votes = {r["verdict"] for r in results}
+        if not results or votes == {"within noise"}:
+            state = "not resolved"
+        elif votes == {"higher"}:
+            state = "supported"
+        elif votes == {"lower"}:
+            state = "contradicted"
+        elif votes == {"higher", "within noise"}:
+            state = "partly supported (the other differences are within noise)"
+        elif votes == {"lower", "within noise"}:
+            state = "partly contradicted (the other differences are within noise)"
+        else:
+            state = "mixed: supported for some pairs, contradicted for others"
+        evidence = "; ".join(f"{r['a']} - {r['b']} = {r['difference']:+.2f} ± {r['se']:.2f} pp ({r['verdict']}"
+                             + (f", {r['note']}: confounded" if r["note"] else "") + ")" for r in results)
+        claims.append({"claim": claim, "verdict": state, "evidence": evidence})
+    return claims
+
+
+def experiment_rows(summaries: dict) -> list[dict]:
+    """One row per finished experiment run: what it tests, its best epoch, validation and test accuracy."""
+    rows = []
+    for run_id, summary in summaries.items():
+        metrics = summary["metrics"]
+        rows.append({"run": run_id, "tests": summary["tests"], "best_epoch": summary["best_epoch"],
+                     "val_accuracy": metrics["val_accuracy"], "test_accuracy": metrics["test_accuracy"],
+                     "test_se": binomial_se(metrics["test_accuracy"], 10_000)})
+    return rows
+
+
+def seed_accuracies(summaries: dict, model: str) -> list[float]:
+    """Test accuracies of the project-recipe seeds of ``model`` that have finished."""
+    return [s["metrics"]["test_accuracy"] for run, s in summaries.items()
+            if s["experiment"] == "seeds" and s["model"] == model]
+
+
+def seed_spread(summaries: dict) -> float:
+    """Pooled seed-to-seed standard deviation of test accuracy (points) over the 1x32 pair; 0 if unmeasured."""
+    groups = [np.asarray(seed_accuracies(summaries, m)) * 100 for m in ("lstm_1x32", "gru_1x32")]
+    groups = [g for g in groups if len(g) >= 2]
+    if not groups:
+        return 0.0
+    dof = sum(len(g) - 1 for g in groups)
+    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof))
+
+
+def experiment_findings(summaries: dict) -> list[str]:
+    """What the 1x32 experiments show so far, in sentences computed from their summaries."""
+    lines = []
+    for model in ("lstm_1x32", "gru_1x32"):
+        accuracies = np.asarray(seed_accuracies(summaries, model)) * 100
+        if len(accuracies) >= 2:
+            lines.append(f"{model}, project recipe, {len(accuracies)} seeds: test accuracy {accuracies.mean():.2f} ± "
+                         f"{accuracies.std(ddof=1):.2f} pp (mean ± standard deviation).")
+        elif len(accuracies) == 1:
+            lines.append(f"{model}, project recipe: one seed so far ({accuracies[0]:.2f} %); the spread needs more.")
+    base = summaries.get("lstm_1x32-seed0")
+    spread = seed_spread(summaries)
+    noise = np.hypot(binomial_se(0.9, 10_000) * 100 * np.sqrt(2), np.sqrt(2) * spread)
+    for run_id, label in (("lstm_1x32-keras-init", "Keras' gate biases instead of chrono"),
+                          ("lstm_1x32-report", "the report's recipe"), ("gru_1x32-report", "the report's recipe")):
+        other = summaries.get(run_id)
+        reference_run = summaries.get(run_id.split("-")[0] + "-seed0")
+        if other is None or reference_run is None:
+            continue
+        diff = (other["metrics"]["test_accuracy"] - reference_run["metrics"]["test_accuracy"]) * 100
+        lines.append(f"{run_id.split('-')[0]} with {label}: {other['metrics']['test_accuracy']:.2%}, "
+                     f"{diff:+.2f} pp against the project recipe (seed 0); {verdict(diff, noise, 'higher', 'lower')} "
+                     f"(2 SE = {2 * noise:.2f} pp{' incl. seed spread' if spread else ''}).")
+    if base is None:
+        lines.append("No experiment has finished yet.")
+    return lines
+
+
+def wrap(text: str, width: int = 108, indent: str = "") -> str:
+    """``text`` wrapped to ``width`` characters (printed discussions stay within a narrow window)."""
+    import textwrap
+
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ")
 
 
 def recipe_rows(manifests: dict) -> list[dict]:
@@ -88,9 +220,24 @@ def recipe_rows(manifests: dict) -> list[dict]:
             "best_epoch": manifest["best_epoch"], "status": manifest["status"],
             "stopped_by": stopped_by(manifest),
             "hours": manifest["train_seconds"] / 3600,
-            "hardware": describe_runs(manifest),
+            "hardware": short_hardware(manifest),
         })
     return rows
+
+
+def short_hardware(manifest: dict) -> str:
+    """Where a model trained, short enough for a table: ``"CPU"`` or ``"CPU 1-45, H200 46-60"``."""
+    from helpers.manifest import earlier_runs
+
+    runs = manifest.get("runs") or earlier_runs(manifest, manifest.get("epochs_run", 0), manifest.get("train_seconds", 0))
+    def machine(run):
+        gpus = run.get("gpus") or []
+        return "CPU" if not gpus else (f"{len(gpus)}x " if len(gpus) > 1 else "") + gpus[0].split()[-1]
+
+    names = [(machine(run), run["epochs"]) for run in runs]
+    if len({name for name, _ in names}) <= 1:
+        return names[0][0] if names else "CPU"
+    return ", ".join(f"{name} {a}-{b}" if a != b else f"{name} {a}" for name, (a, b) in names)
 
 
 def stopped_by(manifest: dict) -> str:
@@ -129,71 +276,27 @@ def status_lines(manifests: dict) -> list[str]:
     return [f"{name}: {training_state(manifest)}" for name, manifest in manifests.items()]
 
 
-def _points(fraction: float) -> str:
-    return f"{fraction * 100:+.2f} points"
-
-
 def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
-    """Sentences summarising tables 9 and 10 and the recipe table, computed so they stay true.
+    """The verdicts against the report, with their evidence, computed from the tables so they stay true.
 
-    Args:
-        rows: :func:`evaluate_zoo` rows (test accuracy per model).
-        manifests: ``{name: manifest}`` of the same models.
-        missing: names of the models that are not trained yet.
-
-    A model still in training is reported as a checkpoint ("so far above/below" the report) and is left
-    out of the verdict count and of the LSTM-against-GRU and depth comparisons, which would otherwise
-    set a few epochs of one model against a finished other.
+    A model still training is reported as a checkpoint and left out of the verdicts.
     """
-    lines = []
-    by_name = {row["model"]: row for row in rows}
     finished = {name for name, m in manifests.items() if m["status"] == "complete"}
-    compared = [r for r in rows if r.get("ref_test_accuracy") is not None and r["model"] in finished]
-    beats = [r["model"] for r in compared if r["test_accuracy"] >= r["ref_test_accuracy"]]
-    training = [r["model"] for r in rows if r["model"] not in finished]
-    lines.append(f"{len(rows)} of {len(rows) + len(missing)} classifiers have weights"
-                 + (f" ({len(rows) - len(training)} finished, {len(training)} still training)" if training else "")
-                 + f"; {len(beats)} of the {len(compared)} finished ones with a reference number match or beat"
-                 f" the report's test accuracy.")
+    groups = {"beats": [], "within noise": [], "short of": []}
     for row in rows:
-        if row.get("ref_test_accuracy") is None:
-            continue
-        verdict = "beats" if row["test_accuracy"] >= row["ref_test_accuracy"] else "falls short of"
-        if row["model"] not in finished:
-            verdict = "is so far " + ("above" if verdict == "beats" else "below")
-        lines.append(f"{row['model']}: {row['test_accuracy']:.2%} {verdict} the report's "
-                     f"{row['ref_test_accuracy']:.2%} ({_points(row['test_accuracy'] - row['ref_test_accuracy'])}); "
-                     f"{training_state(manifests[row['model']])}.")
+        if row.get("verdict") and row["model"] in finished:
+            groups[row["verdict"]].append(f"{row['model']} ({row['delta_test_points']:+.2f} ± {2 * row['test_se'] * 100:.2f})")
+    lines = [f"Against the report's test accuracy (Δ ± 2 SE, pp): beats: {', '.join(groups['beats']) or 'none'}; "
+             f"within noise: {', '.join(groups['within noise']) or 'none'}; "
+             f"short of: {', '.join(groups['short of']) or 'none'}."]
+    training = [name for name in manifests if name not in finished]
+    if training:
+        lines.append(f"Still training (checkpoints, not results): {', '.join(training)}.")
     if missing:
-        lines.append(f"Not trained yet, so not compared: {', '.join(missing)}.")
-    recipes = {name: recipe for name, recipe in ((r["model"], r) for r in recipe_rows(manifests))}
-    waiting = []  # pairs where one side is a checkpoint: comparing them would mislead
-    for size in ("1x32", "1x64", "1x128", "3x32"):
-        lstm, gru = by_name.get(f"lstm_{size}"), by_name.get(f"gru_{size}")
-        if lstm and gru and not {f"lstm_{size}", f"gru_{size}"} <= finished:
-            waiting.append(f"LSTM against GRU at {size}")
-        elif lstm and gru:
-            lr, gr = recipes[f"lstm_{size}"], recipes[f"gru_{size}"]
-            same = (lr["lr"], lr["decay"], lr["epochs_run"]) == (gr["lr"], gr["decay"], gr["epochs_run"])
-            lines.append(f"{size}: GRU {gru['test_accuracy']:.2%} against LSTM {lstm['test_accuracy']:.2%} "
-                         f"({_points(gru['test_accuracy'] - lstm['test_accuracy'])} for the GRU), "
-                         + ("with the same recipe and epochs." if same else
-                            f"but with different recipes (GRU {gr['lr']:g}, decay {gr['decay']}, {gr['epochs_run']} "
-                            f"epochs; LSTM {lr['lr']:g}, decay {lr['decay']}, {lr['epochs_run']} epochs)."))
-    for cell in ("lstm", "gru"):
-        deep, shallow = by_name.get(f"{cell}_3x32"), by_name.get(f"{cell}_1x32")
-        if deep and shallow and not {f"{cell}_3x32", f"{cell}_1x32"} <= finished:
-            waiting.append(f"{cell.upper()} depth (3x32 against 1x32)")
-        elif deep and shallow:
-            d, s = recipes[f"{cell}_3x32"], recipes[f"{cell}_1x32"]
-            lines.append(f"{cell.upper()} depth: 3 layers of 32 ({d['params']:,} parameters, {d['hours']:.2f} h) reach "
-                         f"{deep['test_accuracy']:.2%} against {shallow['test_accuracy']:.2%} for one layer "
-                         f"({s['params']:,} parameters, {s['hours']:.2f} h).")
-    if waiting:
-        lines.append(f"Not compared until both models finish training: {'; '.join(waiting)}.")
+        lines.append(f"Not trained, so not compared: {', '.join(missing)}.")
     improving = [name for name, m in manifests.items() if m["status"] == "complete" and still_improving(m)]
     if improving:
-        lines.append(f"Still improving when their budget ran out (best epoch among the last two): "
+        lines.append(f"Still improving when their epoch budget ran out (best epoch among the last two): "
                      f"{', '.join(improving)}; more epochs would likely raise them.")
     return lines
 
@@ -226,6 +329,12 @@ def accuracy_by_pixels_read(model, images, labels, batch_size: int = 250) -> np.
     """Accuracy (784,) of the argmax prediction after reading t = 1..784 pixels."""
     probs = stepwise_probabilities(model, images, batch_size)
     return (probs.argmax(axis=-1) == np.asarray(labels)[:, None]).mean(axis=0)
+
+
+def pixels_to_reach(curve: np.ndarray, accuracy: float) -> int | str:
+    """The first pixel count after which accuracy is at least ``accuracy`` (``"never"`` if it is not reached)."""
+    reached = np.flatnonzero(np.asarray(curve) >= accuracy)
+    return int(reached[0] + 1) if len(reached) else "never"
 
 
 def pixels_needed(curve: np.ndarray, fraction: float = 0.99) -> int:

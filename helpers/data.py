@@ -66,7 +66,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def head(self, n: int | None) -> "Split":
+    def head(self, n: int | None) -> Split:
         """The first ``n`` examples (all of them when ``n`` is None): a fixed, reproducible subset."""
         if n is None:
             return self

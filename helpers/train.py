@@ -16,7 +16,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from helpers import models as zoo  # noqa: E402
+from helpers import models as zoo
 
 
 def _number(convert, what: str, minimum: float, strict: bool):
@@ -37,6 +37,11 @@ def _number(convert, what: str, minimum: float, strict: bool):
 _positive_int = _number(int, "a positive integer", 1, strict=False)
 _non_negative_int = _number(int, "a non-negative integer", 0, strict=False)
 _positive_float = _number(float, "a positive number", 0.0, strict=True)
+
+
+def _clipnorm(text: str):
+    """A positive number, or ``none`` for no clipping."""
+    return "none" if text.lower() == "none" else _positive_float(text)
 
 
 def _fraction(low_open: bool, high_open: bool, what: str):
@@ -72,7 +77,7 @@ RECIPE_OPTIONS = (
     ("--decay-every", "decay_every", _positive_int, "epochs between two learning-rate decays (staircase)"),
     ("--dropout", "dropout", _fraction(False, True, "a number in [0, 1)"),
      "dropout rate on the recurrent output (the report's keep probability 0.75 is a rate of 0.25)"),
-    ("--clipnorm", "clipnorm", _positive_float, "gradient clipping: maximum global norm"),
+    ("--clipnorm", "clipnorm", _clipnorm, "gradient clipping: maximum global norm, or none (no clipping)"),
     ("--patience", "patience", _positive_int, "early stopping: epochs without a better validation loss"),
     ("--reset-after", "reset_after", _boolean,
      "GRU only: true = Keras/cuDNN variant (reset gate after the matmul), false = the original GRU"),
@@ -129,6 +134,8 @@ def config_options(args: argparse.Namespace) -> dict:
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
                "quick": args.quick}
     options.update({key: getattr(args, key) for _, key, _, _ in RECIPE_OPTIONS if getattr(args, key) is not None})
+    if options.get("clipnorm") == "none":
+        options["clipnorm"] = None
     return options
 
 

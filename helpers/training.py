@@ -27,11 +27,11 @@ which epochs ran where.
 from __future__ import annotations
 
 import contextlib
-import json
 import shlex
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ import numpy as np
 from helpers import data as data_lib
 from helpers import models as zoo
 from helpers.manifest import (
+    HISTORY_KEYS,
     atomic_path,
     check_manifest,
     completion_note,
@@ -102,6 +103,8 @@ def _validate(config: dict) -> None:
     for key in ("max_epochs", "batch_size", "decay_every", "patience"):
         positive_int(key)
     for key in ("learning_rate", "clipnorm"):
+        if key == "clipnorm" and config[key] is None:
+            continue  # no gradient clipping (the report's recipe)
         if not (isinstance(config[key], (int, float)) and config[key] > 0 and np.isfinite(config[key])):
             raise ValueError(f"{key} must be a positive number, got {config[key]!r}.")
     if not 0 < config["decay_rate"] <= 1:
@@ -132,7 +135,7 @@ def reproduce_command(config: dict, out: Path | None) -> str:
         if key == "reset_after" and config["cell"] != "gru" and config[key] is True:
             continue  # a GRU-only option: left out of LSTM commands unless it was changed
         value = config[key]
-        if isinstance(value, bool):
+        if isinstance(value, bool) or value is None:
             value = str(value).lower()
         parts.append(f"{flag} {shlex.quote(value) if isinstance(value, str) else repr(value)}")
     if config.get("quick"):
@@ -379,6 +382,32 @@ def _format_seconds(seconds: float) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Run:
+    """Where one run lives and what it trains: config, command, files and resume folder."""
+
+    config: dict
+    command: str
+    out_dir: Path
+    weights_path: Path
+    manifest_path: Path
+    resume: ResumeState
+
+
+@dataclass
+class _Progress:
+    """How far a run has come: per-epoch history, best epoch so far, time, and where each epoch ran."""
+
+    history: dict
+    best: dict
+    train_seconds: float = 0.0
+    epochs_run: int = 0
+    runs: list = field(default_factory=list)
+
+    def finished(self, config: dict) -> bool:
+        return self.best["wait"] >= config["patience"] or self.epochs_run >= config["max_epochs"]
+
+
 def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | None = None,
           lr: float | None = None, seed: int | None = None, quick: bool = False,
           out: str | Path | None = None, fresh: bool = False, extend: bool = False, from_shipped: bool = False,
@@ -407,141 +436,170 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
             of a run resumed on another machine or backend, always runs.
         **overrides: any other key of :func:`helpers.models.default_config` (``dropout``, ``decay_rate``, ...).
     """
-    import keras
-
     call_start = time.perf_counter()
-    if from_shipped:  # continue with the shipped model's recipe; options given now still win
-        recipe = shipped_recipe(task, name)
-        batch_size = batch_size if batch_size is not None else recipe.pop("batch_size", None)
-        lr = lr if lr is not None else recipe.pop("learning_rate", None)
-        seed = seed if seed is not None else recipe.pop("seed", None)
-        recipe = {k: v for k, v in recipe.items() if k not in ("batch_size", "learning_rate", "seed", "max_epochs")}
-        overrides = {**recipe, **overrides}
-    config = make_config(task, name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, quick=quick,
-                         **overrides)
     if verbose is None:
         verbose = 2 if sys.stdout.isatty() else 1
+    if from_shipped:  # continue with the shipped model's recipe; options given now still win
+        batch_size, lr, seed, overrides = _with_shipped_recipe(task, name, batch_size, lr, seed, overrides)
+    config = make_config(task, name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, quick=quick,
+                         **overrides)
     if name not in zoo.ZOO:
         _log(f"Note: {name} is not one of the zoo's models ({', '.join(zoo.ZOO)}); training it anyway.", verbose)
-    out_dir = Path(out) if out is not None else (QUICK_RUNS_DIR if config["quick"] else RUNS_DIR)
-    refuse_shipped(out_dir)
-    check_writable(out_dir)
-    weights_path, manifest_path = zoo.model_paths(task, name, out_dir)
-    resume = ResumeState(weights_path.parent / "resume" / name)
-    command = reproduce_command(config, None if out is None else out_dir)
-
-    if fresh:
-        resume.clear()
-        for path in (weights_path, manifest_path):
-            path.unlink(missing_ok=True)
-    if from_shipped:
-        _copy_shipped_run(task, name, weights_path, manifest_path, resume.folder)
-    _remove_stale_temp_files(weights_path.parent, name)
-    state = resume.read()
-    previous = read_json(manifest_path, "manifest") if manifest_path.exists() else {}
+    run = _prepare_run(config, out, fresh=fresh, from_shipped=from_shipped)
+    state = run.resume.read()
+    previous = read_json(run.manifest_path, "manifest") if run.manifest_path.exists() else {}
     complete = previous.get("status") == "complete"
     if state is not None:
-        _check_same_run(state["config"], config, resume.folder, state.get("command"), complete=complete)
-    done = state is None or (state["best"]["wait"] >= config["patience"] or state["epochs_run"] >= config["max_epochs"])
-    if complete and done:  # nothing left to do: never retrain or re-measure
-        _log(f"{task}/{name} is already trained ({display(manifest_path)}); nothing to do. To continue it, "
+        _check_same_run(state["config"], config, run.resume.folder, state.get("command"), complete=complete)
+    if complete and (state is None or _Progress(state["history"], state["best"], epochs_run=state["epochs_run"])
+                     .finished(config)):  # nothing left to do: never retrain or re-measure
+        _log(f"{task}/{name} is already trained ({display(run.manifest_path)}); nothing to do. To continue it, "
              f"give a larger --epochs with --extend; to train it again from scratch, --fresh.", verbose)
         return previous
     if complete and not (extend or from_shipped):
         raise WorkspaceError(
-            f"{task}/{name} in {display(out_dir)} is finished ({previous['epochs_run']} epochs); it is never "
+            f"{task}/{name} in {display(run.out_dir)} is finished ({previous['epochs_run']} epochs); it is never "
             f"continued implicitly. Add --extend to continue it up to {config['max_epochs']} epochs, or --fresh to "
             f"train it again from scratch.")
 
     arrays = load_task_data(task, quick=config["quick"], splits=splits)
-    x_train, y_train = arrays["train"]
-    steps_per_epoch = int(np.ceil(len(x_train) / config["batch_size"]))
+    steps_per_epoch = int(np.ceil(len(arrays["train"][0]) / config["batch_size"]))
     with _strategy_scope():
         model = compile_model(config, steps_per_epoch)
+    progress = _start_or_resume(model, run, state, previous, len(arrays["train"][0]), verbose)
+    stopped = _run_epochs(model, run, progress, arrays, verbose, call_start, stop_after_epochs, stop_after_seconds)
+    if stopped:
+        return read_json(run.manifest_path, "manifest") if run.manifest_path.exists() else {}
+    return _finish(model, run, progress, arrays, verbose)
 
-    history = {key: [] for key in (("loss", "val_loss", "accuracy", "val_accuracy") if task == "classify"
-                                   else ("loss", "val_loss"))}
-    best = {"epoch": 0, "val_loss": float("inf"), "wait": 0}
-    train_seconds, start_epoch, runs = 0.0, 0, []
-    if state is not None:
-        _load_checkpoint(model, resume.folder / state["checkpoint"])
-        history, best = state["history"], state["best"]
-        train_seconds, start_epoch = state["train_seconds"], state["epochs_run"]
-        runs = state.get("runs") or earlier_runs(previous, start_epoch, train_seconds)
-        _log(f"Resuming {task}/{name} after epoch {start_epoch} (best epoch {best['epoch']}, "
-             f"val_loss {best['val_loss']:.4f}).", verbose)
-    else:
-        _log(f"Training {task}/{name} from scratch: {model.count_params():,} parameters, "
-             f"{len(x_train):,} training sequences, batch {config['batch_size']}.", verbose)
 
-    finished = best["wait"] >= config["patience"] or start_epoch >= config["max_epochs"]
+def _with_shipped_recipe(task: str, name: str, batch_size, lr, seed, overrides: dict):
+    """The shipped model's recipe under the options given now (which win)."""
+    recipe = shipped_recipe(task, name)
+    batch_size = batch_size if batch_size is not None else recipe.get("batch_size")
+    lr = lr if lr is not None else recipe.get("learning_rate")
+    seed = seed if seed is not None else recipe.get("seed")
+    recipe = {k: v for k, v in recipe.items() if k not in ("batch_size", "learning_rate", "seed", "max_epochs")}
+    return batch_size, lr, seed, {**recipe, **overrides}
+
+
+def _prepare_run(config: dict, out, fresh: bool, from_shipped: bool) -> _Run:
+    """Check the output folder, then clear (``fresh``) or seed (``from_shipped``) the run's files."""
+    out_dir = Path(out) if out is not None else (QUICK_RUNS_DIR if config["quick"] else RUNS_DIR)
+    refuse_shipped(out_dir)
+    check_writable(out_dir)
+    task, name = config["task"], config["name"]
+    weights_path, manifest_path = zoo.model_paths(task, name, out_dir)
+    run = _Run(config, reproduce_command(config, None if out is None else out_dir), out_dir, weights_path,
+               manifest_path, ResumeState(weights_path.parent / "resume" / name))
+    if fresh:
+        run.resume.clear()
+        for path in (weights_path, manifest_path):
+            path.unlink(missing_ok=True)
+    if from_shipped:
+        _copy_shipped_run(task, name, weights_path, manifest_path, run.resume.folder)
+    _remove_stale_temp_files(weights_path.parent, name)
+    return run
+
+
+def _start_or_resume(model, run: _Run, state: dict | None, previous: dict, n_train: int, verbose: int) -> _Progress:
+    """The progress to continue from: a fresh start, or the checkpoint ``state`` points at (loaded into ``model``)."""
+    config = run.config
+    if state is None:
+        history = {key: [] for key in HISTORY_KEYS[config["task"]]}
+        _log(f"Training {config['task']}/{config['name']} from scratch: {model.count_params():,} parameters, "
+             f"{n_train:,} training sequences, batch {config['batch_size']}.", verbose)
+        return _Progress(history, {"epoch": 0, "val_loss": float("inf"), "wait": 0})
+    _load_checkpoint(model, run.resume.folder / state["checkpoint"])
+    runs = state.get("runs") or earlier_runs(previous, state["epochs_run"], state["train_seconds"])
+    _log(f"Resuming {config['task']}/{config['name']} after epoch {state['epochs_run']} (best epoch "
+         f"{state['best']['epoch']}, val_loss {state['best']['val_loss']:.4f}).", verbose)
+    return _Progress(state["history"], state["best"], state["train_seconds"], state["epochs_run"], runs)
+
+
+def _run_epochs(model, run: _Run, progress: _Progress, arrays: dict, verbose: int, call_start: float,
+                stop_after_epochs: int | None, stop_after_seconds: float | None) -> bool:
+    """Train epoch after epoch, committing a checkpoint after each; True when stopped before the end."""
+    config = run.config
     val_dataset = data_lib.make_dataset(*arrays["validation"], batch_size=500)
     epochs_this_call = 0
-    epoch_estimate = _epoch_estimate(runs)
-    while not finished:
-        if stop_after_seconds is not None and epoch_estimate is not None:
-            elapsed = time.perf_counter() - call_start
-            if elapsed + epoch_estimate > stop_after_seconds:
-                _log(f"Stopped after {epochs_this_call} epoch(s): another epoch (about "
-                     f"{_format_seconds(epoch_estimate)}) would not end within the time box of "
-                     f"{_format_seconds(stop_after_seconds)}; run the same command to resume.", verbose)
-                return json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-        epoch = start_epoch + epochs_this_call
-        _set_dropout_seed(model, config["seed"], epoch)
-        dataset = data_lib.make_dataset(x_train, y_train, config["batch_size"], shuffle=True,
-                                        seed=config["seed"] * 100_003 + epoch)
-        tick = time.perf_counter()
-        result = model.fit(dataset, validation_data=val_dataset, epochs=epoch + 1, initial_epoch=epoch,
-                           shuffle=False, verbose=1 if verbose >= 2 else 0)
-        seconds = time.perf_counter() - tick
-        train_seconds += seconds
-        epoch_estimate = seconds
-        for key in history:
-            history[key].append(float(result.history[key][-1]))
+    estimate = _epoch_estimate(progress.runs)
+    while not progress.finished(config):
+        if stop_after_seconds is not None and estimate is not None:
+            if time.perf_counter() - call_start + estimate > stop_after_seconds:
+                _log(f"Stopped after {epochs_this_call} epoch(s): another epoch (about {_format_seconds(estimate)}) "
+                     f"would not end within the time box of {_format_seconds(stop_after_seconds)}; run the same "
+                     f"command to resume.", verbose)
+                return True
+        estimate = _one_epoch(model, run, progress, arrays, val_dataset, verbose, first=epochs_this_call == 0)
         epochs_this_call += 1
-        epochs_run = epoch + 1
-        runs = _record_run(runs, epochs_run, seconds, new_run=epochs_this_call == 1)
-        val_loss = history["val_loss"][-1]
-        if not (np.isfinite(history["loss"][-1]) and np.isfinite(val_loss)):
-            raise FloatingPointError(
-                f"{task}/{name}: the loss became {history['loss'][-1]} (validation {val_loss}) at epoch "
-                f"{epochs_run}. Lower the learning rate (--lr) and run with --fresh.")
-        improved = val_loss < best["val_loss"]
-        if improved:
-            best = {"epoch": epochs_run, "val_loss": val_loss, "wait": 0,
-                    "slice_metrics": _slice_metrics(model, arrays, task)}
-        else:
-            best = dict(best, wait=best["wait"] + 1)
-        finished = best["wait"] >= config["patience"] or epochs_run >= config["max_epochs"]
-        state = {"config": config, "command": command, "epochs_run": epochs_run, "history": history,
-                 "best": best, "train_seconds": train_seconds, "finished": finished, "runs": runs}
-        resume.commit(model, state, improved)
-        # The shipped files always hold the best weights so far: notebooks can use a model mid-training.
-        with atomic_path(weights_path) as tmp:
-            shutil.copyfile(resume.best_weights(), tmp)
-        _write_manifest(manifest_path, config, command, history, best, train_seconds, status="in_progress",
-                        metrics={"val_loss": best["val_loss"], **best["slice_metrics"]}, runs=runs)
-        line = (f"{task}/{name} epoch {epochs_run}/{config['max_epochs']}: loss {history['loss'][-1]:.4f}, "
-                f"val_loss {val_loss:.4f}")
-        if task == "classify":
-            line += f", val_accuracy {history['val_accuracy'][-1]:.2%}"
-        left = train_seconds / epochs_run * (config["max_epochs"] - epochs_run)
-        line += f" ({_format_seconds(seconds)}; at most {_format_seconds(left)} left)"
-        _log(line + (" *best" if improved else ""), verbose)
-        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not finished:
+        if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not progress.finished(config):
             _log(f"Stopped after {epochs_this_call} epoch(s) as asked; run the same command to resume.", verbose)
-            return json.loads(manifest_path.read_text())
+            return True
+    return False
 
-    # Finished: restore the best weights, measure everything, write the final manifest.
-    model.load_weights(resume.best_weights())
+
+def _one_epoch(model, run: _Run, progress: _Progress, arrays: dict, val_dataset, verbose: int, first: bool) -> float:
+    """Train one epoch, update the progress, commit the checkpoint and the shipped-so-far files; its seconds."""
+    config, task, epoch = run.config, run.config["task"], progress.epochs_run
+    _set_dropout_seed(model, config["seed"], epoch)
+    dataset = data_lib.make_dataset(*arrays["train"], config["batch_size"], shuffle=True,
+                                    seed=config["seed"] * 100_003 + epoch)
+    tick = time.perf_counter()
+    result = model.fit(dataset, validation_data=val_dataset, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
+                       verbose=1 if verbose >= 2 else 0)
+    seconds = time.perf_counter() - tick
+    for key in progress.history:
+        progress.history[key].append(float(result.history[key][-1]))
+    progress.train_seconds += seconds
+    progress.epochs_run = epoch + 1
+    progress.runs = _record_run(progress.runs, progress.epochs_run, seconds, new_run=first)
+    loss, val_loss = progress.history["loss"][-1], progress.history["val_loss"][-1]
+    if not (np.isfinite(loss) and np.isfinite(val_loss)):
+        raise FloatingPointError(
+            f"{task}/{config['name']}: the loss became {loss} (validation {val_loss}) at epoch {progress.epochs_run}. "
+            f"Lower the learning rate (--lr) and run with --fresh.")
+    improved = val_loss < progress.best["val_loss"]
+    if improved:
+        progress.best = {"epoch": progress.epochs_run, "val_loss": val_loss, "wait": 0,
+                         "slice_metrics": _slice_metrics(model, arrays, task)}
+    else:
+        progress.best = dict(progress.best, wait=progress.best["wait"] + 1)
+    state = {"config": config, "command": run.command, "epochs_run": progress.epochs_run, "history": progress.history,
+             "best": progress.best, "train_seconds": progress.train_seconds, "finished": progress.finished(config),
+             "runs": progress.runs}
+    run.resume.commit(model, state, improved)
+    with atomic_path(run.weights_path) as tmp:  # the run's files always hold the best weights so far
+        shutil.copyfile(run.resume.best_weights(), tmp)
+    _write_manifest(run.manifest_path, config, run.command, progress.history, progress.best, progress.train_seconds,
+                    status="in_progress", metrics={"val_loss": progress.best["val_loss"],
+                                                   **progress.best["slice_metrics"]}, runs=progress.runs)
+    _log(_epoch_line(config, progress, seconds, improved), verbose)
+    return seconds
+
+
+def _epoch_line(config: dict, progress: _Progress, seconds: float, improved: bool) -> str:
+    history, done = progress.history, progress.epochs_run
+    line = (f"{config['task']}/{config['name']} epoch {done}/{config['max_epochs']}: loss {history['loss'][-1]:.4f}, "
+            f"val_loss {history['val_loss'][-1]:.4f}")
+    if config["task"] == "classify":
+        line += f", val_accuracy {history['val_accuracy'][-1]:.2%}"
+    left = progress.train_seconds / done * (config["max_epochs"] - done)
+    return line + f" ({_format_seconds(seconds)}; at most {_format_seconds(left)} left)" + (" *best" if improved else "")
+
+
+def _finish(model, run: _Run, progress: _Progress, arrays: dict, verbose: int) -> dict:
+    """Restore the best weights, measure everything and write the final manifest."""
+    task = run.config["task"]
+    model.load_weights(run.resume.best_weights())
     metrics = _final_metrics(model, arrays, task)
     if task == "pixel":
         metrics.update(_pixel_notes(metrics))
-    with atomic_path(weights_path) as tmp:
+    with atomic_path(run.weights_path) as tmp:
         model.save_weights(tmp)
-    manifest = _write_manifest(manifest_path, config, command, history, best, train_seconds,
-                               status="complete", metrics=metrics, runs=runs)
-    _log(f"{task}/{name} done: best epoch {best['epoch']} of {len(history['loss'])}; "
+    manifest = _write_manifest(run.manifest_path, run.config, run.command, progress.history, progress.best,
+                               progress.train_seconds, status="complete", metrics=metrics, runs=progress.runs)
+    _log(f"{task}/{run.config['name']} done: best epoch {progress.best['epoch']} of {progress.epochs_run}; "
          + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_") and "slice" not in k),
          verbose)
     return manifest

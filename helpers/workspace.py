@@ -74,7 +74,7 @@ def restore_advice(path: str | os.PathLike) -> str:
     """What to do about a damaged or missing file: ``git checkout`` for shipped files, else start over."""
     if is_shipped(path):
         return f"restore it with `git checkout -- {display(path)}`"
-    return f"delete it (or pass --fresh) to start that run over"
+    return "delete it (or pass --fresh) to start that run over"
 
 
 def read_json(path: str | os.PathLike, what: str = "file") -> dict:

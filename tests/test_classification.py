@@ -157,7 +157,7 @@ def test_evaluate_zoo_rows(model, tiny_splits):
     assert [r["model"] for r in rows] == ["gru_1x32", "gru_1x8"]
     keys = {"model", "test_loss", "train_loss", "test_accuracy", "train_accuracy", "ref_test_loss",
             "ref_train_loss", "ref_test_accuracy", "ref_train_accuracy", "delta_test_accuracy", "delta_test_points",
-            "test_logits"}
+            "test_logits", "test_se", "verdict"}
     assert all(set(r) == keys for r in rows)
     test_x = (tiny_splits.test.images[:12] > 0.1).astype(np.float32).reshape(12, 784, 1)
     train_x = (tiny_splits.train.images[:20] > 0.1).astype(np.float32).reshape(20, 784, 1)
@@ -181,7 +181,8 @@ def test_evaluate_zoo_rows(model, tiny_splits):
     assert rows[0]["delta_test_accuracy"] == pytest.approx(rows[0]["test_accuracy"] - ref["test_accuracy"])
     assert rows[0]["delta_test_points"] == pytest.approx(100 * rows[0]["delta_test_accuracy"])
     assert rows[1]["ref_test_accuracy"] is None and rows[1]["delta_test_accuracy"] is None
-    assert rows[1]["delta_test_points"] is None
+    assert rows[1]["delta_test_points"] is None and rows[1]["verdict"] is None
+    assert rows[0]["test_se"] == pytest.approx(clf.binomial_se(rows[0]["test_accuracy"], 12))
 
 
 def test_recipe_rows_from_a_real_manifest(trained):
@@ -196,7 +197,7 @@ def test_recipe_rows_from_a_real_manifest(trained):
     assert row["decay"] == f"{config['decay_rate']:g}/{config['decay_every']}ep"
     assert (row["epochs_run"], row["best_epoch"], row["status"]) == (1, 1, "complete")
     assert row["hours"] == pytest.approx(manifest["train_seconds"] / 3600)
-    assert row["hardware"].startswith(f"{manifest['hardware']['cpu_count']} CPU")
+    assert row["hardware"] == "CPU"
 
 
 def test_recipe_rows_reset_before_and_gpus():
@@ -208,7 +209,7 @@ def test_recipe_rows_reset_before_and_gpus():
     (row,) = clf.recipe_rows({"gru_1x32": manifest})
     assert row["params"] == models.count_params("pixel", "gru_1x32", reset_after=False)
     assert row["decay"] == "0.9/5ep" and row["hours"] == 2.0
-    assert row["hardware"] == "16 CPU + H100, H100"
+    assert row["hardware"] == "2x H100"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,3 +245,63 @@ def test_prediction_explorer_builds_and_draws(model, tiny_splits, shown):
     slider = next(w for w in widget.children if getattr(w, "description", None) == "pixels read")
     slider.value = 100
     assert len(shown) == 2 and "100 pixels read" in shown[1].axes[0].get_title()
+
+
+def test_short_hardware_names_each_span():
+    manifest = {"runs": [{"epochs": [1, 45], "gpus": []}, {"epochs": [46, 60], "gpus": ["NVIDIA H200"]},
+                         {"epochs": [61, 61], "gpus": []}]}
+    assert clf.short_hardware(manifest) == "CPU 1-45, H200 46-60, CPU 61"
+
+
+def test_verdict_needs_two_standard_errors():
+    assert clf.verdict(0.5, 0.3) == "within noise" and clf.verdict(0.7, 0.3) == "beats"
+    assert clf.verdict(-0.7, 0.3) == "short of" and clf.verdict(-0.7, 0.3, "higher", "lower") == "lower"
+    assert clf.binomial_se(0.9, 10_000) == pytest.approx(0.003)
+
+
+def test_at_equal_epochs_reads_the_history_up_to_the_budget():
+    manifest = {"history": {"val_loss": [0.9, 0.5, 0.6, 0.2], "val_accuracy": [0.5, 0.8, 0.7, 0.95]}}
+    row = clf.at_equal_epochs(manifest, 3)
+    assert (row["epochs"], row["best_epoch"], row["val_accuracy"]) == (3, 2, 0.8)
+    assert row["val_se"] == pytest.approx(np.sqrt(0.8 * 0.2 / 5000))
+
+
+def _protocol(**accuracies):
+    return [{"model": m, "val_accuracy": a, "val_se": 0.003, "lr": 3e-3 if m != "gru_1x128" else 1e-3}
+            for m, a in accuracies.items()]
+
+
+def test_claim_verdicts():
+    rows = _protocol(lstm_1x32=0.85, gru_1x32=0.95, lstm_3x32=0.852, gru_3x32=0.951)
+    claims = {c["claim"]: c for c in clf.claim_verdicts(rows)}
+    assert claims["GRU beats LSTM"]["verdict"] == "supported"
+    assert "gru_1x32 - lstm_1x32 = +10.00" in claims["GRU beats LSTM"]["evidence"]
+    assert claims["depth helps (3x32 beats 1x32)"]["verdict"] == "not resolved"
+    mixed = clf.claim_verdicts(_protocol(lstm_1x32=0.85, gru_1x32=0.95, lstm_1x128=0.97, gru_1x128=0.93))
+    assert mixed[0]["verdict"].startswith("mixed")
+    assert "gru_1x128 - lstm_1x128 = -4.00 ± 0.42 pp (lower, lr 0.001 vs 0.003: confounded)" in mixed[0]["evidence"]
+    # A large seed spread turns a clear difference into noise.
+    assert clf.claim_verdicts(_protocol(lstm_1x32=0.85, gru_1x32=0.87), seed_sd=2.0)[0]["verdict"] == "not resolved"
+
+
+def _summary(run, model, experiment, accuracy):
+    return {"run": run, "model": model, "experiment": experiment, "tests": "x", "best_epoch": 30,
+            "metrics": {"val_accuracy": accuracy, "test_accuracy": accuracy}}
+
+
+def test_experiment_findings_and_seed_spread():
+    summaries = {"lstm_1x32-seed0": _summary("lstm_1x32-seed0", "lstm_1x32", "seeds", 0.86),
+                 "lstm_1x32-seed1": _summary("lstm_1x32-seed1", "lstm_1x32", "seeds", 0.88),
+                 "lstm_1x32-keras-init": _summary("lstm_1x32-keras-init", "lstm_1x32", "gate init", 0.70)}
+    assert clf.seed_spread(summaries) == pytest.approx(np.std([86, 88], ddof=1))
+    text = "\n".join(clf.experiment_findings(summaries))
+    assert "lstm_1x32, project recipe, 2 seeds: test accuracy 87.00 ± 1.41 pp" in text
+    assert "Keras' gate biases instead of chrono: 70.00%, -16.00 pp" in text and "lower" in text
+    assert clf.experiment_findings({}) == ["No experiment has finished yet."]
+    assert len(clf.experiment_rows(summaries)) == 3
+
+
+def test_pixels_to_reach():
+    curve = np.array([0.1, 0.4, 0.6, 0.95, 0.9])
+    assert clf.pixels_to_reach(curve, 0.5) == 3 and clf.pixels_to_reach(curve, 0.9) == 4
+    assert clf.pixels_to_reach(curve, 0.99) == "never"

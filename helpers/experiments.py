@@ -1,0 +1,180 @@
+"""Controlled experiments on the cheap 1x32 classifiers, read by notebook 02.
+
+    python -m helpers.experiments --status          # which runs are done
+    python -m helpers.experiments                   # run (or resume) every unfinished run, in order
+    python -m helpers.experiments --only gru_1x32-seed1 lstm_1x32-report
+
+One protocol: every run trains for the same ``EPOCHS`` with the engine, into ``runs/experiments/RUN/``
+(resumable), and is judged at its best validation epoch. A finished run's summary (recipe, command, history,
+metrics) is written once to ``data/experiments/RUN.json``; an existing summary is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from helpers.paths import DATA_DIR
+from helpers.workspace import RUNS_DIR, WorkspaceError, display, read_json
+
+#: Where the summaries are kept (tracked: notebook 02 reads them).
+EXPERIMENTS_DIR = DATA_DIR / "experiments"
+#: Where the runs train (git-ignored).
+RUNS_SUBDIR = RUNS_DIR / "experiments"
+#: The common epoch budget of every run (the LSTM classifiers' shipped budget).
+EPOCHS = 30
+
+
+def _report_recipe(name: str) -> dict:
+    """The report's own recipe for a classifier: its rate, decay and dropout, Keras' gate init, no clipping."""
+    from helpers import models as zoo
+
+    ref = zoo.default_config("classify", name)["reference_recipe"]
+    return {"learning_rate": ref["learning_rate"], "decay_rate": ref["decay_rate"],
+            "decay_every": ref["decay_every"], "dropout": ref["dropout"], "gate_bias_init": "default",
+            "clipnorm": None}
+
+
+#: run id -> (experiment, model, recipe changes from the model's default config, what it tests).
+RUNS = {
+    "lstm_1x32-seed0": ("seeds", "lstm_1x32", {"seed": 0}, "project recipe"),
+    "gru_1x32-seed0": ("seeds", "gru_1x32", {"seed": 0}, "project recipe"),
+    "lstm_1x32-keras-init": ("gate init", "lstm_1x32", {"gate_bias_init": "default"},
+                             "project recipe with Keras' gate biases instead of chrono"),
+    "lstm_1x32-report": ("report recipe", "lstm_1x32", _report_recipe("lstm_1x32"), "the report's recipe"),
+    "gru_1x32-report": ("report recipe", "gru_1x32", _report_recipe("gru_1x32"), "the report's recipe"),
+    "lstm_1x32-seed1": ("seeds", "lstm_1x32", {"seed": 1}, "project recipe"),
+    "gru_1x32-seed1": ("seeds", "gru_1x32", {"seed": 1}, "project recipe"),
+    "lstm_1x32-seed2": ("seeds", "lstm_1x32", {"seed": 2}, "project recipe"),
+    "gru_1x32-seed2": ("seeds", "gru_1x32", {"seed": 2}, "project recipe"),
+}
+
+
+def summary_path(run_id: str, folder: Path = EXPERIMENTS_DIR) -> Path:
+    return Path(folder) / f"{run_id}.json"
+
+
+def run_config(run_id: str, epochs: int = EPOCHS) -> dict:
+    """The engine config of a run."""
+    from helpers.training import make_config
+
+    _, model, changes, _ = RUNS[run_id]
+    changes = dict(changes)
+    lr = changes.pop("learning_rate", None)
+    seed = changes.pop("seed", None)
+    return make_config("classify", model, epochs=epochs, lr=lr, seed=seed, **changes)
+
+
+def summarize(run_id: str, manifest: dict, source: str) -> dict:
+    """The small record notebook 02 reads: recipe, command, per-epoch history and final metrics."""
+    experiment, model, _, tests = RUNS[run_id]
+    keep = ("config", "command", "epochs_run", "best_epoch", "history", "metrics", "train_seconds", "runs",
+            "hardware", "versions", "created")
+    return {"run": run_id, "experiment": experiment, "model": model, "tests": tests, "source": source,
+            "protocol": f"{EPOCHS} epochs, best validation loss", **{k: manifest.get(k) for k in keep}}
+
+
+def shipped_equivalent(run_id: str, epochs: int = EPOCHS) -> dict | None:
+    """The shipped manifest when it is exactly this run (same config, same budget), else None."""
+    from helpers import models as zoo
+
+    _, model, _, _ = RUNS[run_id]
+    try:
+        manifest = zoo.read_manifest("classify", model)
+    except zoo.ModelNotTrainedError:
+        return None
+    same = manifest.get("status") == "complete" and manifest.get("config") == run_config(run_id, epochs)
+    return manifest if same else None
+
+
+def run(run_id: str, epochs: int = EPOCHS, splits=None, verbose: int = 1,
+        stop_after_seconds: float | None = None) -> Path:
+    """Train (or resume) one run and write its summary once it is finished; return the summary's path."""
+    from helpers import training
+
+    target = summary_path(run_id)
+    if target.exists():
+        return target
+    shipped = shipped_equivalent(run_id, epochs)
+    if shipped is not None:
+        source = "the shipped model (same recipe and budget): data/models/classify/" + RUNS[run_id][1]
+        return _write(target, summarize(run_id, shipped, source))
+    config = run_config(run_id, epochs)
+    overrides = {k: config[k] for k in ("decay_rate", "decay_every", "dropout", "clipnorm", "gate_bias_init",
+                                        "reset_after", "patience")}
+    manifest = training.train("classify", config["name"], epochs=epochs, lr=config["learning_rate"],
+                              seed=config["seed"], batch_size=config["batch_size"], out=RUNS_SUBDIR / run_id,
+                              splits=splits, verbose=verbose, stop_after_seconds=stop_after_seconds, **overrides)
+    if manifest.get("status") != "complete":
+        return target
+    return _write(target, summarize(run_id, manifest, f"python -m helpers.experiments --only {run_id}"))
+
+
+def _write(path: Path, summary: dict) -> Path:
+    from helpers.manifest import write_json_atomic
+
+    return write_json_atomic(path, summary)
+
+
+def load_summaries(folder: Path = EXPERIMENTS_DIR) -> dict[str, dict]:
+    """Every finished summary, by run id (runs not finished yet are absent)."""
+    return {run_id: read_json(summary_path(run_id, folder), "experiment summary")
+            for run_id in RUNS if summary_path(run_id, folder).exists()}
+
+
+def status_rows(folder: Path = EXPERIMENTS_DIR) -> list[dict]:
+    rows = []
+    done = load_summaries(folder)
+    for run_id, (experiment, model, _, tests) in RUNS.items():
+        summary = done.get(run_id)
+        metrics = summary["metrics"] if summary else {}
+        rows.append({"run": run_id, "experiment": experiment, "state": "done" if summary else "to run",
+                     "val_accuracy": metrics.get("val_accuracy"), "test_accuracy": metrics.get("test_accuracy")})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.experiments", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--status", action="store_true", help="list the runs and which are done, then exit")
+    parser.add_argument("--only", nargs="+", metavar="RUN", help="only these runs (see --status)")
+    parser.add_argument("--max-minutes-now", type=float, dest="minutes",
+                        help="stop (resumably) before an epoch that would not end within this many minutes")
+    args = parser.parse_args(argv)
+    unknown = [r for r in args.only or [] if r not in RUNS]
+    if unknown:
+        parser.error(f"--only {' '.join(unknown)}: no such run; choose from {', '.join(RUNS)}")
+    if args.minutes is not None and not args.minutes > 0:
+        parser.error(f"--max-minutes-now must be a positive number of minutes, got {args.minutes}")
+    if args.status:
+        from helpers.plots import format_table
+
+        print(format_table(status_rows(), ["run", "experiment", "state", "val_accuracy", "test_accuracy"],
+                           formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}"}))
+        return 0
+    import time
+
+    from helpers.data import MnistFileError, load_mnist
+    from helpers.paths import import_tensorflow_quietly
+
+    start = time.perf_counter()
+    try:
+        splits = load_mnist()
+        import_tensorflow_quietly()
+        for run_id in args.only or list(RUNS):
+            box = None if args.minutes is None else 60 * args.minutes - (time.perf_counter() - start)
+            if box is not None and box <= 0:
+                print("The time box is spent; run the same command to go on.")
+                return 0
+            path = run(run_id, splits=splits, stop_after_seconds=box)
+            print(f"{run_id}: {'summary in ' + display(path) if path.exists() else 'stopped, resumable'}", flush=True)
+            if not path.exists():
+                return 0
+    except (WorkspaceError, ValueError, MnistFileError, FloatingPointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

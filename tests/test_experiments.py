@@ -1,0 +1,65 @@
+"""helpers.experiments: the runs' recipes, the one protocol, summaries written once, in tmp folders."""
+
+import json
+
+import pytest
+
+from helpers import experiments, models, training
+
+
+def test_every_run_trains_the_same_budget_and_differs_from_the_project_recipe_only_as_stated():
+    for run_id, (_, model, changes, _) in experiments.RUNS.items():
+        config = experiments.run_config(run_id)
+        assert config["max_epochs"] == experiments.EPOCHS
+        default = training.make_config("classify", model, epochs=experiments.EPOCHS)
+        changed = {k for k in config if config[k] != default[k]}
+        assert changed <= set(changes), (run_id, changed)
+
+
+def test_the_report_recipe_is_the_reports():
+    config = experiments.run_config("lstm_1x32-report")
+    ref = models.default_config("classify", "lstm_1x32")["reference_recipe"]
+    assert (config["learning_rate"], config["decay_rate"], config["decay_every"], config["dropout"]) == \
+        (ref["learning_rate"], ref["decay_rate"], ref["decay_every"], ref["dropout"]) == (1e-3, 0.87, 10, 0.25)
+    assert config["clipnorm"] is None and config["gate_bias_init"] == "default"
+
+
+def test_a_finished_run_writes_its_summary_once(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_train(task, name, **kwargs):
+        calls.append(kwargs)
+        history = {"loss": [1.0], "val_loss": [0.9], "accuracy": [0.5], "val_accuracy": [0.6]}
+        return {"status": "complete", "config": {}, "command": "cmd", "epochs_run": 1, "best_epoch": 1,
+                "history": history, "metrics": {"val_accuracy": 0.6, "test_accuracy": 0.55}, "train_seconds": 3.0}
+
+    monkeypatch.setattr(training, "train", fake_train)
+    monkeypatch.setattr(experiments, "EXPERIMENTS_DIR", tmp_path)
+    monkeypatch.setattr(experiments, "shipped_equivalent", lambda run_id, epochs=30: None)
+    monkeypatch.setattr(experiments, "summary_path", lambda run_id, folder=tmp_path: tmp_path / f"{run_id}.json")
+    path = experiments.run("gru_1x32-report")
+    summary = json.loads(path.read_text())
+    assert summary["run"] == "gru_1x32-report" and summary["metrics"]["test_accuracy"] == 0.55
+    assert calls[0]["epochs"] == experiments.EPOCHS and calls[0]["clipnorm"] is None
+    assert "experiments" in str(calls[0]["out"]) and "data/models" not in str(calls[0]["out"])
+    experiments.run("gru_1x32-report")
+    assert len(calls) == 1  # never overwritten, never retrained
+
+
+def test_unfinished_runs_write_no_summary(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "train", lambda *a, **k: {"status": "in_progress"})
+    monkeypatch.setattr(experiments, "shipped_equivalent", lambda run_id, epochs=30: None)
+    monkeypatch.setattr(experiments, "summary_path", lambda run_id, folder=tmp_path: tmp_path / f"{run_id}.json")
+    assert not experiments.run("gru_1x32-seed1").exists()
+
+
+def test_cli_rejects_unknown_runs(capsys):
+    with pytest.raises(SystemExit):
+        experiments.main(["--only", "gru_1x33-seed9"])
+    assert "no such run" in capsys.readouterr().err
+
+
+def test_status_lists_every_run(capsys):
+    assert experiments.main(["--status"]) == 0
+    out = capsys.readouterr().out
+    assert all(run_id in out for run_id in experiments.RUNS)
