@@ -1,0 +1,431 @@
+"""Real-browser checks: Chromium, driven by Playwright, in JupyterLab and in the static book.
+
+- JupyterLab, for each notebook with an explorer (a cell tagged ``widget``): before anything runs, the
+  explorer's static view (an image output) shows; Run > Run All Cells runs every cell with no error output
+  and no browser console error; moving one control (a dropdown) of the live explorer redraws its figure.
+- The static book (``python -m helpers.site``), opened from disk: every page loads with no failed request and
+  no request to anything but a file, its images decode, and its maths is typeset by the bundled MathJax.
+
+JupyterLab serves a temporary copy of what the notebooks need (``notebooks/``, ``helpers/``, ``data/``):
+running cells there never changes the repository's files, and the figures they save go to the copy.
+
+Needs Chromium (Debian: ``apt-get install chromium``) and Playwright for Python (``pip install -r
+requirements-ci.txt``; no browser download: it drives the system Chromium, or ``$CHROMIUM``). Without them
+the tests are skipped, unless ``REQUIRE_BROWSER=1`` (as in ``.ci/run``), which turns the skip into a failure.
+Run them alone with ``python -m pytest tests/test_browser.py -p no:nbval``; the JupyterLab part runs four
+notebooks and takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import site
+from helpers.paths import REPO_ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REQUIRE = os.environ.get("REQUIRE_BROWSER") == "1"
+NOTEBOOKS = site.notebook_paths()
+
+
+def widget_cell(path: Path) -> int | None:
+    """The index of the notebook's explorer cell (the cell tagged ``widget``), or None."""
+    cells = nbformat.read(path, as_version=4).cells
+    return next((i for i, cell in enumerate(cells) if "widget" in cell.metadata.get("tags", [])), None)
+
+
+#: The notebooks with an explorer.
+WIDGET_NOTEBOOKS = [path.name for path in NOTEBOOKS if widget_cell(path) is not None]
+#: Seconds allowed for one notebook's Run All (they take 30-90 s on 2 cores).
+RUN_TIMEOUT_S = float(os.environ.get("BROWSER_RUN_TIMEOUT_S", "900"))
+#: Seconds allowed for an explorer to redraw after a control moved.
+REDRAW_TIMEOUT_S = 180
+
+
+def _unavailable(reason: str):
+    if REQUIRE:
+        pytest.fail(f"REQUIRE_BROWSER=1, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium_executable() -> str | None:
+    """The system Chromium: ``$CHROMIUM``, else the first of the usual names on the PATH."""
+    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed (pip install -r requirements-ci.txt)")
+    executable = chromium_executable()
+    if executable is None:
+        _unavailable("no Chromium on the PATH (apt-get install chromium, or set CHROMIUM)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable,
+                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class PageWatch:
+    """A new page in its own context, with what it reports: console errors, page errors, failed requests
+    and every request's URL."""
+
+    def __init__(self, browser, **context_options):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000}, **context_options)
+        self.page = self.context.new_page()
+        self.console_errors, self.page_errors, self.failed, self.requests = [], [], [], []
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(
+            f"{m.text} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"))
+        self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url[:200]}: {r.failure}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def problems(self) -> list[str]:
+        return ([f"console error: {e}" for e in self.console_errors] + [f"page error: {e}" for e in self.page_errors]
+                + [f"failed request: {e}" for e in self.failed])
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def watch(browser):
+    opened = []
+
+    def open_page(**context_options) -> PageWatch:
+        opened.append(PageWatch(browser, **context_options))
+        return opened[-1]
+
+    yield open_page
+    for page_watch in opened:
+        page_watch.close()
+
+
+# --- JupyterLab ------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (the kernels JupyterLab started; they run in their own sessions)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _write_settings(folder: Path) -> None:
+    """JupyterLab settings for a test: every cell in the DOM, no autosave (the copy stays as committed
+    until a test saves it), no news or update checks (no request leaves the machine)."""
+    settings = {
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                            "checkForUpdates": False},
+    }
+    for name, values in settings.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+class Lab:
+    """A JupyterLab server on a copy of the notebooks."""
+
+    def __init__(self, root: Path, work: Path):
+        self.root, self.work = root, work
+        self.port, self.token = _free_port(), secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = work / "jupyterlab.log"
+        self.process = None
+
+    def start(self, timeout: float = 180.0) -> None:
+        _write_settings(self.work / "user-settings")
+        env = dict(os.environ)
+        env.update({
+            "PYTHONPATH": str(self.root),                              # helpers/ of the copy
+            "RNN_MNIST_FIGURES_DIR": str(self.root / "figures"),       # plots.save_figure writes there
+            "JUPYTER_CONFIG_DIR": str(self.work / "config"),           # none of the user's Jupyter settings
+            "JUPYTER_RUNTIME_DIR": str(self.work / "runtime"),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        })
+        command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+                   f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                   f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+                   f"--LabApp.user_settings_dir={self.work / 'user-settings'}",
+                   f"--LabApp.workspaces_dir={self.work / 'workspaces'}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                self.api("GET", "/api/status")
+                return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.5)
+        raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{self.log()}")
+
+    def api(self, method: str, path: str):
+        request = urllib.request.Request(self.url + path, method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        for session in self.api("GET", "/api/sessions") or []:
+            self.api("DELETE", f"/api/sessions/{session['id']}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(OSError, ValueError):  # stopping anyway (URLError is an OSError)
+            self.shutdown_kernels()
+        kernels = _children(self.process.pid)
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        for pid in kernels:  # kernels run in sessions of their own: end any the server left behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def copy_for_lab(dest: Path) -> Path:
+    """The repository layout the notebooks need (they import helpers from ``..`` and read ``../data``)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    shutil.copytree(REPO_ROOT / "helpers", dest / "helpers", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "data", dest / "data", ignore=ignore)
+    (dest / "notebooks").mkdir()
+    for path in NOTEBOOKS:
+        shutil.copy2(path, dest / "notebooks" / path.name)
+    (dest / "figures").mkdir()
+    return dest
+
+
+@pytest.fixture(scope="module")
+def lab(browser, tmp_path_factory):
+    work = tmp_path_factory.mktemp("jupyterlab")
+    server = Lab(copy_for_lab(work / "root"), work)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+#: The notebook on show (JupyterLab keeps other tabs in the DOM, hidden).
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+def open_notebook(lab: Lab, page_watch: PageWatch, name: str):
+    """Open ``notebooks/name`` alone in JupyterLab and wait for its kernel to be idle.
+
+    Each opening uses a fresh workspace (``?reset``): a restored one would reopen the notebooks of the
+    earlier tests, each with a kernel.
+    """
+    page = page_watch.page
+    workspace = re.sub(r"\W", "-", name)
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/notebooks/{name}?reset&token={lab.token}")
+    page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_selector(f'{PANEL} .jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=120_000)
+    cells = len(nbformat.read(lab.root / "notebooks" / name, as_version=4).cells)
+    page.wait_for_function(f"() => document.querySelectorAll('{PANEL} .jp-Notebook .jp-Cell').length === {cells}",
+                           timeout=60_000)
+    return page
+
+
+def _cell(page, index: int):
+    return page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index)
+
+
+#: Images in a cell's outputs that are not part of a live widget.
+STATIC_IMAGES_JS = """cell => [...cell.querySelectorAll('.jp-OutputArea-output img')]
+    .filter(img => !img.closest('.jupyter-widgets, .widget-output'))
+    .map(img => ({width: img.naturalWidth, shown: img.getBoundingClientRect().width > 0}))"""
+
+#: True once every code cell has run (or a cell failed) and nothing is running any more.
+RUN_FINISHED_JS = """() => {
+    const cells = [...document.querySelectorAll('PANEL .jp-Notebook .jp-CodeCell')];
+    const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
+    const indicator = document.querySelector('PANEL .jp-Notebook-ExecutionIndicator');
+    if (!indicator || indicator.dataset.status !== 'idle' || prompts.some(t => t.includes('*'))) return false;
+    const failed = document.querySelector('PANEL [data-mime-type="application/vnd.jupyter.error"]');
+    return !!failed || prompts.every(t => /\\[\\d+\\]/.test(t));
+}""".replace("PANEL", PANEL)
+
+#: The src of the image the live explorer drew in its cell ('' while there is none).
+WIDGET_IMAGE_JS = """cell => {
+    const imgs = [...cell.querySelectorAll('.jupyter-widgets img, .widget-output img')]
+        .filter(img => img.complete && img.naturalWidth > 0);
+    return imgs.length ? imgs[imgs.length - 1].src : '';
+}"""
+
+
+@pytest.mark.parametrize("name", WIDGET_NOTEBOOKS)
+def test_explorer_shows_a_static_view_before_running(lab, watch, name):
+    index = widget_cell(lab.root / "notebooks" / name)
+    page_watch = watch()
+    page = open_notebook(lab, page_watch, name)
+    cell = _cell(page, index)
+    cell.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    images = cell.evaluate(STATIC_IMAGES_JS)
+    lab.shutdown_kernels()
+    assert any(img["width"] > 0 and img["shown"] for img in images), (
+        f"{name}, cell {index}: no image output shows the explorer before the notebook runs "
+        f"(found {images}); the cell should display helpers.widgets.with_static_view(...)")
+    assert not page_watch.problems(), page_watch.problems()
+
+
+@pytest.mark.parametrize("name", WIDGET_NOTEBOOKS)
+def test_run_all_then_move_a_control(lab, watch, name):
+    index = widget_cell(lab.root / "notebooks" / name)
+    page_watch = watch()
+    page = open_notebook(lab, page_watch, name)
+    try:
+        # Clear the committed outputs so that "every cell has run" cannot be mistaken for the saved state.
+        page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Edit$")).click()
+        page.locator('.lm-Menu-item[data-command="editmenu:clear-all"]').click()
+        page.wait_for_function(f"""() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]
+            .every(p => !/\\d/.test(p.textContent))""", timeout=30_000)
+
+        start = time.monotonic()
+        page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+        page.wait_for_function(RUN_FINISHED_JS, timeout=RUN_TIMEOUT_S * 1000, polling=1000)
+        elapsed = time.monotonic() - start
+
+        errors = page.locator(f'{PANEL} [data-mime-type="application/vnd.jupyter.error"]')
+        assert errors.count() == 0, f"{name}: error output after Run All:\n" + "\n".join(
+            errors.all_inner_texts())[:3000]
+        assert not page_watch.problems(), page_watch.problems()
+
+        cell = _cell(page, index)
+        cell.scroll_into_view_if_needed()
+        page.wait_for_function(f"() => ({WIDGET_IMAGE_JS})(document.querySelectorAll("
+                               f"'{PANEL} .jp-Notebook .jp-Cell')[{index}])",
+                               timeout=REDRAW_TIMEOUT_S * 1000)
+        before = cell.evaluate(WIDGET_IMAGE_JS)
+
+        select = cell.locator(".jupyter-widgets select").first
+        current = select.evaluate("s => s.options[s.selectedIndex].text")
+        other = next(text for text in select.locator("option").all_inner_texts() if text != current)
+        select.select_option(label=other)
+        page.wait_for_function(
+            f"([before, index]) => {{ const cell = document.querySelectorAll("
+            f"'{PANEL} .jp-Notebook .jp-Cell')[index]; const src = ({WIDGET_IMAGE_JS})(cell);"
+            f" return src && src !== before; }}",
+            arg=[before, index], timeout=REDRAW_TIMEOUT_S * 1000)
+        assert not cell.locator('[data-mime-type="application/vnd.jupyter.error"]').count()
+        assert not page_watch.problems(), page_watch.problems()
+        print(f"{name}: Run All took {elapsed:.0f} s; '{current}' -> '{other}' redrew the explorer")
+    finally:
+        lab.shutdown_kernels()
+
+
+def test_runs_wrote_their_figures_into_the_copy(lab):
+    """The notebooks ran in the copy: the figures they saved are in the copy's figures/ folder."""
+    saved = sorted(p.name for p in (lab.root / "figures").glob("*.png"))
+    if not saved:
+        pytest.skip("no notebook ran in JupyterLab in this session")
+    assert REPO_ROOT not in lab.root.parents and lab.root != REPO_ROOT
+    assert any(name.startswith(("01_", "02_", "04_", "05_")) for name in saved), saved
+
+
+# --- the static book ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book") / "site"
+    return out, site.build_site(out)
+
+
+MATH_DONE_JS = "() => new Promise(done => MathJax.Hub.Queue(() => done(true)))"
+
+
+def test_book_opens_from_disk_without_network(watch, book):
+    out, pages = book
+    page_watch = watch(offline=True)
+    outside = []
+    page_watch.context.route(re.compile(r"^(?!file:|data:)"), lambda route: (outside.append(route.request.url),
+                                                                                route.abort()))
+    page = page_watch.page
+
+    page.goto((out / "index.html").as_uri())
+    links = page.locator("ol.notebooks a")
+    assert links.count() == len(pages)
+    links.nth(0).click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(pages[0].file)
+
+    for book_page in pages:
+        page.goto((out / book_page.file).as_uri())
+        page.wait_for_function(MATH_DONE_JS, timeout=60_000)
+        page.wait_for_function("() => [...document.images].every(img => img.complete)", timeout=30_000)
+        broken = page.evaluate("() => [...document.images].filter(img => !(img.naturalWidth > 0))"
+                               ".map(img => img.src.slice(0, 80))")
+        assert not broken, (book_page.file, broken)
+        assert page.evaluate("() => document.images.length") >= 3, book_page.file
+
+        source = nbformat.read(book_page.notebook, as_version=4)
+        has_maths = any(c.cell_type == "markdown" and "$" in c.source for c in source.cells)
+        typeset = page.evaluate("() => document.querySelectorAll('.MathJax, .MathJax_Display').length")
+        assert (typeset > 0) == has_maths, (book_page.file, typeset)
+        assert page.evaluate("() => document.querySelectorAll('.MathJax_Error, .noError, merror').length") == 0
+        text = page.evaluate("() => [...document.querySelectorAll('.jp-MarkdownOutput')]"
+                             ".map(e => e.innerText).join('\\n')")
+        assert "$$" not in text and r"\begin{" not in text, (book_page.file, "maths left as TeX")
+        assert not re.search(r"\$[^$\s][^$]*\$", text), (book_page.file, "inline maths left as TeX")
+
+    non_file = [url for url in page_watch.requests if not url.startswith(("file:", "data:"))]
+    assert not outside and not non_file, outside + non_file
+    assert not page_watch.problems(), page_watch.problems()
+    assert any("/mathjax/MathJax.js" in url for url in page_watch.requests)
