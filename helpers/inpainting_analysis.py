@@ -14,6 +14,8 @@ from helpers.data import SEQUENCE_LENGTH
 #: Tolerance of the per-image check "most probable fill has no higher cross-entropy than the truth":
 #: the scorer and the teacher-forced recomputation run different float32 kernels, which agree to ~1e-7.
 INVARIANT_TOLERANCE = 1e-5
+#: Predicted pixels per image (x_2..x_784): per-image cross-entropies are log-likelihoods divided by this.
+SEQUENCE_LENGTH_PREDICTED = SEQUENCE_LENGTH - 1
 
 
 def hole_statistics(iset) -> dict:
@@ -62,6 +64,8 @@ def evaluate_inpainting(model, iset, check_invariant: bool = True) -> dict:
         "past_only_pixel_correct": past_values == truth_pattern,
         "past_only_hole_correct": (past_values == truth_pattern).all(axis=1),
         "filled": scores.filled,
+        "loglik": scores.loglik,
+        "truth_index": truth_index,
         "past_only_filled": past,
         "patterns": scores.patterns,
         "missing": scores.missing,
@@ -112,6 +116,96 @@ def calibration_verdict(rows: list[dict], z: float = 2.0) -> list[str]:
     return lines or [f"every bin is within {z:g} standard errors of calibrated"]
 
 
+def calibration_noise_line(rows: list[dict], z: float = 2.0) -> str:
+    """How many :func:`calibration` bins lie beyond ``z`` standard errors, against what chance gives a
+    calibrated posterior (:func:`helpers.plots.noise_verdict`), in one sentence."""
+    from helpers.plots import noise_verdict
+
+    deviations = [abs(r["accuracy"] - r["confidence"]) / np.sqrt(r["confidence"] * (1 - r["confidence"]) / r["holes"])
+                  for r in rows if 0 < r["confidence"] < 1]
+    beyond = sum(d > z for d in deviations)
+    verdict = noise_verdict(beyond, len(deviations), z, largest=max(deviations) if beyond else None)
+    return f"Bins: {verdict}."
+
+
+def posterior_sample_row(name: str, set_name: str, result: dict, seed: int = 0) -> dict:
+    """Table 13 with fills drawn from the exact posterior instead of its most probable candidate.
+
+    Cross-entropies (nats per predicted pixel) of the ground truth, the most probable fill and one posterior
+    sample per image (seeded); the differences from the ground truth, ``{key}_minus_gt`` as ``(mean, standard
+    error)`` over the images in nats per image, for ``best`` (most probable), ``sample``, ``expected`` (the
+    posterior's expectation: exact, no sampling noise) and ``past_only`` (each missing pixel set from the
+    pixels before it alone). All from the scorer's log-likelihoods, so the differences are exact to float64.
+    """
+    loglik = np.asarray(result["loglik"], np.float64)
+    posterior = np.asarray(result["posterior"], np.float64)
+    rows = np.arange(len(loglik))
+    uniforms = np.random.default_rng(seed).random(len(loglik))
+    cumulative = np.cumsum(posterior, axis=1)
+    drawn = np.minimum((cumulative < (uniforms * cumulative[:, -1])[:, None]).sum(axis=1), posterior.shape[1] - 1)
+    truth = loglik[rows, result["truth_index"]]
+    patterns, missing = np.asarray(result["patterns"]), np.asarray(result["missing"])
+    past_values = np.asarray(result["past_only_filled"])[rows[:, None], missing]
+    past_index = (past_values[:, None, :] == patterns[None]).all(axis=2).argmax(axis=1)
+    per_image = {"best": loglik.max(axis=1) - truth, "sample": loglik[rows, drawn] - truth,
+                 "expected": (posterior * loglik).sum(axis=1) - truth, "past_only": loglik[rows, past_index] - truth}
+
+    def mean_error(values):
+        values = -values  # nats per image spent beyond the truth's
+        return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+    return {"model": name, "set": set_name, "gt_ce": float(-truth.mean() / SEQUENCE_LENGTH_PREDICTED),
+            "best_ce": float(-loglik.max(axis=1).mean() / SEQUENCE_LENGTH_PREDICTED),
+            "sample_ce": float(-loglik[rows, drawn].mean() / SEQUENCE_LENGTH_PREDICTED),
+            **{f"{key}_minus_gt": mean_error(values) for key, values in per_image.items()}}
+
+
+def posterior_table_rows(rows: list[dict], reference_inpainting: dict | None = None) -> list[dict]:
+    """:func:`posterior_sample_row` rows ready to print: differences as ``"mean ± standard error"`` (nats per
+    image) and, where ``reference_inpainting`` (the report's table 13) has the set's kind, the report's own
+    in-painted minus GT difference."""
+    from helpers.plots import signed
+
+    kinds = {"1 pixel": "pixel", "2x2 block": "block"}
+    printed = []
+    for row in rows:
+        out = {k: row[k] for k in ("model", "set", "gt_ce", "best_ce", "sample_ce")}
+        for key in ("best", "sample", "expected", "past_only"):
+            mean, error = row[f"{key}_minus_gt"]
+            out[key] = f"{signed(mean)} ± {error:.3f}"
+        ref = (reference_inpainting or {}).get(kinds.get(row["set"]))
+        out["report"] = signed((ref["inpainted"] - ref["gt"]) * SEQUENCE_LENGTH_PREDICTED) if ref else "-"
+        printed.append(out)
+    return printed
+
+
+def posterior_sample_discussion(rows: list[dict], reference_inpainting: dict | None = None, z: float = 2.0) -> list[str]:
+    """Whether sampled fills (:func:`posterior_sample_row`) reproduce the report's in-painted minus GT
+    difference, per set, in words (nats per image; "within noise" = within ``z`` standard errors)."""
+    from helpers.plots import signed
+
+    kinds = {"1 pixel": "pixel", "2x2 block": "block"}
+    lines = []
+    for row in rows:
+        (sample, sample_error), (expected, expected_error) = row["sample_minus_gt"], row["expected_minus_gt"]
+        past, past_error = row["past_only_minus_gt"]
+        line = (f"{row['model']}, {row['set']}: a sampled fill minus the ground truth, {signed(sample)} ± "
+                f"{sample_error:.3f} nats per image (expected over the posterior: {signed(expected)} ± "
+                f"{expected_error:.3f}; past-only fill: {signed(past)} ± {past_error:.3f})")
+        ref = (reference_inpainting or {}).get(kinds.get(row["set"]))
+        if ref:
+            # The report rounds both values to 4 decimals: its difference is known to +-0.0001 nats per pixel.
+            gap = (ref["inpainted"] - ref["gt"]) * SEQUENCE_LENGTH_PREDICTED
+            low, high = gap - 1e-4 * SEQUENCE_LENGTH_PREDICTED, gap + 1e-4 * SEQUENCE_LENGTH_PREDICTED
+            near = [name for name, (mean, error) in (("sampled", (sample, sample_error)), ("past-only", (past, past_error)))
+                    if mean + z * error >= low and mean - z * error <= high]
+            line += (f"; the report's {signed(gap)} ({signed(low)} to {signed(high)} given its rounding) is "
+                     + (f"within {z:g} standard errors of the {' and '.join(near)} fill" if near else
+                        f"beyond {z:g} standard errors of both"))
+        lines.append(line + ".")
+    return lines
+
+
 def discussion(rows: list[dict], background_share: dict | None = None) -> list[str]:
     """Sentences on the in-painting results, computed from :func:`summary_row` rows.
 
@@ -123,7 +217,7 @@ def discussion(rows: list[dict], background_share: dict | None = None) -> list[s
     lines = []
     if not rows:
         return lines
-    gains = sorted(((r["holes_recovered"] - r["past_only_holes"], r["model"], r["set"]) for r in rows))
+    gains = sorted((r["holes_recovered"] - r["past_only_holes"], r["model"], r["set"]) for r in rows)
     (low, *low_at), (high, *high_at) = gains[0], gains[-1]
     hurts = sum(g < 0 for g, *_ in gains)
     lines.append(f"The future pixels change the share of holes filled exactly by {low * 100:+.1f} percentage points "
@@ -161,7 +255,7 @@ def plot_calibration(results: dict, title: str = "Calibration of the posterior")
 
 def hole_rgb(image, holes, hidden: bool = False) -> np.ndarray:
     """RGB image with the hole marked: grey when ``hidden``, else filled ink blue and filled background light blue."""
-    from helpers.plots import binary_image_rgb
+    from helpers.plots import PREDICTED_BACKGROUND, PREDICTED_INK, binary_image_rgb
 
     image = np.asarray(image, dtype=np.float32).reshape(SEQUENCE_LENGTH).copy()
     rgb = binary_image_rgb(np.clip(image, 0, 1)).reshape(SEQUENCE_LENGTH, 3)
@@ -169,27 +263,63 @@ def hole_rgb(image, holes, hidden: bool = False) -> np.ndarray:
         if hidden:
             rgb[position] = (0.6, 0.6, 0.6)
         else:
-            rgb[position] = (0.1, 0.3, 0.9) if image[position] > 0.5 else (0.7, 0.85, 1.0)
+            rgb[position] = PREDICTED_INK if image[position] > 0.5 else PREDICTED_BACKGROUND
     return rgb.reshape(28, 28, 3)
 
 
-def plot_triplets(iset, filled, indices, title: str = "", zoom: bool = True):
-    """Original / masked / in-painted for each image in ``indices`` (holes coloured), optionally zoomed."""
-    import matplotlib.pyplot as plt
+def hole_window(holes, size: int = 14) -> tuple[int, int, int, int]:
+    """A ``size`` x ``size`` crop ``(top, bottom, left, right)`` (end exclusive) around the hole, inside the image."""
+    rows, cols = np.divmod(np.asarray(holes).ravel(), 28)
 
-    fig, axes = plt.subplots(len(indices), 3, figsize=(4.2, 1.45 * len(indices) + 0.3), squeeze=False)
+    def place(lo, hi):
+        return int(min(max(round((int(lo) + int(hi) + 1) / 2 - size / 2), 0), 28 - size))
+
+    top, left = place(rows.min(), rows.max()), place(cols.min(), cols.max())
+    return top, top + size, left, left + size
+
+
+def _frame(ax, colour="0.55", width: float = 0.8) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color(colour)
+        spine.set_linewidth(width)
+
+
+def _crop(ax, window) -> None:
+    top, bottom, left, right = window
+    ax.set_xlim(left - 0.5, right - 0.5)
+    ax.set_ylim(bottom - 0.5, top - 0.5)
+
+
+def plot_triplets(iset, filled, indices, title: str = "", zoom: bool = True):
+    """Original / masked / in-painted for each image in ``indices`` (holes coloured), optionally zoomed.
+
+    Zoomed, every crop is the same 14x14 window inside the image, framed, and a first column shows the
+    whole digit with that window outlined, so each fragment is seen in place.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    columns = (["whole digit"] if zoom else []) + ["original", "masked", "in-painted"]
+    fig, axes = plt.subplots(len(indices), len(columns), figsize=(1.45 * len(columns), 1.5 * len(indices) + 0.35),
+                             squeeze=False)
     for row, i in enumerate(indices):
         holes = iset.holes[i]
         panels = [hole_rgb(iset.images[i], holes), hole_rgb(iset.masked[i], holes, hidden=True),
                   hole_rgb(filled[i], holes)]
-        r, c = divmod(int(holes[0]), 28)
-        for ax, panel, label in zip(axes[row], panels, ("original", "masked", "in-painted")):
+        window = hole_window(holes)
+        if zoom:
+            panels.insert(0, panels[0])
+        for col, (ax, panel, label) in enumerate(zip(axes[row], panels, columns)):
             ax.imshow(panel, interpolation="nearest")
-            if zoom:
-                ax.set_xlim(max(-0.5, c - 6.5), min(27.5, c + 7.5))
-                ax.set_ylim(min(27.5, r + 7.5), max(-0.5, r - 6.5))
-            ax.set_xticks([])
-            ax.set_yticks([])
+            _frame(ax)
+            if zoom and col == 0:
+                top, bottom, left, right = window
+                ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False,
+                                       edgecolor="tab:red", linewidth=1.2))
+            elif zoom:
+                _crop(ax, window)
             if row == 0:
                 ax.set_title(label, fontsize=8)
         axes[row, 0].set_ylabel(f"image {i}", fontsize=7)
@@ -210,15 +340,16 @@ def plot_candidates(iset, index: int, result: dict, max_candidates: int = 16):
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows + 0.3), squeeze=False)
     holes = result["missing"][index]
     truth = iset.images[index, holes]
-    r, c = divmod(int(holes[0]), 28)
+    window = hole_window(holes, size=12)
     for ax in axes.flat:
         ax.axis("off")
     for ax, k in zip(axes.flat, order):
         image = iset.masked[index].copy()
         image[holes] = result["patterns"][k]
+        ax.axis("on")
         ax.imshow(hole_rgb(image, holes), interpolation="nearest")
-        ax.set_xlim(max(-0.5, c - 5.5), min(27.5, c + 6.5))
-        ax.set_ylim(min(27.5, r + 6.5), max(-0.5, r - 5.5))
+        _frame(ax)
+        _crop(ax, window)
         mark = " (truth)" if np.array_equal(result["patterns"][k], truth) else ""
         ax.set_title(f"p = {posterior[k]:.3f}{mark}", fontsize=7)
     fig.suptitle(f"image {index}: every candidate fill, most probable first", fontsize=9)

@@ -35,10 +35,18 @@ def per_image_cross_entropy(model, sequences, batch_size: int = 250) -> np.ndarr
     return nats.mean(axis=1)
 
 
+def standard_error(values) -> float:
+    """Standard error of the mean of ``values`` (NaN for fewer than 2)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
 def evaluate_pixel_zoo(models: dict, splits: data_lib.MnistSplits, subsets: dict | None = None) -> list[dict]:
     """Table 11 rows: test / validation / train cross-entropy of each model beside the report's values.
 
-    ``subsets`` maps a split name to the number of its first images to use (None = all of it).
+    ``subsets`` maps a split name to the number of its first images to use (None = all of it). Each mean
+    ``{split}_loss`` comes with its standard error over the images, ``{split}_se``; ``test_per_image`` keeps
+    the per-image test values, for paired comparisons between models on the same images.
     """
     subsets = subsets or {}
     rows = []
@@ -47,8 +55,12 @@ def evaluate_pixel_zoo(models: dict, splits: data_lib.MnistSplits, subsets: dict
         for split, key in (("test", "test_loss"), ("validation", "val_loss"), ("train", "train_loss")):
             part = splits[split].head(subsets.get(split))
             sequences = data_lib.to_sequences(data_lib.binarize(part.images))
-            row[key] = float(per_image_cross_entropy(model, sequences).mean())
+            values = per_image_cross_entropy(model, sequences)
+            row[key] = float(values.mean())
+            row[key.replace("_loss", "_se")] = standard_error(values)
             row[f"ref_{key}"] = reference.PIXEL.get(name, {}).get(key)
+            if split == "test":
+                row["test_per_image"] = values
         row["delta_test_loss"] = row["test_loss"] - row["ref_test_loss"] if row["ref_test_loss"] else None
         row["test_nats_per_image"] = row["test_loss"] * PREDICTED_PIXELS
         row["test_bits_per_pixel"] = row["test_loss"] / np.log(2.0)
@@ -108,6 +120,20 @@ def k_step_predictions(model, images, cut: int, ns=(1, 10, 28), fill_out: bool =
     return panels
 
 
+def plot_k_step(images, panels: dict, cut: int, title: str = "", size: float = 1.35):
+    """The images, then one row per horizon of :func:`k_step_predictions` with the predicted pixels coloured
+    (ink dark blue, background light blue) and the pixels not predicted grey."""
+    from helpers.plots import marked_rgb, show_rgb_grid
+
+    images = np.asarray(images).reshape(len(images), -1)
+    rgbs = [marked_rgb(image, []) for image in images]
+    labels = ["digit"]
+    for n, panel in panels.items():
+        rgbs += [marked_rgb(row, np.arange(cut, cut + n)) for row in panel]
+        labels.append(f"{n} px")
+    return show_rgb_grid(np.stack(rgbs), cols=len(images), size=size, suptitle=title, row_labels=labels)
+
+
 def unconditional_samples(model, count: int, seed: int = 0) -> np.ndarray:
     """``count`` whole images sampled from the model (x_1 = 0, the corner pixel; then x_2..x_784 drawn)."""
     from helpers.sampling import sample_continuations
@@ -117,8 +143,25 @@ def unconditional_samples(model, count: int, seed: int = 0) -> np.ndarray:
     return np.concatenate([np.zeros((count, 1), np.float32), result.samples[0]], axis=1)
 
 
+def _paired_error(a: dict, b: dict) -> float | None:
+    """Standard error of the per-image test difference of two rows (same images), if both keep them."""
+    x, y = a.get("test_per_image"), b.get("test_per_image")
+    if x is None or y is None or len(x) != len(y):
+        return None
+    return standard_error(np.asarray(x, np.float64) - np.asarray(y, np.float64))
+
+
+def _within_noise(difference: float, error: float | None, z: float = 2.0) -> bool:
+    return error is not None and np.isfinite(error) and abs(difference) <= z * error
+
+
 def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     """Sentences summarising table 11 and the recipe table, computed so they stay true.
+
+    Differences smaller than two standard errors are called within noise: against the report, the error
+    of our test mean (``test_se``); between two models, the paired error of their per-image differences
+    (``test_per_image``); between splits, the two splits' errors combined. Rows without them are compared
+    on the means alone.
 
     Args:
         rows: :func:`evaluate_pixel_zoo` rows.
@@ -131,43 +174,107 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     by_name = {row["model"]: row for row in rows}
     recipes = {r["model"]: r for r in recipe_rows(manifests)}
     compared = [r for r in rows if r.get("ref_test_loss") is not None]
-    beats = [r["model"] for r in compared if r["test_loss"] <= r["ref_test_loss"]]
+    delta = {r["model"]: r["test_loss"] - r["ref_test_loss"] for r in compared}
+    level = [r["model"] for r in compared if _within_noise(delta[r["model"]], r.get("test_se"))]
+    beats = [r["model"] for r in compared if delta[r["model"]] <= 0 or r["model"] in level]
     lines.append(f"{len(rows)} of {len(rows) + len(missing)} pixel models are trained; {len(beats)} of the "
-                 f"{len(compared)} with a reference number match or beat the report's test cross-entropy.")
+                 f"{len(compared)} with a reference number match or beat the report's test cross-entropy"
+                 + (f" ({len(level)} of them only within noise)." if level else "."))
     for row in compared:
-        verdict = "beats" if row["test_loss"] <= row["ref_test_loss"] else "falls short of"
+        d, error = delta[row["model"]], row.get("test_se")
+        per_image = f"{d:+.4f}, that is {d * PREDICTED_PIXELS:+.1f} nats per image"
+        if row["model"] in level:
+            lines.append(f"{row['model']}: {row['test_loss']:.4f} nats/pixel matches the report's "
+                         f"{row['ref_test_loss']:.4f} within noise ({per_image}, against a standard error of "
+                         f"{error:.4f}); {training_state(manifests[row['model']])}.")
+            continue
+        verdict = "beats" if d <= 0 else "falls short of"
+        errors = f"; {abs(d) / error:.0f} standard errors" if error and np.isfinite(error) else ""
         lines.append(f"{row['model']}: {row['test_loss']:.4f} nats/pixel {verdict} the report's "
-                     f"{row['ref_test_loss']:.4f} ({row['test_loss'] - row['ref_test_loss']:+.4f}, that is "
-                     f"{(row['test_loss'] - row['ref_test_loss']) * PREDICTED_PIXELS:+.1f} nats per image); "
-                     f"{training_state(manifests[row['model']])}.")
+                     f"{row['ref_test_loss']:.4f} ({per_image}{errors}); {training_state(manifests[row['model']])}.")
     if missing:
         lines.append(f"Not trained yet, so not compared: {', '.join(missing)}.")
     for small, large in (("gru_1x32", "gru_1x64"), ("gru_1x64", "gru_1x128"), ("gru_1x32", "gru_3x32")):
         if small in by_name and large in by_name:
             gain = by_name[small]["test_loss"] - by_name[large]["test_loss"]
-            s, l = recipes[small], recipes[large]
-            verdict = "better" if gain >= 0 else "worse"
+            error = _paired_error(by_name[small], by_name[large])
+            rs, rl = recipes[small], recipes[large]
             unfinished = [m for m in (small, large) if manifests[m]["status"] != "complete"]
             # An unfinished model has run fewer epochs by definition; that is said already.
-            differ = ((s["lr"], s["decay"]) != (l["lr"], l["decay"])
-                      or (not unfinished and s["epochs_run"] != l["epochs_run"]))
+            differ = ((rs["lr"], rs["decay"]) != (rl["lr"], rl["decay"])
+                      or (not unfinished and rs["epochs_run"] != rl["epochs_run"]))
             notes = ([f"{' and '.join(unfinished)} still training"] if unfinished else []) + (
-                [f"different recipes, so not capacity alone: {small} lr {s['lr']:g}, decay {s['decay']}, "
-                 f"{s['epochs_run']} epochs; {large} lr {l['lr']:g}, decay {l['decay']}, {l['epochs_run']} epochs"]
+                [(f"different recipes, so not capacity alone: {small} lr {rs['lr']:g}, decay {rs['decay']}, "
+                 f"{rs['epochs_run']} epochs; {large} lr {rl['lr']:g}, decay {rl['decay']}, {rl['epochs_run']} epochs")]
                 if differ else [])
-            lines.append(f"{large} against {small}: {verdict} by {abs(gain):.4f} nats/pixel "
-                         f"({abs(gain) * PREDICTED_PIXELS:.1f} nats per image) with {l['params'] / s['params']:.1f}x "
-                         f"the parameters and {l['hours'] / max(s['hours'], 1e-9):.1f}x the training hours"
-                         + (f" ({'; '.join(notes)})." if notes else "."))
+            cost = (f"with {rl['params'] / rs['params']:.1f}x the parameters and "
+                    f"{rl['hours'] / max(rs['hours'], 1e-9):.1f}x the training hours")
+            if _within_noise(gain, error):
+                head = (f"{large} against {small}: no difference beyond noise ({signed_4(gain)} nats/pixel in "
+                        f"{large}'s favour, paired standard error {error:.4f}) {cost}")
+            else:
+                verdict = "better" if gain >= 0 else "worse"
+                errors = f"; {abs(gain) / error:.0f} paired standard errors" if error else ""
+                head = (f"{large} against {small}: {verdict} by {abs(gain):.4f} nats/pixel "
+                        f"({abs(gain) * PREDICTED_PIXELS:.1f} nats per image{errors}) {cost}")
+            lines.append(head + (f" ({'; '.join(notes)})." if notes else "."))
     if rows:
         best = min(rows, key=lambda r: r["test_loss"])
         bits = best["test_loss"] * PREDICTED_PIXELS / np.log(2.0)
         lines.append(f"The best test cross-entropy, {best['model']}'s, is {bits:.0f} bits per image: "
                      f"{bits / data_lib.SEQUENCE_LENGTH:.1%} of the {data_lib.SEQUENCE_LENGTH} bits of the raw "
                      f"binary pixels.")
-        overfit = [r["train_loss"] - r["test_loss"] for r in rows]
-        lines.append(f"Train minus test cross-entropy ranges from {min(overfit):+.4f} to {max(overfit):+.4f} nats/pixel: "
-                     + ("no model fits its training images better than unseen ones, so capacity and training time, "
-                        "not overfitting, limit them." if min(overfit) >= 0 else
-                        "a negative value means a model fits its training images better than unseen ones."))
+        lines.extend(generalisation_lines(rows))
     return lines
+
+
+def signed_4(value: float) -> str:
+    """``value`` with a sign and 4 decimals (never ``-0.0000``)."""
+    from helpers.plots import signed
+
+    return signed(value, 4)
+
+
+def generalisation_lines(rows: list[dict], z: float = 2.0) -> list[str]:
+    """Training against held-out cross-entropy (test, and validation where the rows have it), in words (one line).
+
+    A model whose training images cost less than held-out ones fits them better; the difference counts
+    beyond noise when it exceeds ``z`` standard errors of the two means combined.
+    """
+    splits = [(split, key) for split, key in (("test", "test_loss"), ("validation", "val_loss"))
+              if all(r.get(key) is not None for r in rows)]
+    gaps = {split: [r["train_loss"] - r[key] for r in rows] for split, key in splits}
+    ranges = ", ".join(f"train minus {split} from {signed_4(min(g))} to {signed_4(max(g))}" for split, g in gaps.items())
+    if min(min(g) for g in gaps.values()) >= 0:
+        return [(f"Train minus held-out cross-entropy ({ranges} nats/pixel): no model fits its training images "
+                "better than unseen ones, so capacity and training time, not overfitting, limit them.")]
+    errors, counts = {}, []
+    for split, key in splits:
+        se_key = key.replace("_loss", "_se")
+        combined = [np.hypot(r[se_key], r["train_se"]) if r.get(se_key) and r.get("train_se") else None for r in rows]
+        errors[split] = combined
+        negative = [g < 0 for g in gaps[split]]
+        beyond = [g < 0 and e is not None and -g > z * e for g, e in zip(gaps[split], combined)]
+        known = all(e is not None for e in combined)
+        counts.append((split, sum(negative), sum(beyond) if known else None))
+    typical = [e for es in errors.values() for e in es if e is not None]
+    lines = [f"Train minus held-out cross-entropy: {ranges} nats/pixel"
+             + (f" (standard errors about {np.median(typical):.4f})" if typical else "")
+             + "; a negative value means a model fits its training images better than unseen ones."]
+    parts = [f"against the {split} images for {neg} of {len(rows)} models"
+             + (f" ({beyond} beyond {z:g} standard errors)" if beyond is not None else "")
+             for split, neg, beyond in counts]
+    sentence = "That holds " + " and ".join(parts)
+    clear = [split for split, _, beyond in counts if beyond]
+    clean = [split for split, neg, beyond in counts if not neg or beyond == 0]
+    if clear and clean:
+        shares = [-g / r[key] for split, key in splits if split in clear for g, r in zip(gaps[split], rows)]
+        held = [abs(r["test_loss"] - r["val_loss"]) for r in rows] if len(splits) == 2 else []
+        sentence += (f": a small, consistent gap ({min(shares):.1%} to {max(shares):.1%} of the "
+                     f"{' and '.join(clear)} loss), but none against the {' and '.join(clean)} images"
+                     + (f", whose cost differs from the validation images' by {min(held):.4f} to {max(held):.4f}"
+                        if held and clean == ["test"] else "")
+                     + ": overfitting, if any, is no larger than the difference between two held-out sets.")
+    else:
+        sentence += "."
+    return [f"{lines[0]} {sentence}"]

@@ -183,3 +183,111 @@ def show_image_grid(images, titles=None, cols: int = 10, size: float = 1.2, hidd
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+#: Colours of pixels a model filled in or predicted (ink, background), the same in notebooks 03-05.
+PREDICTED_INK = (0.1, 0.3, 0.9)
+PREDICTED_BACKGROUND = (0.7, 0.85, 1.0)
+
+
+def marked_rgb(image, marked) -> np.ndarray:
+    """A 28x28 RGB image: ink black, background white, hidden (-1) grey, and the ``marked`` pixels (positions
+    or a boolean mask over the 784) coloured: ink dark blue, background light blue."""
+    image = np.asarray(image, dtype=np.float32).reshape(784)
+    rgb = binary_image_rgb(image).reshape(784, 3)
+    mask = np.zeros(784, bool)
+    marked = np.asarray(marked)
+    if marked.dtype == bool:
+        mask[:] = marked.reshape(784)
+    else:
+        mask[marked.astype(int).ravel()] = True
+    mask &= image >= 0
+    rgb[mask & (image > 0.5)] = PREDICTED_INK
+    rgb[mask & (image <= 0.5)] = PREDICTED_BACKGROUND
+    return rgb.reshape(28, 28, 3)
+
+
+def span_window(start: int, n: int, min_size: int = 12, margin: int = 2) -> tuple[int, int, int, int]:
+    """A square crop ``(top, bottom, left, right)`` (end exclusive) of the 28x28 image that holds pixels
+    ``start .. start + n - 1`` with ``margin`` pixels around them, at least ``min_size`` wide, inside the image."""
+    rows, cols = np.divmod(np.arange(start, start + n), 28)
+    col_lo, col_hi = (cols.min(), cols.max()) if rows.min() == rows.max() else (0, 27)
+    size = int(min(28, max(min_size, rows.max() - rows.min() + 1 + 2 * margin, col_hi - col_lo + 1 + 2 * margin)))
+
+    def place(lo, hi):
+        first = round((lo + hi + 1) / 2 - size / 2)
+        return int(min(max(first, 0), 28 - size))
+
+    top, left = place(int(rows.min()), int(rows.max())), place(int(col_lo), int(col_hi))
+    return top, top + size, left, left + size
+
+
+def show_rgb_grid(images, titles=None, cols: int = 10, size: float = 1.2, suptitle: str = "", window=None,
+                  row_labels=None):
+    """A grid of 28x28 RGB images, each framed, optionally cropped to ``window = (top, bottom, left, right)``.
+
+    ``row_labels`` (one per grid row) label the rows on the left; ``titles`` label each image.
+    """
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    n = len(images)
+    cols = min(cols, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + (0.35 if suptitle else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(images[i], interpolation="nearest")
+        if window is not None:
+            top, bottom, left, right = window
+            ax.set_xlim(left - 0.5, right - 0.5)
+            ax.set_ylim(bottom - 0.5, top - 0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_color("0.55")
+            spine.set_linewidth(0.8)
+        if titles is not None and titles[i]:
+            ax.set_title(titles[i], fontsize=8)
+    for row, label in enumerate(row_labels or []):
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def chance_exceedance(z: float = 2.0) -> float:
+    """P(|Z| > z) for a standard normal Z: the share of estimates beyond ``z`` standard errors by chance alone."""
+    import math
+
+    return math.erfc(z / math.sqrt(2.0))
+
+
+def noise_verdict(count: int, total: int, z: float = 2.0, largest: float | None = None) -> str:
+    """Whether ``count`` of ``total`` differences beyond ``z`` standard errors are more than chance gives, in words.
+
+    Chance alone (independent estimates, no real difference) puts on average ``total * P(|Z| > z)`` beyond
+    ``z``, and at least ``count`` of them with the binomial probability given. With ``largest`` (the largest
+    deviation, in standard errors), the chance that some of the ``total`` reaches it is added.
+
+    >>> noise_verdict(1, 16)
+    '1 of 16 beyond 2 standard errors, where chance alone gives 0.7 on average (at least 1 in 53% of cases): consistent with noise'
+    """
+    import math
+
+    def share(q):
+        return "under 1%" if q < 0.01 else f"{q:.0%}"
+
+    p = chance_exceedance(z)
+    tail = sum(math.comb(total, k) * p**k * (1 - p) ** (total - k) for k in range(count, total + 1))
+    text = (f"{count} of {total} beyond {z:g} standard errors, where chance alone gives {total * p:.1f} on average"
+            + (f" (at least {count} in {share(tail)} of cases)" if count else ""))
+    if largest is not None:
+        some = 1 - (1 - chance_exceedance(largest)) ** total
+        tail = min(tail, some)
+        text += f"; one of {total} as far as {largest:.1f} standard errors happens by chance in {share(some)} of cases"
+    return text + (": consistent with noise" if tail >= 0.05 else ": more than chance explains")

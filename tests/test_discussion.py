@@ -1,13 +1,10 @@
 """The computed discussions of notebooks 02-05: their sentences must follow the numbers they are given."""
 
-import os
-import time
-
 import numpy as np
 import pytest
 
 from helpers import classification as clf
-from helpers import continuation, pixel, plots, reference, regenerate
+from helpers import continuation, pixel, plots, reference
 from helpers import inpainting_analysis as ia
 
 
@@ -46,60 +43,33 @@ def test_status_lines_name_every_model():
 # -- notebook 02 ---------------------------------------------------------------------------------------
 
 
-def classify_row(name, accuracy):
+def classify_row(name, accuracy, n=10_000):
     ref = reference.CLASSIFY[name]
-    return {"model": name, "test_accuracy": accuracy, "ref_test_accuracy": ref["test_accuracy"]}
+    se = clf.binomial_se(accuracy, n)
+    delta = (accuracy - ref["test_accuracy"]) * 100
+    return {"model": name, "test_accuracy": accuracy, "ref_test_accuracy": ref["test_accuracy"], "test_se": se,
+            "delta_test_points": delta, "verdict": clf.verdict(delta, se * 100)}
 
 
-def test_classification_discussion_counts_verdicts_and_missing_models():
-    rows = [classify_row("lstm_1x32", 0.8593), classify_row("gru_1x32", 0.8983), classify_row("lstm_3x32", 0.8496)]
-    manifests = {"lstm_1x32": fake_manifest("classify", "lstm_1x32", best=28, hours=0.34),
-                 "gru_1x32": fake_manifest("classify", "gru_1x32", epochs=60, best=60, decay_rate=0.9,
-                                           decay_every=5, max_epochs=60, hours=1.4),
-                 "lstm_3x32": fake_manifest("classify", "lstm_3x32", hours=2.11)}
-    lines = clf.discussion(rows, manifests, missing=["gru_1x64"])
-    text = "\n".join(lines)
-    assert lines[0] == ("3 of 4 classifiers have weights; 2 of the 3 finished ones with a reference number "
-                        "match or beat the report's test accuracy.")
-    assert "lstm_1x32: 85.93% beats the report's 70.21% (+15.72 points)" in text
-    assert "gru_1x32: 89.83% falls short of the report's 97.47% (-7.64 points)" in text
-    assert "Not trained yet, so not compared: gru_1x64." in text
-    # LSTM and GRU at the same size, with the recipes told apart.
-    assert "1x32: GRU 89.83% against LSTM 85.93% (+3.90 points for the GRU), but with different recipes" in text
-    # Depth: 3x32 against 1x32 of the same cell.
-    assert "LSTM depth: 3 layers of 32" in text and "2.11 h" in text
-    # Still improving: best epoch among the last two (lstm_1x32's best is 28 of 30: not listed).
-    assert lines[-1].startswith("Still improving") and "gru_1x32, lstm_3x32" in lines[-1]
-    assert "lstm_1x32" not in lines[-1]
+def test_classification_discussion_groups_verdicts_with_their_evidence():
+    rows = [classify_row("lstm_1x32", 0.8593), classify_row("gru_1x32", 0.8983), classify_row("gru_1x64", 0.9668)]
+    manifests = {"lstm_1x32": fake_manifest("classify", "lstm_1x32", best=28),
+                 "gru_1x32": fake_manifest("classify", "gru_1x32", epochs=60, best=60, max_epochs=60),
+                 "gru_1x64": fake_manifest("classify", "gru_1x64", best=20)}
+    lines = clf.discussion(rows, manifests, missing=["lstm_1x64"])
+    assert lines[0].startswith("Against the report's test accuracy (Δ ± 2 SE, pp): beats: lstm_1x32 (+15.72 ± 0.70)")
+    assert "within noise: gru_1x64 (+0.21 ± 0.36)" in lines[0] and "short of: gru_1x32 (-7.64" in lines[0]
+    assert "Not trained, so not compared: lstm_1x64." in lines
+    assert lines[-1].startswith("Still improving") and "gru_1x32" in lines[-1] and "lstm_1x32" not in lines[-1]
 
 
-def test_classification_discussion_keeps_checkpoints_out_of_verdicts_and_comparisons():
-    rows = [classify_row("gru_1x32", 0.9430), classify_row("gru_3x32", 0.6162), classify_row("lstm_3x32", 0.8496),
-            classify_row("gru_1x64", 0.9668)]
+def test_classification_discussion_keeps_checkpoints_out_of_verdicts():
+    rows = [classify_row("gru_1x32", 0.9430), classify_row("gru_3x32", 0.6162)]
     manifests = {"gru_1x32": fake_manifest("classify", "gru_1x32", best=20),
                  "gru_3x32": fake_manifest("classify", "gru_3x32", status="in_progress", epochs=4, best=4,
-                                           max_epochs=60),
-                 "lstm_3x32": fake_manifest("classify", "lstm_3x32", best=20),
-                 "gru_1x64": fake_manifest("classify", "gru_1x64", status="in_progress", epochs=9, best=9,
                                            max_epochs=60)}
     lines = clf.discussion(rows, manifests)
-    text = "\n".join(lines)
-    assert lines[0] == ("4 of 4 classifiers have weights (2 finished, 2 still training); 1 of the 2 finished ones "
-                        "with a reference number match or beat the report's test accuracy.")
-    assert "gru_3x32: 61.62% is so far below the report's 98.52% (-36.90 points); still training" in text
-    assert "gru_1x64: 96.68% is so far above the report's 96.47%" in text
-    # A checkpoint is never set against a finished model.
-    assert "3x32: GRU" not in text and "GRU depth:" not in text
-    assert lines[-1] == ("Not compared until both models finish training: LSTM against GRU at 3x32; "
-                         "GRU depth (3x32 against 1x32).")
-
-
-def test_classification_discussion_same_recipe_is_said():
-    rows = [classify_row("lstm_1x64", 0.9), classify_row("gru_1x64", 0.95)]
-    manifests = {n: fake_manifest("classify", n, best=20) for n in ("lstm_1x64", "gru_1x64")}
-    text = "\n".join(clf.discussion(rows, manifests))
-    assert "with the same recipe and epochs" in text
-    assert "Still improving" not in text
+    assert "gru_3x32" not in lines[0] and "Still training (checkpoints, not results): gru_3x32." in lines
 
 
 # -- notebook 03 ---------------------------------------------------------------------------------------
@@ -219,15 +189,3 @@ def test_format_table_never_prints_negative_zero():
                                formats={"b": "{:+.3f}", "c": "{:+.1f}"})
     assert table.splitlines()[-1].split() == ["0.0000", "+0.000", "-0.5"]
     assert plots.signed(-0.00004) == "+0.000" and plots.signed(-0.0123) == "-0.012"
-
-
-def test_prune_stale_figures(tmp_path):
-    old, fresh, other = tmp_path / "02_confusion_lstm_1x32.png", tmp_path / "02_learning_curves.png", tmp_path / "03_x.png"
-    for path in (old, fresh, other):
-        path.write_bytes(b"png")
-    past = time.time() - 100
-    os.utime(old, (past, past))
-    os.utime(other, (past, past))
-    removed = regenerate.prune_stale_figures(tmp_path / "02_classification.ipynb", since=time.time() - 10, folder=tmp_path)
-    assert removed == [old]
-    assert not old.exists() and fresh.exists() and other.exists()  # another notebook's figures are left alone

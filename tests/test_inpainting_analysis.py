@@ -62,6 +62,7 @@ def test_evaluate_inpainting_keys_and_shapes(results, sets):
             assert result[key].shape == (n,), key
         assert result["filled"].shape == result["past_only_filled"].shape == (n, 784)
         np.testing.assert_array_equal(result["missing"], sets[name].holes)
+        assert result["loglik"].shape == (n, 2**k) and result["truth_index"].shape == (n,)
 
 
 def test_evaluate_inpainting_invariants(model, results, sets):
@@ -120,6 +121,72 @@ def test_summary_row(results):
     assert row["past_only_holes"] == pytest.approx(r["past_only_hole_correct"].mean())
 
 
+def test_loglik_and_truth_index(model, results, sets):
+    for name, result in results.items():
+        iset = sets[name]
+        rows = np.arange(len(iset.holes))
+        np.testing.assert_array_equal(result["patterns"][result["truth_index"]], iset.images[rows[:, None], iset.holes])
+        np.testing.assert_allclose(-result["loglik"][rows, result["truth_index"]] / 783, result["gt_cross_entropy"],
+                                   atol=1e-5)
+
+
+def test_posterior_sample_row(results):
+    result = results["block"]
+    row = ia.posterior_sample_row("gru_1x8", "2x2 block", result, seed=1)
+    loglik, rows = result["loglik"], np.arange(len(result["loglik"]))
+    truth = loglik[rows, result["truth_index"]]
+    assert row["gt_ce"] == pytest.approx(-truth.mean() / 783)
+    assert row["best_ce"] == pytest.approx(result["fill_cross_entropy"].mean(), abs=1e-5)
+    best, best_error = row["best_minus_gt"]
+    assert best <= 0 and best == pytest.approx(-(loglik.max(axis=1) - truth).mean())
+    assert best_error == pytest.approx((loglik.max(axis=1) - truth).std(ddof=1) / np.sqrt(len(rows)))
+    expected = -((result["posterior"] * loglik).sum(axis=1) - truth).mean()
+    assert row["expected_minus_gt"][0] == pytest.approx(expected)
+    # The sampled fill is a candidate drawn with the posterior's probabilities (seeded: reproducible).
+    assert row == ia.posterior_sample_row("gru_1x8", "2x2 block", result, seed=1)
+    assert row["best_minus_gt"][0] <= row["sample_minus_gt"][0]
+    # A posterior sure of one candidate always draws it.
+    sure = dict(result, posterior=np.eye(16)[result["truth_index"]])
+    assert ia.posterior_sample_row("m", "s", sure)["sample_minus_gt"][0] == 0
+    # The past-only fill's candidate.
+    past = result["past_only_filled"][rows[:, None], result["missing"]]
+    index = [int(np.flatnonzero((result["patterns"] == v).all(axis=1))[0]) for v in past]
+    assert row["past_only_minus_gt"][0] == pytest.approx(-(loglik[rows, index] - truth).mean())
+
+
+def test_posterior_table_rows_and_discussion():
+    row = {"model": "gru_1x128", "set": "1 pixel", "gt_ce": 0.086, "best_ce": 0.0859, "sample_ce": 0.0859,
+           "best_minus_gt": (-0.04, 0.02), "sample_minus_gt": (-0.02, 0.02), "expected_minus_gt": (-0.018, 0.018),
+           "past_only_minus_gt": (0.15, 0.02)}
+    printed = ia.posterior_table_rows([row], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})[0]
+    assert printed["sample"] == "-0.020 ± 0.020" and printed["report"] == "+0.157"
+    (line,) = ia.posterior_sample_discussion([row], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})
+    assert "a sampled fill minus the ground truth, -0.020 ± 0.020 nats per image" in line
+    assert line.endswith("the report's +0.157 (+0.078 to +0.235 given its rounding) is within 2 standard errors of "
+                         "the past-only fill.")
+    far = dict(row, past_only_minus_gt=(0.0, 0.02), sample_minus_gt=(-0.02, 0.019))
+    assert ia.posterior_sample_discussion([far], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})[0].endswith(
+        "beyond 2 standard errors of both.")
+    assert ia.posterior_table_rows([dict(row, set="other")])[0]["report"] == "-"
+
+
+def test_calibration_noise_line():
+    rows = [{"bin": "a", "holes": 94, "confidence": 0.644, "accuracy": 0.511},
+            {"bin": "b", "holes": 100, "confidence": 0.55, "accuracy": 0.57}]
+    line = ia.calibration_noise_line(rows)
+    assert line.startswith("Bins: 1 of 2 beyond 2 standard errors") and "2.7 standard errors" in line
+    assert ia.calibration_noise_line(rows[1:]).endswith("consistent with noise.")
+
+
+def test_hole_window_is_a_fixed_square_inside_the_image():
+    for holes in ([0], [783], [100, 101, 128, 129], [27]):
+        top, bottom, left, right = ia.hole_window(holes)
+        assert (bottom - top, right - left) == (14, 14)
+        assert 0 <= top and bottom <= 28 and 0 <= left and right <= 28
+        r, c = np.divmod(np.asarray(holes), 28)
+        assert ((top <= r) & (r < bottom) & (left <= c) & (c < right)).all()
+
+
 def test_calibration_bins():
     rng = np.random.default_rng(0)
     confidence = np.concatenate([rng.uniform(0.2, 1.0, 200), [0.5, 0.6, 0.99, 1.0]])
@@ -145,7 +212,12 @@ def test_figures(results, sets):
     import matplotlib.pyplot as plt
 
     fig = ia.plot_triplets(sets["block"], results["block"]["filled"], [0, 2], title="t")
-    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 6
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 8
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["whole digit", "original", "masked", "in-painted"]
+    assert len(fig.axes[0].patches) == 1 and fig.axes[0].get_xlim() == (-0.5, 27.5)  # the window, outlined
+    top, bottom, left, right = ia.hole_window(sets["block"].holes[0])
+    assert fig.axes[1].get_xlim() == (left - 0.5, right - 0.5) and fig.axes[1].get_ylim() == (bottom - 0.5, top - 0.5)
+    assert len(ia.plot_triplets(sets["block"], results["block"]["filled"], [0], zoom=False).axes) == 3
     fig = ia.plot_candidates(sets["block"], 1, results["block"], max_candidates=16)
     assert isinstance(fig, matplotlib.figure.Figure)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]

@@ -38,7 +38,9 @@ def test_per_image_cross_entropy_equals_numpy(model, images):
 
 
 def test_evaluate_pixel_zoo_rows(model):
-    grey = lambda x: x * 0.9 + 0.05  # grey levels: binarize (> 0.1) gives x back  # noqa: E731
+    def grey(x):  # grey levels: binarize (> 0.1) gives x back
+        return x * 0.9 + 0.05
+
     splits = data.MnistSplits(
         train=data.Split(grey(synthetic_images(5, seed=2, density=0.1)), np.zeros(5, np.int64)),
         validation=data.Split(grey(synthetic_images(4, seed=3, density=0.3)), np.zeros(4, np.int64)),
@@ -62,6 +64,69 @@ def test_evaluate_pixel_zoo_rows(model):
         ref["test_loss"], ref["val_loss"], ref["train_loss"])
     assert rows[0]["delta_test_loss"] == pytest.approx(rows[0]["test_loss"] - ref["test_loss"])
     assert rows[1]["ref_test_loss"] is None and rows[1]["delta_test_loss"] is None
+    # Standard errors over the images, and the per-image test values for paired comparisons.
+    test_values = pixel.per_image_cross_entropy(model, synthetic_images(6, seed=4, density=0.5))
+    np.testing.assert_allclose(rows[0]["test_per_image"], test_values, rtol=1e-6)
+    assert rows[0]["test_se"] == pytest.approx(test_values.std(ddof=1) / np.sqrt(6), rel=1e-5)
+    assert rows[0]["train_se"] > 0 and rows[0]["val_se"] > 0
+
+
+def test_standard_error():
+    assert pixel.standard_error([1.0, 3.0]) == pytest.approx(1.0)
+    assert np.isnan(pixel.standard_error([1.0]))
+
+
+def _row(name, test, train, val=None, se=None, per_image=None):
+    row = {"model": name, "test_loss": test, "train_loss": train, "ref_test_loss": reference.PIXEL[name]["test_loss"]}
+    if val is not None:
+        row["val_loss"] = val
+    if se is not None:
+        row.update(test_se=se, train_se=se, val_se=se)
+    if per_image is not None:
+        row["test_per_image"] = per_image
+    return row
+
+
+def _manifest(name, lr=5e-3):
+    return {"task": "pixel", "name": name, "status": "complete", "epochs_run": 30, "best_epoch": 30, "train_seconds": 3600,
+            "config": {"learning_rate": lr, "decay_rate": 0.8, "decay_every": 3, "batch_size": 256, "dropout": 0.25,
+                       "max_epochs": 30}, "hardware": {"cpu_count": 2}, "metrics": {}}
+
+
+def test_discussion_calls_differences_within_noise_so():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.0868, 0.03, 400)
+    rows = [_row("gru_1x64", 0.0868, 0.0871, 0.0884, se=0.0003, per_image=base),
+            _row("gru_3x32", 0.0904, 0.0908, 0.0921, se=0.0003, per_image=base + 0.0036),
+            _row("gru_1x128", 0.0866, 0.0869, 0.0880, se=0.0003, per_image=base - 0.0002 + rng.normal(0, 0.01, 400))]
+    manifests = {name: _manifest(name) for name in ("gru_1x64", "gru_3x32", "gru_1x128")}
+    text = "\n".join(pixel.discussion(rows, manifests))
+    # gru_3x32 is 0.0002 below the report's 0.0906 with a standard error of 0.0003: within noise, not "beats".
+    assert "gru_3x32: 0.0904 nats/pixel matches the report's 0.0906 within noise (-0.0002" in text
+    assert "gru_3x32: 0.0904 nats/pixel beats" not in text
+    assert "1 of them only within noise" in text
+    assert "gru_1x64: 0.0868 nats/pixel beats the report's 0.0963 (-0.0095, that is -7.4 nats per image; 32 standard errors)" in text
+    # A paired difference of 0.0002 with a paired error of about 0.0005: no difference beyond noise.
+    assert "gru_1x128 against gru_1x64: no difference beyond noise" in text
+    assert "better by" not in text.split("gru_1x128 against gru_1x64")[1].split("\n")[0]
+
+
+def test_generalisation_lines_report_a_small_consistent_gap():
+    rows = [_row("gru_1x32", 0.1000, 0.1002, 0.1017, se=0.0003), _row("gru_1x64", 0.0868, 0.0871, 0.0884, se=0.0003)]
+    lines = pixel.generalisation_lines(rows)
+    text = " ".join(lines)
+    assert "train minus test from +0.0002 to +0.0003" in text
+    assert "train minus validation from -0.0015 to -0.0013" in text
+    assert "no model fits its training images better" not in text
+    assert "against the validation images for 2 of 2 models (2 beyond 2 standard errors)" in text
+    assert "against the test images for 0 of 2 models" in text
+    assert "a small, consistent gap" in text and "none against the test images" in text
+    # Training images no cheaper than any held-out split: the old verdict.
+    same = [_row("gru_1x32", 0.1000, 0.1010, 0.1005, se=0.0003)]
+    assert "no model fits its training images better than unseen ones" in pixel.generalisation_lines(same)[0]
+    # Without standard errors, no count beyond noise is claimed.
+    bare = pixel.generalisation_lines([_row("gru_1x32", 0.1000, 0.0900, 0.1017)])
+    assert "a negative value means" in bare[0] and "beyond" not in bare[0].split("That holds")[1]
 
 
 def test_probability_map(model, images):
@@ -112,6 +177,24 @@ def test_k_step_predictions_sampling_and_arguments(model, images):
     for cut in (0, 784):
         with pytest.raises(ValueError, match="cut"):
             pixel.k_step_predictions(model, images, cut)
+
+
+def test_plot_k_step_colours_the_predicted_pixels(model, images):
+    from helpers import plots
+
+    cut = 300
+    panels = pixel.k_step_predictions(model, images[:2], cut, ns=(1, 5))
+    fig = pixel.plot_k_step(images[:2], panels, cut, title="k")
+    assert len(fig.axes) == 2 * 4  # the digits, then 1, 5 and the fill-out
+    assert [ax.get_ylabel() for ax in fig.axes[::2]] == ["digit", "1 px", "5 px", f"{784 - cut} px"]
+    shown = fig.axes[2].get_images()[0].get_array()  # first image, 1 px row
+    r, c = divmod(cut, 28)
+    colour = plots.PREDICTED_INK if panels[1][0, cut] == 1 else plots.PREDICTED_BACKGROUND
+    np.testing.assert_allclose(shown[r, c], colour)
+    np.testing.assert_allclose(shown[r, c + 1], 0.6)  # not predicted: grey
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
 
 
 def test_unconditional_samples(model):

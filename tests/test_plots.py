@@ -61,7 +61,8 @@ def test_save_figure_writes_a_png_atomically(tmp_path):
     before = path.read_bytes()
 
     def broken(target, **kwargs):
-        open(target, "wb").write(b"half a png")
+        with open(target, "wb") as file:
+            file.write(b"half a png")
         raise RuntimeError("disk full")
 
     fig.savefig = broken
@@ -134,3 +135,56 @@ def test_show_image_grid():
     fig = plots.show_image_grid(images, [f"t{i}" for i in range(5)], cols=3, suptitle="grid")
     assert len(fig.axes) == 6
     assert [ax.get_title() for ax in fig.axes] == ["t0", "t1", "t2", "t3", "t4", ""]
+
+
+def test_marked_rgb_colours_the_marked_pixels():
+    image = np.zeros(784, np.float32)
+    image[[10, 11]] = 1
+    image[20:] = -1
+    rgb = plots.marked_rgb(image, [10, 12, 25]).reshape(784, 3)
+    np.testing.assert_allclose(rgb[10], plots.PREDICTED_INK)
+    np.testing.assert_allclose(rgb[12], plots.PREDICTED_BACKGROUND)
+    np.testing.assert_allclose(rgb[11], 0.0)   # ink, not marked: black
+    np.testing.assert_allclose(rgb[13], 1.0)   # background, not marked: white
+    np.testing.assert_allclose(rgb[25], 0.6)   # hidden stays grey even when marked
+    mask = np.zeros(784, bool)
+    mask[[10, 12]] = True
+    np.testing.assert_array_equal(plots.marked_rgb(image, mask), plots.marked_rgb(image, [10, 12]))
+    np.testing.assert_array_equal(plots.marked_rgb(image, []), plots.binary_image_rgb(image))
+
+
+@pytest.mark.parametrize("start, n", [(484, 1), (484, 10), (484, 28), (484, 300), (0, 1), (783, 1), (27, 2)])
+def test_span_window_holds_the_span_inside_the_image(start, n):
+    top, bottom, left, right = plots.span_window(start, n)
+    assert 0 <= top < bottom <= 28 and 0 <= left < right <= 28
+    assert bottom - top == right - left >= 12  # square, at least 12 pixels
+    rows, cols = np.divmod(np.arange(start, start + n), 28)
+    assert (top <= rows).all() and (rows < bottom).all() and (left <= cols).all() and (cols < right).all()
+    assert all(isinstance(v, int) for v in (top, bottom, left, right))
+    assert plots.span_window(484, 1) == (12, 24, 2, 14)  # centred on row 17, column 8
+    assert plots.span_window(484, 300) == (0, 28, 0, 28)
+
+
+def test_show_rgb_grid_frames_crops_and_labels_rows():
+    images = np.ones((4, 28, 28, 3))
+    fig = plots.show_rgb_grid(images, ["a", "b", "", "d"], cols=2, window=(2, 14, 3, 15), row_labels=["m1", "m2"])
+    assert len(fig.axes) == 4
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "", "d"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["m1", "", "m2", ""]
+    assert fig.axes[0].get_xlim() == (2.5, 14.5) and fig.axes[0].get_ylim() == (13.5, 1.5)
+    assert all(spine.get_visible() for spine in fig.axes[0].spines.values())  # framed, not floating
+
+
+def test_chance_exceedance_and_noise_verdict():
+    assert plots.chance_exceedance(2.0) == pytest.approx(0.0455, abs=1e-4)
+    assert plots.chance_exceedance(0.0) == pytest.approx(1.0)
+    text = plots.noise_verdict(1, 16)
+    assert text.startswith("1 of 16 beyond 2 standard errors, where chance alone gives 0.7 on average")
+    assert "(at least 1 in 53% of cases)" in text and text.endswith("consistent with noise")
+    text = plots.noise_verdict(1, 8, largest=2.7)
+    assert "0.4 on average" in text and "2.7 standard errors happens by chance in 5% of cases" in text
+    assert text.endswith("consistent with noise")
+    assert plots.noise_verdict(0, 8).endswith("0.4 on average: consistent with noise")
+    many = plots.noise_verdict(5, 16)
+    assert "under 1% of cases" in many and many.endswith("more than chance explains")
+    assert plots.noise_verdict(1, 8, largest=4.0).endswith("more than chance explains")

@@ -6,7 +6,7 @@
 # whole image, so such a model can score images, complete them and draw new ones. This notebook evaluates
 # the four GRU pixel models of the course (1x32, 1x64, 1x128, 3x32) from their shipped weights, recomputes
 # the report's table 11, and shows what the models predict 1, 10 and 28 pixels ahead, how they fill out a
-# half-seen digit, and what they draw from scratch.
+# digit whose bottom is hidden, and what they draw from scratch.
 
 # %% [markdown]
 # ## Setup
@@ -33,7 +33,8 @@ from helpers.retrain import retrain as retrain_models
 # model's manifest (`epochs=None` keeps its epoch budget, a number replaces it); `quick=True` makes that
 # a smoke run on tiny subsets and also evaluates on small subsets. Cross-entropies use the whole test
 # and validation sets (`eval_subset=None`) and the first `train_subset` training images. The figures
-# show `n_examples` test digits cut after `cut` pixels; `seed` drives every sampled pixel.
+# show `n_examples` test digits cut after `cut` pixels (484: the last 300 hidden, the cut of notebook 04);
+# `seed` drives every sampled pixel.
 
 # %% tags=["parameters"]
 models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
@@ -43,7 +44,7 @@ quick = False
 eval_subset = None
 train_subset = 10_000
 n_examples = 6
-cut = 392
+cut = 484
 seed = 0
 
 # %%
@@ -98,6 +99,9 @@ print(plots.format_table(
            "train_loss", "ref_train_loss", "test_nats_per_image", "test_bits_per_pixel"],
     ["model", "test", "ref", "Δ test", "validation", "ref", "train", "ref", "test nats/image", "test bits/pixel"],
     formats={"delta_test_loss": "{:+.4f}", "test_nats_per_image": "{:.1f}"}))
+errors = {split: max((r[f"{key}_se"] for r in rows), default=float("nan")) for split, key in
+          (("test", "test"), ("validation", "val"), ("train", "train"))}
+print("standard errors of these means over the images, at most:", ", ".join(f"{s} {e:.4f}" for s, e in errors.items()))
 
 # %% [markdown]
 # ## Learning curves
@@ -135,18 +139,17 @@ if best:
 # %% [markdown]
 # ## 1, 10 and 28 pixels ahead, and filling out the image
 #
-# Now the model sees the first `cut` pixels (`cut / 28` rows) and predicts further on its own: each new
-# pixel is the likelier value given everything before it, its own predictions included (a *greedy*
-# completion: picking each pixel in turn is not the same as finding the most probable sequence). One row of
-# the image is 28 pixels; grey marks pixels not predicted. The errors compound: a short horizon copies
-# the stroke well, while over the whole lower half a completion can drift away from the digit it started.
+# Now the model sees the first `cut` pixels (484 = 17 rows and 8 pixels, as in notebook 04) and predicts
+# further on its own: each new pixel is the likelier value given everything before it, its own predictions
+# included (a *greedy* completion: picking each pixel in turn is not the same as finding the most probable
+# sequence). One row of the image is 28 pixels. Predicted pixels are coloured (ink dark blue, background
+# light blue); grey marks pixels not predicted. The errors compound: a short horizon copies the stroke
+# well, while over the hidden bottom a completion can drift away from the digit it started.
 
 # %%
 for name, model in loaded.items():
     panels = pixel.k_step_predictions(model, examples, cut, ns=(1, 10, 28))
-    grid = np.concatenate([examples.reshape(len(examples), -1)] + [panels[n] for n in panels])
-    titles = [f"digit {i}" for i in range(len(examples))] + [f"{n} px" for n in panels for _ in examples]
-    fig = plots.show_image_grid(grid, titles, cols=len(examples), size=1.1, suptitle=f"{name}: greedy continuation after {cut} pixels")
+    fig = pixel.plot_k_step(examples, panels, cut, title=f"{name}: greedy continuation after {cut} pixels")
     plots.save_figure(fig, f"03_k_step_{name}")
     plt.show()
 
@@ -186,11 +189,13 @@ if samples:
 # Computed from the table above:
 
 # %%
-print("\n".join(pixel.discussion(rows, manifests, missing)))
+print("\n".join(clf.wrap(line) for line in pixel.discussion(rows, manifests, missing)))
 
 # %% [markdown]
 # How to read these numbers. Cross-entropy is a code length: a model that needs fewer bits per image
-# than the 784 raw pixels has learned what digits look like, and the ratio says how much. Comparisons
+# than the 784 raw pixels has learned what digits look like, and the ratio says how much. A difference
+# smaller than two standard errors is called within noise: the test set cannot tell it from chance (and
+# each model was trained once, so seed-to-seed variation is not measured). Comparisons
 # between sizes are only fair at equal recipes: where the lines above name different recipes, the
 # difference mixes capacity with training, and a model still improving when its budget ran out has not
 # shown its limit.

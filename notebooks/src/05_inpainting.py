@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 from helpers import classification as clf
 from helpers import inpainting, models as zoo, plots, reference
 from helpers import inpainting_analysis as ia
+from helpers.widgets import with_static_view
 
 # %% [markdown]
 # ## Parameters
@@ -141,6 +142,21 @@ else:
     print(f"{table_model} is not trained yet: python -m helpers.train pixel {table_model}")
 
 # %% [markdown]
+# Could the report's "in-painted worse than GT" come from *sampling* the fill from the exact posterior
+# instead of taking its most probable candidate? Fill minus ground-truth cross-entropy, in nats per image
+# (mean ± standard error over the images), for the most probable fill, one seeded posterior draw per image,
+# the posterior's exact expectation, and the past-only fill of the next section; `report` converts its
+# table 13 the same way:
+
+# %%
+posterior_rows = [ia.posterior_sample_row(table_model, set_name, results[(table_model, set_name)], seed=set_seed)
+                  for set_name in ("1 pixel", "2x2 block") if (table_model, set_name) in results]
+print(plots.format_table(ia.posterior_table_rows(posterior_rows, reference.INPAINTING),
+                         ["set", "gt_ce", "best", "sample", "expected", "past_only", "report"],
+                         ["set", "GT ce", "most probable", "sampled", "expected", "past only", "report"]))
+print("\n".join(clf.wrap(line) for line in ia.posterior_sample_discussion(posterior_rows, reference.INPAINTING)))
+
+# %% [markdown]
 # ## Beyond table 13: every model, every set
 #
 # `pixels` and `holes` are the fractions of missing pixels, and of whole holes, filled exactly as in the
@@ -185,13 +201,14 @@ if (table_model, "2x2 block, stroke") in results:
     print(f"{table_model}, 2x2 block, stroke:")
     print(plots.format_table(bins, ["bin", "holes", "confidence", "accuracy"]))
     print("\n".join(ia.calibration_verdict(bins)))
+    print(clf.wrap(ia.calibration_noise_line(bins)))
 
 # %% [markdown]
 # ## What the fills look like
 #
-# Like the report's figures 8-11: successes, and wrong fills. Each row shows the
-# original, the masked image (hole grey) and the in-painting (filled ink dark blue, filled background
-# light blue), zoomed on the hole.
+# Like the report's figures 8-11: successes, and wrong fills. Each row shows the whole digit with a red
+# frame around the zoomed window, then the original, the masked image (hole grey) and the in-painting
+# (filled ink dark blue, filled background light blue) in that window.
 
 # %%
 viz_model = table_model if table_model in loaded else next(iter(loaded), None)
@@ -213,7 +230,7 @@ for set_name in (["1 pixel", "2x2 block", "2x2 block, stroke"] if viz_model else
 
 # %% tags=["widget"]
 # NBVAL_IGNORE_OUTPUT
-ia.candidate_explorer(sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")
+with_static_view(ia.candidate_explorer, sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")
 
 # %% [markdown]
 # ## What the numbers say
@@ -222,7 +239,7 @@ ia.candidate_explorer(sets, {s: results[(viz_model, s)] for s in sets}) if viz_m
 
 # %%
 background = {name: 1 - ia.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
-print("\n".join(ia.discussion(rows, background)))
+print("\n".join(clf.wrap(line) for line in ia.discussion(rows, background)))
 
 # %% [markdown]
 # How to read these numbers. Uniformly placed holes mostly fall on background, which a fill that always
