@@ -1,19 +1,18 @@
-"""Helpers for the rnn-mnist-notebooks project.
+"""The code behind the notebooks: the engine, pixel-model inference, one analysis module per notebook, commands.
 
-Every piece of logic used by the notebooks lives here, as small documented functions:
+- Engine: :mod:`~helpers.data` (MNIST), :mod:`~helpers.models` (the zoo), :mod:`~helpers.config` (the typed
+  training config), :mod:`~helpers.training` (the resumable loop), :mod:`~helpers.manifest` (run records,
+  atomic files), :mod:`~helpers.workspace` (runs/ and the shipped-models guard), :mod:`~helpers.reference`.
+- Inference on pixel models: :mod:`~helpers.sampling` (exact continuation), :mod:`~helpers.inpainting`.
+- One module per notebook: :mod:`~helpers.gates` (01), :mod:`~helpers.classification` (02),
+  :mod:`~helpers.pixel` (03), :mod:`~helpers.continuation` (04), :mod:`~helpers.inpainting_analysis` (05);
+  shared: :mod:`~helpers.plots`, :mod:`~helpers.widgets`, :mod:`~helpers.setup` (notebook setup).
+- Commands (``python -m helpers.NAME``): ``train``, ``train_zoo``, ``promote``, ``experiments``,
+  ``regenerate``, ``notebook_sources``, ``site``, ``bench``, ``manifest``.
 
-- :mod:`helpers.data`        MNIST loading, binarization, sequence views and tf.data pipelines.
-- :mod:`helpers.models`      the model zoo (8 recurrent architectures, 2 tasks), build and load.
-- :mod:`helpers.training`    the resumable training engine (``python -m helpers.train``).
-- :mod:`helpers.manifest`    reading and writing model manifests, atomic file writes.
-- :mod:`helpers.regenerate`  the papermill runner that re-executes every notebook.
-- :mod:`helpers.gates`       saturated LSTM/GRU cells for notebook 01.
-- :mod:`helpers.sampling`    exact, stateful continuation sampling for notebook 04.
-- :mod:`helpers.inpainting`  exact most-probable fill of missing pixels for notebook 05.
-
-Importing ``helpers`` does not import TensorFlow; the submodules that need it do.
+Importing ``helpers`` does not import TensorFlow; it keeps TensorFlow's C++ log noise off, here and only here.
 """
 
-from helpers.paths import DATA_DIR, FIGURES_DIR, MODELS_DIR, NOTEBOOKS_DIR, REPO_ROOT
+import os
 
-__all__ = ["REPO_ROOT", "DATA_DIR", "MODELS_DIR", "FIGURES_DIR", "NOTEBOOKS_DIR"]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

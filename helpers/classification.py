@@ -12,21 +12,7 @@ import numpy as np
 from helpers import data as data_lib
 from helpers import models as zoo
 from helpers import reference
-
-
-def load_zoo(task: str, names, models_dir=None) -> tuple[dict, dict]:
-    """Load the trained models among ``names``.
-
-    Returns ``(models, missing)``: ``{name: keras.Model}`` for those on disk, and ``{name: message}``
-    (with the command that trains it) for the others. Never raises for a model that is not trained yet.
-    """
-    models, missing = {}, {}
-    for name in names:
-        try:
-            models[name] = zoo.load(task, name, models_dir)
-        except zoo.ModelNotTrainedError as err:
-            missing[name] = str(err)
-    return models, missing
+from helpers.manifest import still_improving
 
 
 def predict_logits(model, images, batch_size: int = 500) -> np.ndarray:
@@ -201,81 +187,6 @@ def experiment_findings(summaries: dict) -> list[str]:
     return lines
 
 
-def wrap(text: str, width: int = 108, indent: str = "") -> str:
-    """``text`` wrapped to ``width`` characters (printed discussions stay within a narrow window)."""
-    import textwrap
-
-    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ")
-
-
-def recipe_rows(manifests: dict) -> list[dict]:
-    """One row per model with its training recipe and cost, read from its manifest."""
-    rows = []
-    for name, manifest in manifests.items():
-        config = manifest["config"]
-        rows.append({
-            "model": name, "params": zoo.count_params(manifest["task"], name, config.get("reset_after", True)),
-            "lr": config["learning_rate"], "decay": f"{config['decay_rate']:g}/{config['decay_every']}ep",
-            "batch": config["batch_size"], "dropout": config["dropout"], "epochs_run": manifest["epochs_run"],
-            "best_epoch": manifest["best_epoch"], "status": manifest["status"],
-            "stopped_by": stopped_by(manifest),
-            "hours": manifest["train_seconds"] / 3600,
-            "hardware": short_hardware(manifest),
-        })
-    return rows
-
-
-def short_hardware(manifest: dict) -> str:
-    """Where a model trained, short enough for a table: ``"CPU"`` or ``"CPU 1-45, H200 46-60"``."""
-    from helpers.manifest import earlier_runs
-
-    runs = manifest.get("runs") or earlier_runs(manifest, manifest.get("epochs_run", 0), manifest.get("train_seconds", 0))
-    def machine(run):
-        gpus = run.get("gpus") or []
-        return "CPU" if not gpus else (f"{len(gpus)}x " if len(gpus) > 1 else "") + gpus[0].split()[-1]
-
-    names = [(machine(run), run["epochs"]) for run in runs]
-    if len({name for name, _ in names}) <= 1:
-        return names[0][0] if names else "CPU"
-    return ", ".join(f"{name} {a}-{b}" if a != b else f"{name} {a}" for name, (a, b) in names)
-
-
-def stopped_by(manifest: dict) -> str:
-    """Why training ended: ``"early stopping"``, ``"epoch limit"`` or ``"in progress"``.
-
-    A run that hit its epoch limit may or may not have flattened out: :func:`training_state` says which.
-    """
-    if manifest["status"] != "complete":
-        return "in progress"
-    return "epoch limit" if manifest["epochs_run"] >= manifest["config"]["max_epochs"] else "early stopping"
-
-
-def still_improving(manifest: dict) -> bool:
-    """True when the best validation loss came in one of the last two epochs run."""
-    return manifest["best_epoch"] >= manifest["epochs_run"] - 1
-
-
-def training_state(manifest: dict) -> str:
-    """How a model's training stands, in words, from its manifest.
-
-    >>> training_state({"status": "in_progress", "epochs_run": 6, "best_epoch": 6, "config": {"max_epochs": 30}})
-    'still training: 6 epochs so far, so its numbers are a checkpoint, not a result'
-    """
-    epochs, best = manifest["epochs_run"], manifest["best_epoch"]
-    if manifest["status"] != "complete":
-        return f"still training: {epochs} epochs so far, so its numbers are a checkpoint, not a result"
-    if stopped_by(manifest) == "early stopping":
-        return f"converged: early stopping after {epochs} epochs, best at epoch {best}"
-    if still_improving(manifest):
-        return f"ran its {epochs}-epoch budget and was still improving (best epoch {best})"
-    return f"ran its {epochs}-epoch budget, best at epoch {best}"
-
-
-def status_lines(manifests: dict) -> list[str]:
-    """One line per model: its training state (used where a notebook shows results of shipped models)."""
-    return [f"{name}: {training_state(manifest)}" for name, manifest in manifests.items()]
-
-
 def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     """The verdicts against the report, with their evidence, computed from the tables so they stay true.
 
@@ -286,9 +197,9 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     for row in rows:
         if row.get("verdict") and row["model"] in finished:
             groups[row["verdict"]].append(f"{row['model']} ({row['delta_test_points']:+.2f} ± {2 * row['test_se'] * 100:.2f})")
-    lines = [f"Against the report's test accuracy (Δ ± 2 SE, pp): beats: {', '.join(groups['beats']) or 'none'}; "
-             f"within noise: {', '.join(groups['within noise']) or 'none'}; "
-             f"short of: {', '.join(groups['short of']) or 'none'}."]
+    lines = [(f"Against the report's test accuracy (Δ ± 2 SE, pp): beats: {', '.join(groups['beats']) or 'none'}; "
+              f"within noise: {', '.join(groups['within noise']) or 'none'}; "
+              f"short of: {', '.join(groups['short of']) or 'none'}.")]
     training = [name for name in manifests if name not in finished]
     if training:
         lines.append(f"Still training (checkpoints, not results): {', '.join(training)}.")

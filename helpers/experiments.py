@@ -126,7 +126,7 @@ def load_summaries(folder: Path = EXPERIMENTS_DIR) -> dict[str, dict]:
 def status_rows(folder: Path = EXPERIMENTS_DIR) -> list[dict]:
     rows = []
     done = load_summaries(folder)
-    for run_id, (experiment, model, _, tests) in RUNS.items():
+    for run_id, (experiment, *_) in RUNS.items():
         summary = done.get(run_id)
         metrics = summary["metrics"] if summary else {}
         rows.append({"run": run_id, "experiment": experiment, "state": "done" if summary else "to run",

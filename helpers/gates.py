@@ -31,9 +31,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import numpy as np
@@ -677,17 +674,12 @@ def plot_lstm_vs_gru(hidden: dict, counting: dict, counts, gru_h):
 
 
 def format_table(header, rows, digits: int = 3) -> str:
-    """A plain-text table; floats are printed with ``digits`` significant digits (stable across runs)."""
-    def fmt(v):
-        if isinstance(v, (float, np.floating)):
-            return "nan" if math.isnan(v) else ("0" if v == 0 else f"{v:.{digits}g}")
-        return str(v)
+    """:func:`helpers.plots.format_table` for positional rows, floats to ``digits`` significant digits."""
+    from helpers.plots import format_table as table
 
-    cells = [[fmt(v) for v in row] for row in [header, *rows]]
-    widths = [max(len(r[k]) for r in cells) for k in range(len(header))]
-    lines = ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    keys = [str(i) for i in range(len(header))]
+    return table([dict(zip(keys, row)) for row in rows], keys, [str(h) for h in header],
+                 default_format=f"{{:.{digits}g}}")
 
 
 def explorer_gates(kind: str, scale: float, biases: dict | None = None, candidate_recurrent: float = 0.0) -> dict:

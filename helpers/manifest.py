@@ -13,7 +13,7 @@ import platform
 import sys
 import tempfile
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from helpers import reference
@@ -139,7 +139,7 @@ def describe_runs(manifest: dict) -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def check_manifest(manifest: dict) -> None:
@@ -167,6 +167,11 @@ def check_manifest(manifest: dict) -> None:
         raise ValueError("Invalid manifest: " + "; ".join(problems) + ".")
 
 
+def still_improving(manifest: dict) -> bool:
+    """True when the best validation loss came in one of the last two epochs run."""
+    return manifest["best_epoch"] >= manifest["epochs_run"] - 1
+
+
 def completion_note(manifest: dict) -> str:
     """The ``notes`` of a finished model: its test result beside the reference's, and the budget it took.
 
@@ -178,7 +183,7 @@ def completion_note(manifest: dict) -> str:
     epochs, best = manifest["epochs_run"], manifest["best_epoch"]
     budget = f"Best validation loss at epoch {best} of {epochs} run, {hours:.2f} h of training."
     max_epochs = manifest.get("config", {}).get("max_epochs")
-    if max_epochs is not None and epochs >= max_epochs and best >= epochs - 1:
+    if max_epochs is not None and epochs >= max_epochs and still_improving(manifest):
         budget += (f" It was still improving when its {epochs}-epoch budget ran out, so more epochs would likely "
                    "improve it.")
     metrics = manifest.get("metrics", {})

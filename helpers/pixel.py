@@ -168,7 +168,7 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
         manifests: ``{name: manifest}`` of the same models.
         missing: names of the models that are not trained yet.
     """
-    from helpers.classification import recipe_rows, training_state
+    from helpers.setup import recipe_rows, training_state
 
     lines = []
     by_name = {row["model"]: row for row in rows}

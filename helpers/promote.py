@@ -17,7 +17,7 @@ from pathlib import Path
 from helpers import models as zoo
 from helpers.manifest import atomic_path, check_manifest
 from helpers.paths import MODELS_DIR
-from helpers.workspace import RUNS_DIR, WorkspaceError, check_weights_file, display, read_json
+from helpers.workspace import RUNS_DIR, WorkspaceError, check_weights_file, display, read_json, resume_folder
 
 #: Largest difference allowed between the manifest's test-slice metrics and a re-evaluation.
 TOLERANCE = 1e-4
@@ -40,7 +40,7 @@ def check_run(task: str, name: str, source: Path, evaluate: bool = True) -> dict
         raise WorkspaceError(f"{display(manifest_path)} is not finished ({manifest['epochs_run']} of "
                              f"{manifest['config']['max_epochs']} epochs): finish it with `{manifest['command']}`.")
     check_weights_file(weights)
-    resume_state = weights.parent / "resume" / name / "state.json"
+    resume_state = resume_folder(task, name, source) / "state.json"
     if not resume_state.exists():
         raise WorkspaceError(f"{display(resume_state)} is missing: a shipped model keeps its last checkpoint.")
     if evaluate:
@@ -81,8 +81,8 @@ def promote(task: str, name: str, source: str | Path = RUNS_DIR, replace_shipped
         raise WorkspaceError(
             f"{display(target_manifest)} is already shipped; add --replace-shipped to replace it with the run in "
             f"{display(source)} ({manifest['notes'] if 'notes' in manifest else manifest['command']}).")
-    resume_source = weights.parent / "resume" / name
-    resume_target = target_weights.parent / "resume" / name
+    resume_source = resume_folder(task, name, source)
+    resume_target = resume_folder(task, name, models_dir)
     staging = resume_target.parent / f".promote-{name}"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(resume_source, staging)

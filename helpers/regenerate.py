@@ -193,7 +193,6 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
     used = {k: v for k, v in parameters.items() if k not in unknown_everywhere}
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env_path) if p)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if figures_dir is not None:
         os.environ[FIGURES_ENV_VAR] = str(Path(figures_dir).resolve())
     elif Path(output).resolve() != Path(path).resolve():

@@ -11,10 +11,7 @@ discards the run's progress. Every manifest records the full command that reprod
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from helpers import models as zoo
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from helpers import data as data_lib
 from helpers import models as zoo
+from helpers.config import TrainConfig
 from helpers.manifest import (
     HISTORY_KEYS,
     atomic_path,
@@ -60,6 +61,7 @@ from helpers.workspace import (
     display,
     read_json,
     refuse_shipped,
+    resume_folder,
 )
 
 #: Config keys that may change between a run and its resumption (everything else must match).
@@ -73,50 +75,16 @@ TEST_SLICE = {"classify": 1000, "pixel": 500}
 
 def make_config(task: str, name: str, *, epochs=None, batch_size=None, lr=None, seed=None, quick=False,
                 **overrides) -> dict:
-    """The full config of a run: the model's defaults with the given values changed (validated)."""
-    config = zoo.default_config(task, name)
-    unknown = sorted(set(overrides) - set(config))
-    if unknown:
-        raise ValueError(f"Unknown config key(s) {unknown}; known: {sorted(config)}.")
-    config.update(overrides)
+    """The full config of a run: the model's defaults with the given values changed, validated by TrainConfig."""
+    changes = dict(overrides)
     if epochs is not None:
-        config["max_epochs"] = epochs
+        changes["max_epochs"] = epochs
     elif quick:
-        config["max_epochs"] = QUICK_EPOCHS
-    if batch_size is not None:
-        config["batch_size"] = batch_size
-    if lr is not None:
-        config["learning_rate"] = lr
-    if seed is not None:
-        config["seed"] = seed
-    config["quick"] = bool(quick)
-    _validate(config)
-    return config
-
-
-def _validate(config: dict) -> None:
-    def positive_int(key):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{key} must be a positive integer, got {value!r}.")
-
-    for key in ("max_epochs", "batch_size", "decay_every", "patience"):
-        positive_int(key)
-    for key in ("learning_rate", "clipnorm"):
-        if key == "clipnorm" and config[key] is None:
-            continue  # no gradient clipping (the report's recipe)
-        if not (isinstance(config[key], (int, float)) and config[key] > 0 and np.isfinite(config[key])):
-            raise ValueError(f"{key} must be a positive number, got {config[key]!r}.")
-    if not 0 < config["decay_rate"] <= 1:
-        raise ValueError(f"decay_rate must be in (0, 1], got {config['decay_rate']!r}.")
-    if not 0 <= config["dropout"] < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {config['dropout']!r}.")
-    if not isinstance(config["reset_after"], bool):
-        raise ValueError(f"reset_after must be True or False, got {config['reset_after']!r}.")
-    if config["gate_bias_init"] not in ("chrono", "default"):
-        raise ValueError(f"gate_bias_init must be 'chrono' or 'default', got {config['gate_bias_init']!r}.")
-    if not isinstance(config["seed"], (int, np.integer)) or config["seed"] < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {config['seed']!r}.")
+        changes["max_epochs"] = QUICK_EPOCHS
+    changes.update({key: value for key, value in (("batch_size", batch_size), ("learning_rate", lr), ("seed", seed))
+                    if value is not None})
+    changes["quick"] = bool(quick)
+    return TrainConfig(**zoo.default_config(task, name)).replace(**changes).as_dict()
 
 
 #: Recipe keys and the ``helpers.train`` flags that set them; every recorded command spells them all out, so
@@ -491,7 +459,7 @@ def _prepare_run(config: dict, out, fresh: bool, from_shipped: bool) -> _Run:
     task, name = config["task"], config["name"]
     weights_path, manifest_path = zoo.model_paths(task, name, out_dir)
     run = _Run(config, reproduce_command(config, None if out is None else out_dir), out_dir, weights_path,
-               manifest_path, ResumeState(weights_path.parent / "resume" / name))
+               manifest_path, ResumeState(resume_folder(task, name, out_dir)))
     if fresh:
         run.resume.clear()
         for path in (weights_path, manifest_path):
@@ -525,12 +493,12 @@ def _run_epochs(model, run: _Run, progress: _Progress, arrays: dict, verbose: in
     epochs_this_call = 0
     estimate = _epoch_estimate(progress.runs)
     while not progress.finished(config):
-        if stop_after_seconds is not None and estimate is not None:
-            if time.perf_counter() - call_start + estimate > stop_after_seconds:
-                _log(f"Stopped after {epochs_this_call} epoch(s): another epoch (about {_format_seconds(estimate)}) "
-                     f"would not end within the time box of {_format_seconds(stop_after_seconds)}; run the same "
-                     f"command to resume.", verbose)
-                return True
+        if (stop_after_seconds is not None and estimate is not None
+                and time.perf_counter() - call_start + estimate > stop_after_seconds):
+            _log(f"Stopped after {epochs_this_call} epoch(s): another epoch (about {_format_seconds(estimate)}) "
+                 f"would not end within the time box of {_format_seconds(stop_after_seconds)}; run the same "
+                 f"command to resume.", verbose)
+            return True
         estimate = _one_epoch(model, run, progress, arrays, val_dataset, verbose, first=epochs_this_call == 0)
         epochs_this_call += 1
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and not progress.finished(config):
@@ -614,23 +582,23 @@ def _restart_advice(folder: Path) -> str:
     return f"delete {display(folder)} (or pass --fresh) to start the run over"
 
 
-def _copy_shipped_run(task: str, name: str, weights_path: Path, manifest_path: Path, resume_folder: Path) -> None:
+def _copy_shipped_run(task: str, name: str, weights_path: Path, manifest_path: Path, run_resume: Path) -> None:
     """Seed a run folder with the shipped model's files and last checkpoint (``--from-shipped``)."""
     shipped_weights, shipped_manifest = zoo.model_paths(task, name, MODELS_DIR)
-    shipped_resume = shipped_weights.parent / "resume" / name
+    shipped_resume = resume_folder(task, name, MODELS_DIR)
     if not (shipped_manifest.exists() and (shipped_resume / "state.json").exists()):
         raise WorkspaceError(f"--from-shipped: no shipped checkpoint of {task}/{name} in "
                              f"{display(shipped_resume)}; restore it with `git checkout -- {display(shipped_resume)}`.")
-    if manifest_path.exists() or (resume_folder / "state.json").exists():
+    if manifest_path.exists() or (run_resume / "state.json").exists():
         raise WorkspaceError(
             f"--from-shipped: {display(manifest_path.parent)} already holds a run of {name}. Continue it with the "
             f"same command without --from-shipped, or add --fresh to replace it with the shipped model's.")
     read_json(shipped_manifest, "manifest")  # a clean error for a damaged shipped file
     read_json(shipped_resume / "state.json", "resume state")
-    tmp = resume_folder.parent / f".tmp-{name}"
+    tmp = run_resume.parent / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(shipped_resume, tmp)
-    tmp.rename(resume_folder)
+    tmp.rename(run_resume)
     for source, target in ((shipped_weights, weights_path), (shipped_manifest, manifest_path)):
         with atomic_path(target) as part:
             shutil.copyfile(source, part)

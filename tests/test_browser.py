@@ -231,10 +231,8 @@ class Lab:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
         for pid in kernels:  # kernels run in sessions of their own: end any the server left behind
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def copy_for_lab(dest: Path) -> Path:

@@ -9,10 +9,10 @@ import math
 import matplotlib
 import numpy as np
 import pytest
+import testkit
 
 from helpers import classification as clf
-import testkit
-from helpers import data, models, reference, training
+from helpers import models, reference, setup, training
 
 
 def sharp_classifier(name="gru_1x8", seed=0, scale=0.8):
@@ -137,7 +137,7 @@ def test_accuracy_by_pixels_read_ends_at_the_models_accuracy(model, tiny_splits)
 
 
 def test_load_zoo_reports_missing_models_with_the_command(tmp_path):
-    loaded, missing = clf.load_zoo("classify", ["gru_1x8", "lstm_1x32"], models_dir=tmp_path)
+    loaded, missing = setup.load_zoo("classify", ["gru_1x8", "lstm_1x32"], models_dir=tmp_path)
     assert loaded == {}
     assert set(missing) == {"gru_1x8", "lstm_1x32"}
     assert "python -m helpers.train classify lstm_1x32" in missing["lstm_1x32"]
@@ -145,7 +145,7 @@ def test_load_zoo_reports_missing_models_with_the_command(tmp_path):
 
 def test_load_zoo_loads_trained_models(trained):
     out, _ = trained
-    loaded, missing = clf.load_zoo("classify", ["gru_1x8", "gru_1x16"], models_dir=out)
+    loaded, missing = setup.load_zoo("classify", ["gru_1x8", "gru_1x16"], models_dir=out)
     assert list(loaded) == ["gru_1x8"] and list(missing) == ["gru_1x16"]
     assert loaded["gru_1x8"].zoo_config["name"] == "gru_1x8"
     assert "python -m helpers.train classify gru_1x16" in missing["gru_1x16"]
@@ -188,7 +188,7 @@ def test_evaluate_zoo_rows(model, tiny_splits):
 def test_recipe_rows_from_a_real_manifest(trained):
     _, manifest = trained
     assert manifest["status"] == "complete"
-    (row,) = clf.recipe_rows({"gru_1x8": manifest})
+    (row,) = setup.recipe_rows({"gru_1x8": manifest})
     config = manifest["config"]
     assert row["model"] == "gru_1x8"
     expected_params = models.build("classify", "gru_1x8").count_params()
@@ -206,7 +206,7 @@ def test_recipe_rows_reset_before_and_gpus():
                                             "dropout": 0.25, "reset_after": False},
                 "epochs_run": 3, "best_epoch": 2, "status": "in_progress", "train_seconds": 7200.0,
                 "hardware": {"cpu_count": 16, "gpus": ["H100", "H100"]}}
-    (row,) = clf.recipe_rows({"gru_1x32": manifest})
+    (row,) = setup.recipe_rows({"gru_1x32": manifest})
     assert row["params"] == models.count_params("pixel", "gru_1x32", reset_after=False)
     assert row["decay"] == "0.9/5ep" and row["hours"] == 2.0
     assert row["hardware"] == "2x H100"
@@ -250,7 +250,7 @@ def test_prediction_explorer_builds_and_draws(model, tiny_splits, shown):
 def test_short_hardware_names_each_span():
     manifest = {"runs": [{"epochs": [1, 45], "gpus": []}, {"epochs": [46, 60], "gpus": ["NVIDIA H200"]},
                          {"epochs": [61, 61], "gpus": []}]}
-    assert clf.short_hardware(manifest) == "CPU 1-45, H200 46-60, CPU 61"
+    assert setup.short_hardware(manifest) == "CPU 1-45, H200 46-60, CPU 61"
 
 
 def test_verdict_needs_two_standard_errors():

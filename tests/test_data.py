@@ -6,7 +6,6 @@ No test touches the network: sockets are disabled for the whole module and downl
 import os
 import socket
 import urllib.error
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import classification as clf
-from helpers import continuation, pixel, plots, reference
+from helpers import continuation, pixel, plots, reference, setup
 from helpers import inpainting_analysis as ia
 
 
@@ -29,13 +29,13 @@ def fake_manifest(task, name, status="complete", epochs=30, best=30, max_epochs=
     ({"epochs": 30, "best": 22}, "ran its 30-epoch budget, best at epoch 22"),
 ])
 def test_training_state(kwargs, expected):
-    assert clf.training_state(fake_manifest("classify", "gru_1x32", **kwargs)).startswith(expected)
+    assert setup.training_state(fake_manifest("classify", "gru_1x32", **kwargs)).startswith(expected)
 
 
 def test_status_lines_name_every_model():
     manifests = {"gru_1x32": fake_manifest("pixel", "gru_1x32"),
                  "gru_3x32": fake_manifest("pixel", "gru_3x32", status="in_progress", epochs=6, best=6)}
-    lines = clf.status_lines(manifests)
+    lines = setup.status_lines(manifests)
     assert lines[0].startswith("gru_1x32: ran its 30-epoch budget")
     assert lines[1].startswith("gru_3x32: still training") and "checkpoint" in lines[1]
 

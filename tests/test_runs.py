@@ -14,8 +14,8 @@ import types
 
 import numpy as np
 import pytest
-
 import testkit
+
 from helpers import data, training
 from helpers import manifest as manifest_lib
 

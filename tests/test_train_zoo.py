@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import models, retrain, train_zoo, training
+from helpers import models, setup, train_zoo, training
 from helpers.manifest import check_manifest
 
 
@@ -209,15 +209,15 @@ def test_queue_stops_with_an_error_code(tmp_path, monkeypatch, capsys):
 def test_retrain_goes_to_runs_never_to_the_shipped_models(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)))
-    monkeypatch.setattr(retrain, "QUICK_MODELS_DIR", tmp_path / "quick")
-    monkeypatch.setattr(retrain, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
-    monkeypatch.setattr(retrain, "shipped_recipe", lambda task, name: {})
-    assert retrain.retrain("pixel", ["gru_1x32", "gru_1x64"], epochs=2, quick=True, verbose=0) == tmp_path / "quick"
+    monkeypatch.setattr(setup, "QUICK_MODELS_DIR", tmp_path / "quick")
+    monkeypatch.setattr(setup, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
+    monkeypatch.setattr(setup, "shipped_recipe", lambda task, name: {})
+    assert setup.retrain_models("pixel", ["gru_1x32", "gru_1x64"], epochs=2, quick=True, verbose=0) == tmp_path / "quick"
     assert [c[:2] for c in calls] == [("pixel", "gru_1x32"), ("pixel", "gru_1x64")]
     expected = {"epochs": 2, "quick": True, "out": tmp_path / "quick", "fresh": True, "extend": True, "verbose": 0}
     assert all(c[2] == expected for c in calls)
     calls.clear()
-    assert retrain.retrain("classify", ["gru_1x32"]) == tmp_path / "retrained"
+    assert setup.retrain_models("classify", ["gru_1x32"]) == tmp_path / "retrained"
     kwargs = calls[0][2]
     assert kwargs["out"] == tmp_path / "retrained" and kwargs["quick"] is False
     assert kwargs["fresh"] is False  # full retraining resumes; shipped weights in data/models are never touched
@@ -233,10 +233,10 @@ def _ship(tmp_path, task, name, **recipe):
 
 def test_shipped_recipe_reads_the_manifest_config(tmp_path):
     _ship(tmp_path, "pixel", "gru_1x128", learning_rate=0.002, max_epochs=30, dropout=0.1)
-    recipe = retrain.shipped_recipe("pixel", "gru_1x128", tmp_path)
+    recipe = setup.shipped_recipe("pixel", "gru_1x128", tmp_path)
     assert recipe["learning_rate"] == 0.002 and recipe["max_epochs"] == 30 and recipe["dropout"] == 0.1
     assert not {"task", "name", "cell", "layers", "units", "quick", "reference_recipe"} & set(recipe)
-    assert retrain.shipped_recipe("pixel", "gru_1x64", tmp_path) == {}  # nothing shipped: the defaults apply
+    assert setup.shipped_recipe("pixel", "gru_1x64", tmp_path) == {}  # nothing shipped: the defaults apply
     # The recipe is accepted by the engine's config as it is.
     assert training.make_config("pixel", "gru_1x128", **recipe)["max_epochs"] == 30
 
@@ -245,13 +245,13 @@ def test_retrain_reproduces_the_shipped_recipe_unless_told_otherwise(tmp_path, m
     _ship(tmp_path, "classify", "gru_1x64", dropout=0.5, max_epochs=60)
     calls = []
     monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append(kw))
-    monkeypatch.setattr(retrain, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
-    monkeypatch.setattr(retrain, "QUICK_MODELS_DIR", tmp_path / "quick")
-    shipped = retrain.shipped_recipe
-    monkeypatch.setattr(retrain, "shipped_recipe", lambda task, name: shipped(task, name, tmp_path))
-    retrain.retrain("classify", ["gru_1x64"])
+    monkeypatch.setattr(setup, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
+    monkeypatch.setattr(setup, "QUICK_MODELS_DIR", tmp_path / "quick")
+    shipped = setup.shipped_recipe
+    monkeypatch.setattr(setup, "shipped_recipe", lambda task, name: shipped(task, name, tmp_path))
+    setup.retrain_models("classify", ["gru_1x64"])
     assert calls[-1]["dropout"] == 0.5 and calls[-1]["max_epochs"] == 60 and calls[-1]["epochs"] is None
-    retrain.retrain("classify", ["gru_1x64"], epochs=5)
+    setup.retrain_models("classify", ["gru_1x64"], epochs=5)
     assert "max_epochs" not in calls[-1] and calls[-1]["epochs"] == 5 and calls[-1]["dropout"] == 0.5
-    retrain.retrain("classify", ["gru_1x64"], quick=True)
+    setup.retrain_models("classify", ["gru_1x64"], quick=True)
     assert "max_epochs" not in calls[-1] and calls[-1]["quick"] is True

@@ -9,9 +9,10 @@ import shlex
 
 import numpy as np
 import pytest
+import testkit
 
-from helpers import data, models, reference, training
 from helpers import manifest as manifest_lib
+from helpers import models, reference, training
 from helpers.train import build_parser, config_options
 
 TINY = dict(epochs=2, batch_size=32, lr=0.01, verbose=0, jit_compile=False)
@@ -20,14 +21,7 @@ TINY = dict(epochs=2, batch_size=32, lr=0.01, verbose=0, jit_compile=False)
 @pytest.fixture(scope="module")
 def tiny_splits():
     """128 / 64 / 64 real MNIST images."""
-    with np.load(data.find_mnist_file(download=False)) as f:
-        x_train, y_train = f["x_train"][:192] / np.float32(255), f["y_train"][:192].astype(np.int64)
-        x_test, y_test = f["x_test"][:64] / np.float32(255), f["y_test"][:64].astype(np.int64)
-    return data.MnistSplits(
-        train=data.Split(x_train[:128], y_train[:128]),
-        validation=data.Split(x_train[128:], y_train[128:]),
-        test=data.Split(x_test, y_test),
-    )
+    return testkit.tiny_mnist_splits(128, 64, 64)
 
 
 @pytest.fixture(scope="module")
@@ -297,11 +291,10 @@ def test_in_progress_manifest_needs_no_final_metrics():
 def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
     target = tmp_path / "model.weights.h5"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with manifest_lib.atomic_path(target) as tmp:
-            assert tmp.name.endswith(".weights.h5") and tmp.parent == tmp_path
-            tmp.write_text("half-written")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), manifest_lib.atomic_path(target) as tmp:
+        assert tmp.name.endswith(".weights.h5") and tmp.parent == tmp_path
+        tmp.write_text("half-written")
+        raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.weights.h5"]
 

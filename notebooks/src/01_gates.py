@@ -17,7 +17,6 @@
 # %%
 # %matplotlib inline
 import os, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
 from helpers.paths import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines

@@ -19,7 +19,6 @@
 # %%
 # %matplotlib inline
 import os, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
 from helpers.paths import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
@@ -28,8 +27,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from helpers import classification as clf
-from helpers import data, experiments, models as zoo, plots
-from helpers.retrain import retrain as retrain_models
+from helpers import data, experiments, plots
+from helpers import setup
 from helpers.widgets import with_static_view
 
 # %% [markdown]
@@ -59,11 +58,16 @@ if quick:
     eval_subset, train_subset, curve_images = 200, 200, 100
 
 # %% [markdown]
-# With `retrain=True` the models are trained here first (its log is long, and not checked by the tests):
+# The models: the shipped ones, or (with `retrain=True`) trained here first into `runs/`, whose log is long
+# and not checked by the tests.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-models_dir = retrain_models("classify", models, epochs=epochs, quick=quick) if retrain else None
+zoo_models = setup.prepare_models("classify", models, retrain=retrain, epochs=epochs, quick=quick)
+loaded, manifests = zoo_models.loaded, zoo_models.manifests
+
+# %%
+print(zoo_models.report())
 
 # %% [markdown]
 # The data: binarized MNIST, split 55,000 / 5,000 / 10,000 as in the course.
@@ -76,19 +80,12 @@ print(f"test images evaluated: {len(splits.test.head(eval_subset)):,}; "
 # %% [markdown]
 # ## The models and how they were trained
 #
-# Models whose weights are not in `data/models/classify/` yet are listed with the command that trains
-# them; nothing is ever invented for them. A model whose manifest says `in_progress` was still training
-# when this notebook was run: its weights are the best epoch so far.
-
-# %%
-loaded, missing = clf.load_zoo("classify", models, models_dir)
-for name, message in missing.items():
-    print(message)
-manifests = {name: zoo.read_manifest("classify", name, models_dir) for name in loaded}
+# Each model's recipe and cost, read from its manifest (a model that could not be loaded is listed above,
+# with what to do; nothing is ever invented for it).
 
 # %%
 print(plots.format_table(
-    clf.recipe_rows(manifests),
+    setup.recipe_rows(manifests),
     ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
     ["model", "params", "lr", "decay", "batch", "drop", "epochs", "best", "stopped by", "hours", "trained on"],
     formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))
@@ -195,7 +192,7 @@ print("\n".join(clf.experiment_findings(summaries)))
 seed_sd = clf.seed_spread(summaries)
 for claim in clf.claim_verdicts(protocol, seed_sd):
     print(f"{claim['claim']}: {claim['verdict']}")
-    print(clf.wrap("evidence: " + claim["evidence"], indent="  "))
+    print(setup.wrap("evidence: " + claim["evidence"], indent="  "))
 
 # %% [markdown]
 # ## Where the best models go wrong
@@ -272,8 +269,8 @@ with_static_view(clf.prediction_explorer, loaded, curve_set.images, curve_set.la
 # The summary is computed from the tables above, so it stays true whenever the models change.
 
 # %%
-for line in clf.discussion(rows, manifests, missing):
-    print(clf.wrap(line))
+for line in clf.discussion(rows, manifests, zoo_models.missing):
+    print(setup.wrap(line))
 
 # %% [markdown]
 # Published LSTMs reach about 98 % on (grey-level) pixel-by-pixel MNIST (98.2 % in Arjovsky, Shah and

@@ -14,7 +14,6 @@
 # %%
 # %matplotlib inline
 import os, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
 from helpers.paths import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
@@ -22,9 +21,8 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers import classification as clf
-from helpers import data, models as zoo, pixel, plots
-from helpers.retrain import retrain as retrain_models
+from helpers import data, pixel, plots
+from helpers import setup
 
 # %% [markdown]
 # ## Parameters
@@ -53,11 +51,13 @@ if quick:
     eval_subset, train_subset, n_examples = 100, 100, 3
 
 # %% [markdown]
-# With `retrain=True` the models are trained here first (its log is long, and not checked by the tests):
+# The models: the shipped ones, or (with `retrain=True`) trained here first into `runs/`, whose log is long
+# and not checked by the tests.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None
+zoo_models = setup.prepare_models("pixel", models, retrain=retrain, epochs=epochs, quick=quick)
+loaded, manifests, missing = zoo_models.loaded, zoo_models.manifests, zoo_models.missing
 
 # %% [markdown]
 # The data: binarized MNIST, split 55,000 / 5,000 / 10,000 as in the course; images evaluated per split:
@@ -72,15 +72,12 @@ print({split: len(splits[split].head(n)) for split, n in subsets.items()})
 #
 # Each model is GRU layer(s) returning every step → dropout → Dense(1): the logit of
 # p(x_{t+1} = 1 | x_1..x_t). It is trained with the binary cross-entropy of its 783 predictions per image.
-# Missing weights are listed with the command that trains them.
+# A model that could not be loaded is listed with what to do.
 
 # %%
-loaded, missing = clf.load_zoo("pixel", models, models_dir)
-for name in missing:
-    print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
-manifests = {name: zoo.read_manifest("pixel", name, models_dir) for name in loaded}
+print(zoo_models.report())
 print(plots.format_table(
-    clf.recipe_rows(manifests),
+    setup.recipe_rows(manifests),
     ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
     formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))
 
@@ -189,7 +186,7 @@ if samples:
 # Computed from the table above:
 
 # %%
-print("\n".join(clf.wrap(line) for line in pixel.discussion(rows, manifests, missing)))
+print("\n".join(setup.wrap(line) for line in pixel.discussion(rows, manifests, missing)))
 
 # %% [markdown]
 # How to read these numbers. Cross-entropy is a code length: a model that needs fewer bits per image

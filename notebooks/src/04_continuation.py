@@ -13,7 +13,6 @@
 # %%
 # %matplotlib inline
 import os, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
 from helpers.paths import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
@@ -21,9 +20,8 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers import classification as clf
-from helpers import continuation, data, models as zoo, pixel, plots, reference, sampling
-from helpers.retrain import retrain as retrain_models
+from helpers import continuation, data, pixel, plots, reference, sampling
+from helpers import setup
 from helpers.widgets import with_static_view
 
 # %% [markdown]
@@ -51,11 +49,13 @@ if quick:
     n_images, num_samples = 10, 3
 
 # %% [markdown]
-# With `retrain=True` the models are trained here first (its log is long, and not checked by the tests):
+# The models: the shipped ones, or (with `retrain=True`) trained here first into `runs/`, whose log is long
+# and not checked by the tests.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-models_dir = retrain_models("pixel", models, epochs=epochs, quick=quick) if retrain else None
+zoo_models = setup.prepare_models("pixel", models, retrain=retrain, epochs=epochs, quick=quick)
+loaded, manifests, missing = zoo_models.loaded, zoo_models.manifests, zoo_models.missing
 
 # %% [markdown]
 # The continuation set:
@@ -88,11 +88,8 @@ plt.show()
 # pixel by pixel) and fast (see `helpers.bench`).
 
 # %%
-loaded, missing = clf.load_zoo("pixel", models, models_dir)
-for name in missing:
-    print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
-manifests = {name: zoo.read_manifest("pixel", name, models_dir) for name in loaded}
-print("\n".join(clf.status_lines(manifests)))
+print(zoo_models.report())
+print("\n".join(setup.status_lines(manifests)))
 results = {name: continuation.continuation_results(model, cset, ns, num_samples, seed) for name, model in loaded.items()}
 
 # %% [markdown]
@@ -161,7 +158,7 @@ print(plots.format_table(consistency, ["model", "ours_last", "ours_whole", "ours
 
 # %%
 print(plots.format_table(continuation.sampled_path_rows(results, reference.CONTINUATION), ["model", "row"] + [f"n={n}" for n in ns]))
-print("\n".join(clf.wrap(line) for line in continuation.sampled_path_discussion(results, reference.CONTINUATION)))
+print("\n".join(setup.wrap(line) for line in continuation.sampled_path_discussion(results, reference.CONTINUATION)))
 
 # %% [markdown]
 # ## Per image
@@ -212,7 +209,7 @@ with_static_view(continuation.continuation_explorer, loaded, cset, ns) if loaded
 # Computed from the tables above:
 
 # %%
-print("\n".join(clf.wrap(line) for line in continuation.discussion(gaps, consistency, len(cset.indices), reference.CONTINUATION)))
+print("\n".join(setup.wrap(line) for line in continuation.discussion(gaps, consistency, len(cset.indices), reference.CONTINUATION)))
 
 # %% [markdown]
 # How to read these numbers. For a model that has learned the distribution of digit endings, its own

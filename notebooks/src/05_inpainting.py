@@ -15,7 +15,6 @@
 # %%
 # %matplotlib inline
 import os, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ log noise out of the notebook
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
 from helpers.paths import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
@@ -23,9 +22,9 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers import classification as clf
-from helpers import inpainting, models as zoo, plots, reference
+from helpers import inpainting, plots, reference
 from helpers import inpainting_analysis as ia
+from helpers import setup
 from helpers.widgets import with_static_view
 
 # %% [markdown]
@@ -119,11 +118,10 @@ print("the four sets hold the same test images (only the holes differ):", same)
 # ground-truth cross-entropy of a model is the same for both: it does not depend on where the hole is.)
 
 # %%
-loaded, missing = clf.load_zoo("pixel", models)
-for name in missing:
-    print(f"{name}: not trained yet -> python -m helpers.train pixel {name}")
-manifests = {name: zoo.read_manifest("pixel", name) for name in loaded}
-print("\n".join(clf.status_lines(manifests)))
+zoo_models = setup.prepare_models("pixel", models)
+loaded, manifests = zoo_models.loaded, zoo_models.manifests
+print(zoo_models.report())
+print("\n".join(setup.status_lines(manifests)))
 results = {(name, set_name): ia.evaluate_inpainting(model, s) for name, model in loaded.items() for set_name, s in sets.items()}
 if results:
     print(f"checked on {len(results)} (model, set) pairs: no fill has a higher cross-entropy than its ground truth")
@@ -139,7 +137,7 @@ if table:
     print(plots.format_table(table, ["model", "set", "gt_ce", "fill_ce", "ref_gt_ce", "ref_fill_ce"],
                              ["model", "set", "GT cross-entropy", "in-painted", "report GT", "report in-painted"]))
 else:
-    print(f"{table_model} is not trained yet: python -m helpers.train pixel {table_model}")
+    print(f"{table_model} could not be loaded: see the message above")
 
 # %% [markdown]
 # Could the report's "in-painted worse than GT" come from *sampling* the fill from the exact posterior
@@ -154,7 +152,7 @@ posterior_rows = [ia.posterior_sample_row(table_model, set_name, results[(table_
 print(plots.format_table(ia.posterior_table_rows(posterior_rows, reference.INPAINTING),
                          ["set", "gt_ce", "best", "sample", "expected", "past_only", "report"],
                          ["set", "GT ce", "most probable", "sampled", "expected", "past only", "report"]))
-print("\n".join(clf.wrap(line) for line in ia.posterior_sample_discussion(posterior_rows, reference.INPAINTING)))
+print("\n".join(setup.wrap(line) for line in ia.posterior_sample_discussion(posterior_rows, reference.INPAINTING)))
 
 # %% [markdown]
 # ## Beyond table 13: every model, every set
@@ -201,7 +199,7 @@ if (table_model, "2x2 block, stroke") in results:
     print(f"{table_model}, 2x2 block, stroke:")
     print(plots.format_table(bins, ["bin", "holes", "confidence", "accuracy"]))
     print("\n".join(ia.calibration_verdict(bins)))
-    print(clf.wrap(ia.calibration_noise_line(bins)))
+    print(setup.wrap(ia.calibration_noise_line(bins)))
 
 # %% [markdown]
 # ## What the fills look like
@@ -239,7 +237,7 @@ with_static_view(ia.candidate_explorer, sets, {s: results[(viz_model, s)] for s 
 
 # %%
 background = {name: 1 - ia.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
-print("\n".join(clf.wrap(line) for line in ia.discussion(rows, background)))
+print("\n".join(setup.wrap(line) for line in ia.discussion(rows, background)))
 
 # %% [markdown]
 # How to read these numbers. Uniformly placed holes mostly fall on background, which a fill that always
