@@ -61,7 +61,6 @@ def test_wide_lines_are_found():
     assert wide_lines(nb, limit=300) == []
 
 
-@pytest.mark.xfail(reason="awaiting the table fixes", strict=False)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_printed_lines_fit(path):
     found = wide_lines(nbformat.read(path, as_version=4))

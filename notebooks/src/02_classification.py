@@ -86,8 +86,8 @@ print(f"test images evaluated: {len(splits.test.head(eval_subset)):,}; "
 # %%
 print(plots.format_table(
     setup.recipe_rows(manifests),
-    ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
-    ["model", "params", "lr", "decay", "batch", "drop", "epochs", "best", "stopped by", "hours", "trained on"],
+    ["model", "params", "lr", "decay", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
+    ["model", "params", "lr", "decay", "drop", "epochs", "best", "stopped by", "hours", "trained on"],
     formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))
 
 # %% [markdown]
@@ -101,7 +101,7 @@ print(plots.format_table(
 # training ended by early stopping (converged), by its epoch budget or is still in progress; a best
 # epoch at or next to the last one means the model was still improving when its budget ran out. Hours add
 # CPU and GPU time for the models that ran on both (`trained on` says which epochs ran where), so they
-# are not a like-for-like cost.
+# are not a like-for-like cost. All eight trained with batches of 256 sequences.
 
 # %% [markdown]
 # ## Tables 9 and 10, recomputed
@@ -177,7 +177,7 @@ print(plots.format_table(clf.experiment_rows(summaries), ["run", "tests", "best_
                          ["run", "what it tests", "best", "val acc", "test acc", "SE"],
                          formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}", "test_se": "{:.2%}"}))
 pending = [run for run in experiments.RUNS if run not in summaries]
-print(f"\nnot run yet ({len(pending)}): python -m helpers.experiments --only {' '.join(pending)}" if pending else "")
+print("\n" + setup.wrap(f"not run yet ({len(pending)}): python -m helpers.experiments --only {' '.join(pending)}") if pending else "")
 
 # %% [markdown]
 # Seed-to-seed spread under one recipe, and what explains the LSTM's gain over the report:
