@@ -1,21 +1,20 @@
 """Benchmarks: the project's code against the obvious baselines, as ratios measured in one run.
 
-    python -m helpers.bench            # everything (about 15-25 minutes on 2 CPU cores)
+    python -m helpers.bench            # everything (about 30-45 minutes on 2 CPU cores)
     python -m helpers.bench --quick    # fewer models and smaller workloads (a few minutes)
     python -m helpers.bench --only sampling inpainting
 
-Writes ``benchmarks/results.json`` (atomically) and prints a table. Each timing is the median of at least
-3 repetitions after a warm-up; absolute times on a shared machine are noisy, so every goal is stated as a
-ratio of two timings taken back to back in the same process. Models use random weights when the shipped
-ones are missing: speed does not depend on the weights' values.
+Writes ``benchmarks/results.json`` (atomically) and prints a table, then the zoo's cost per epoch. Each
+timing is the median of at least 3 repetitions after a warm-up; absolute times on a shared machine are
+noisy, so every goal is stated as a ratio of two timings taken back to back in the same process. Models
+use random weights when the shipped ones are missing: speed does not depend on the weights' values.
+The model benchmarks themselves live in :mod:`helpers.bench_models` (which does not import this module).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -23,22 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers import bench_models
+from helpers.bench_models import median_time
 from helpers.paths import REPO_ROOT, import_tensorflow_quietly
 
 RESULTS_PATH = REPO_ROOT / "benchmarks" / "results.json"
-SECTIONS = ("training", "sampling", "inpainting", "notebooks")
-
-
-def median_time(fn, repeats: int = 3, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tick)
-    return statistics.median(times)
+SECTIONS = ("training", "formulations", "zoo_cost", "sampling", "inpainting", "notebooks")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -99,7 +88,7 @@ def training_throughput(name: str, project_batch: int = 256, baseline_batch: int
     x, y = batch(project_batch)
     project_seconds = median_time(lambda: project.train_on_batch(x, y), repeats, warmup=2)
 
-    plain = zoo.build("classify", name)
+    plain = zoo.build("classify", name, fused=False)
     plain.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     xb, yb = batch(baseline_batch)
     baseline_seconds = median_time(lambda: plain.train_on_batch(xb, yb), repeats, warmup=2)
@@ -173,7 +162,7 @@ def machine_description() -> dict:
 
 
 def format_report(results: dict) -> str:
-    """The benchmark table as Markdown (the README shows it)."""
+    """The benchmark table as Markdown (the README shows it), then the zoo's cost per epoch if measured."""
     lines = [f"Machine: {results['machine']['cpu']}, {results['machine']['cpu_count']} cores"
              + (f", GPUs: {results['machine']['gpus']}" if results['machine'].get('gpus') else "")
              + f"; {results['created']}" + (" (quick)" if results.get("quick") else ""), "",
@@ -193,6 +182,12 @@ def format_report(results: dict) -> str:
                 lines.append(f"| {row['model']} recurrent matmuls | {row['recurrent_gflops']:.1f} GFLOP/s "
                              f"| peak {training['peak_gflops']:.1f} GFLOP/s (dense matmul) "
                              f"| {row['fraction_of_peak']:.0%} of peak | >= 50 % |")
+    formulations = results.get("formulations")
+    if formulations:
+        for row in formulations["models"]:
+            lines.append(f"| fused {row['task']} {row['model']} (s per training step, batch {row['batch']}) "
+                         f"| {row['fused_step_s']:.3f} s | {row['plain_step_s']:.3f} s (plain Keras layers) "
+                         f"| {row['speedup']:.2f}x | >= {formulations['goal']}x |")
     for key, label, goal in (("sampling", "continuation sampling", ">= 20x"),
                              ("inpainting", "2x2-hole scoring", ">= 1.8x, < 60 s")):
         section = results.get(key)
@@ -202,6 +197,16 @@ def format_report(results: dict) -> str:
     notebooks = results.get("notebooks")
     if notebooks:
         lines.append(f"| regenerate notebooks ({notebooks['notebooks']}) | {notebooks['seconds']:.0f} s | - | - | < 600 s |")
+    cost = results.get("zoo_cost")
+    if cost:
+        lines += ["", f"Zoo cost per epoch at each model's recipe ({cost['cpu_count']} cores; training steps at the "
+                      "recipe's batch size, then the validation pass; hours for the recipe's epoch budget from scratch):",
+                  "", "| model | formulation | batch | s/step | steps/epoch | validation s | s/epoch | epochs | hours "
+                      "| core-hours |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for row in cost["models"]:
+            lines.append(f"| {row['task']} {row['model']} | {row['formulation']} | {row['batch']} | {row['step_s']:.3f} "
+                         f"| {row['steps_per_epoch']} | {row['validation_batches'] * row['validation_batch_s']:.1f} "
+                         f"| {row['epoch_s']:.0f} | {row['max_epochs']} | {row['hours']:.1f} | {row['core_hours']:.1f} |")
     return "\n".join(lines)
 
 
@@ -221,13 +226,9 @@ def main(argv=None) -> int:
         earlier = json.loads(args.output.read_text())
         if earlier.get("machine", {}).get("cpu") == results["machine"]["cpu"] and earlier.get("quick") == args.quick:
             results = {**earlier, **results}
-    runners = {"training": bench_training, "notebooks": bench_notebooks}
-    try:
-        from helpers import bench_models  # sampler and in-painting benchmarks
-
-        runners.update(sampling=bench_models.bench_sampling, inpainting=bench_models.bench_inpainting)
-    except ImportError:
-        pass
+    runners = {"training": bench_training, "notebooks": bench_notebooks,
+               "formulations": bench_models.bench_formulations, "zoo_cost": bench_models.bench_zoo_cost,
+               "sampling": bench_models.bench_sampling, "inpainting": bench_models.bench_inpainting}
     for section in sections:
         if section not in runners:
             print(f"skipping {section}: its helpers are not available", file=sys.stderr)
@@ -241,5 +242,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.exit(main())

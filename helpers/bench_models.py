@@ -1,14 +1,188 @@
-"""Benchmarks of the sampler and the in-painting scorer against their naive baselines (see helpers.bench).
+"""Benchmarks of the models themselves (see helpers.bench, which runs them and prints the tables).
 
-Both use ``gru_1x128``: the shipped weights when present, else random ones (speed does not depend on them).
-Inputs are binarized MNIST test digits, as in the notebooks.
+- :func:`bench_formulations`: one training step of the plain Keras layers against the fused formulation
+  (:func:`helpers.models.use_fused`) of the same model, timed alternately in one process.
+- :func:`bench_zoo_cost`: seconds per epoch of each zoo model at its shipped recipe (the training engine's
+  own model and batch size), and what the recipe's epoch budget costs from scratch on this machine.
+- :func:`bench_sampling`, :func:`bench_inpainting`: the sampler and the in-painting scorer against their
+  naive baselines, on ``gru_1x128`` (shipped weights when present, else random ones: speed does not depend
+  on them) and binarized MNIST test digits, as in the notebooks.
+
+This module does not import :mod:`helpers.bench`; :func:`median_time` lives here and ``helpers.bench``
+re-exports it.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import statistics
+import time
+
 import numpy as np
 
-from helpers.bench import median_time
+#: Models whose fused formulation is compared with the plain layers: (task, name).
+FORMULATION_MODELS = (("pixel", "gru_1x32"), ("pixel", "gru_1x64"), ("pixel", "gru_1x128"), ("pixel", "gru_3x32"),
+                      ("classify", "lstm_3x32"), ("classify", "gru_3x32"))
+#: The training step's batch size in the formulation rows (the zoo's default).
+FORMULATION_BATCH = 256
+#: Goal of the fused formulation: at least this many times faster per training step than the plain layers.
+FORMULATION_GOAL = 1.5
+#: Batch size of the training engine's validation pass (``helpers.training``).
+VALIDATION_BATCH = 500
+
+
+def median_time(fn, repeats: int = 3, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tick)
+    return statistics.median(times)
+
+
+def alternating_median_times(fns: dict, repeats: int = 3, warmup: int = 1) -> dict:
+    """Median wall time of each ``fns[key]()``, the functions called in turn (A, B, A, B, ...) after warm-ups.
+
+    Alternating spreads any change of the machine's load over all of them: the ratios stay fair.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {key: [] for key in fns}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            tick = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - tick)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Training steps: plain layers against the fused formulation; the zoo's cost per epoch
+# --------------------------------------------------------------------------------------------------
+
+
+def _random_batch(task: str, batch: int, steps: int, seed: int = 0):
+    """Binary pixel sequences (batch, steps, 1) and targets of the task (next pixels or class labels)."""
+    rng = np.random.default_rng(seed)
+    x = (rng.random((batch, steps + 1, 1)) < 0.2).astype(np.float32)
+    if task == "pixel":
+        return x[:, :-1], x[:, 1:]
+    return x[:, :-1], rng.integers(0, 10, batch)
+
+
+def _compile_like_engine(model, config: dict):
+    """Compile ``model`` as :func:`helpers.training.compile_model` does (Adam with clipping, the task's loss,
+    XLA where :func:`helpers.training.use_xla` says), with a constant learning rate (speed is the same)."""
+    import keras
+
+    from helpers.training import use_xla
+
+    if config["task"] == "classify":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    else:
+        loss, metrics = keras.losses.BinaryCrossentropy(from_logits=True), []
+    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=config["clipnorm"]),
+                  loss=loss, metrics=metrics, jit_compile=use_xla(config))
+    return model
+
+
+def formulation_step_times(task: str, name: str, batch: int = FORMULATION_BATCH, steps: int = 784,
+                           repeats: int = 5, warmup: int = 2) -> dict:
+    """Seconds per training step of the plain layers and of the fused formulation of one model (same weights,
+    same batch), timed alternately; ``speedup`` is plain / fused."""
+    from helpers import models as zoo
+
+    config = zoo.default_config(task, name)
+    plain = _compile_like_engine(zoo.build(task, name, fused=False), config)
+    fused = _compile_like_engine(zoo.build(task, name, fused=True), config)
+    x, y = _random_batch(task, batch, steps if task == "classify" else steps - 1)
+    times = alternating_median_times({"plain": lambda: plain.train_on_batch(x, y),
+                                      "fused": lambda: fused.train_on_batch(x, y)}, repeats, warmup)
+    return {"task": task, "model": name, "batch": batch, "steps": int(x.shape[1]),
+            "plain_step_s": times["plain"], "fused_step_s": times["fused"],
+            "speedup": times["plain"] / times["fused"], "jit_compile": bool(config["jit_compile"])}
+
+
+def bench_formulations(quick: bool, models=FORMULATION_MODELS) -> dict:
+    """One training step (batch 256, full-length sequences) of each model: plain Keras layers against the fused
+    formulation. ``quick``: three models, fewer repetitions."""
+    if quick:
+        models = [m for m in models if m[1] in ("gru_1x32", "gru_3x32")][:3]
+    repeats = 3 if quick else 5
+    rows = [formulation_step_times(task, name, repeats=repeats) for task, name in models]
+    return {"goal": FORMULATION_GOAL, "models": rows}
+
+
+def _shipped_config(task: str, name: str) -> tuple[dict, str]:
+    from helpers import models as zoo
+    from helpers.training import make_config
+
+    try:
+        return zoo.read_manifest(task, name)["config"], "shipped recipe"
+    except (zoo.ModelNotTrainedError, KeyError):
+        return make_config(task, name), "default recipe"
+
+
+def epoch_cost(task: str, name: str, config: dict | None = None, train_size: int | None = None,
+               validation_size: int | None = None, length: int | None = None, repeats: int = 3,
+               warmup: int = 2) -> dict:
+    """Seconds per epoch of one model as the training engine runs it, from a few timed steps.
+
+    The engine's model (:func:`helpers.training.compile_model`) at the recipe's batch size: the median time of
+    a training step times the steps of an epoch, plus the median time of a validation batch (500) times the
+    validation batches. ``hours`` is what the recipe's epoch budget (``max_epochs``) costs from scratch on this
+    machine, ``core_hours`` the same times its CPU count. ``train_size``, ``validation_size`` and the sequence
+    ``length`` default to MNIST's (55,000, 5,000, 784 pixels).
+    """
+    from helpers import data as data_lib
+    from helpers.training import compile_model
+
+    source = "given recipe"
+    if config is None:
+        config, source = _shipped_config(task, name)
+    train_size = data_lib.N_TRAIN if train_size is None else train_size
+    validation_size = data_lib.N_VALIDATION if validation_size is None else validation_size
+    batch = int(config["batch_size"])
+    steps = math.ceil(train_size / batch)
+    model = compile_model(config, steps_per_epoch=steps)
+    length = (data_lib.SEQUENCE_LENGTH if length is None else length) - (1 if task == "pixel" else 0)
+    x, y = _random_batch(task, batch, length)
+    xv, yv = _random_batch(task, min(VALIDATION_BATCH, validation_size), length, seed=1)
+    step_s = median_time(lambda: model.train_on_batch(x, y), repeats, warmup)
+    validation_s = median_time(lambda: model.test_on_batch(xv, yv), repeats, warmup)
+    validation_batches = math.ceil(validation_size / VALIDATION_BATCH)
+    epoch_s = steps * step_s + validation_batches * validation_s
+    hours = epoch_s * int(config["max_epochs"]) / 3600
+    return {"task": task, "model": name, "recipe": source, "batch": batch, "steps_per_epoch": steps,
+            "step_s": step_s, "validation_batches": validation_batches, "validation_batch_s": validation_s,
+            "epoch_s": epoch_s, "max_epochs": int(config["max_epochs"]), "hours": hours,
+            "core_hours": hours * (os.cpu_count() or 1),
+            "formulation": "fused" if getattr(model, "zoo_fused", False) else "plain",
+            "jit_compile": bool(config["jit_compile"])}
+
+
+def bench_zoo_cost(quick: bool, models=None) -> dict:
+    """:func:`epoch_cost` of the 12 zoo models (``quick``: one per task and depth, fewer repetitions)."""
+    from helpers import models as zoo
+
+    if models is None:
+        models = [(task, name) for task in zoo.TASKS for name in zoo.TASK_MODELS[task]]
+        if quick:
+            models = [("classify", "gru_1x32"), ("classify", "lstm_3x32"), ("pixel", "gru_1x32")]
+    repeats, warmup = (2, 1) if quick else (3, 2)
+    rows = [epoch_cost(task, name, repeats=repeats, warmup=warmup) for task, name in models]
+    return {"cpu_count": os.cpu_count(), "models": rows}
+
+
+# --------------------------------------------------------------------------------------------------
+# Sampling and in-painting
+# --------------------------------------------------------------------------------------------------
 
 
 def _model(name: str = "gru_1x128"):

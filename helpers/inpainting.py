@@ -32,14 +32,12 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from helpers.data import IMAGE_SIDE, SEQUENCE_LENGTH  # noqa: E402
-from helpers.manifest import atomic_path  # noqa: E402
-from helpers.paths import DATA_DIR  # noqa: E402
-from helpers.sampling import (  # noqa: E402
+from helpers.data import IMAGE_SIDE, SEQUENCE_LENGTH
+from helpers.manifest import atomic_path
+from helpers.paths import DATA_DIR
+from helpers.sampling import (
     MISSING,
     _batches,
     _check_count,

@@ -32,13 +32,11 @@ import weakref
 from pathlib import Path
 from typing import NamedTuple
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from helpers.data import SEQUENCE_LENGTH  # noqa: E402
-from helpers.manifest import atomic_path  # noqa: E402
-from helpers.paths import DATA_DIR  # noqa: E402
+from helpers.data import SEQUENCE_LENGTH
+from helpers.manifest import atomic_path
+from helpers.paths import DATA_DIR
 
 #: Pixels hidden at the end of every image of the continuation set (the course's choice).
 HIDDEN_PIXELS = 300
@@ -170,7 +168,7 @@ class PixelStepper:
             [tf.zeros((batch, u), tf.float32)] * (2 if lstm else 1) for u, lstm in zip(self.units, self.lstm)
         ]
 
-    def logit(self, states) -> "tf.Tensor":
+    def logit(self, states) -> tf.Tensor:  # noqa: F821 (TensorFlow is imported lazily)
         """The pending logit (batch,): the prediction of the next pixel from ``states``."""
         return self.head(states[-1][0], training=False)[:, 0]
 
@@ -246,7 +244,7 @@ class PixelStepper:
         return fed.numpy(), logits.numpy(), _states_to_numpy(states), logit.numpy()
 
 
-_STEPPERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STEPPERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def stepper(model) -> PixelStepper:

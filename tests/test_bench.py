@@ -34,7 +34,8 @@ def test_median_time_semantics(monkeypatch):
         return clock.now
 
     calls = []
-    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=perf_counter))
+    monkeypatch.setattr(bench_models, "time", SimpleNamespace(perf_counter=perf_counter))
+    assert bench.median_time is bench_models.median_time  # re-exported
     assert bench.median_time(lambda: calls.append(1), repeats=3, warmup=2) == 2.0  # median of 5, 2, 1
     assert len(calls) == 5  # warm-up calls run but are not timed
     durations = iter([10.0, 1.0, 3.0, 2.0])
@@ -63,6 +64,18 @@ def synthetic_results():
     }
 
 
+def synthetic_model_results():
+    return {
+        "formulations": {"goal": 1.5, "models": [
+            {"task": "pixel", "model": "gru_1x32", "batch": 256, "steps": 783, "plain_step_s": 0.4,
+             "fused_step_s": 0.2, "speedup": 2.0, "jit_compile": False}]},
+        "zoo_cost": {"cpu_count": 2, "models": [
+            {"task": "classify", "model": "gru_1x32", "recipe": "shipped recipe", "batch": 256, "steps_per_epoch": 215,
+             "step_s": 0.2, "validation_batches": 10, "validation_batch_s": 0.15, "epoch_s": 44.5, "max_epochs": 100,
+             "hours": 1.236, "core_hours": 2.472, "formulation": "plain", "jit_compile": True}]},
+    }
+
+
 def test_format_report_renders_every_section():
     text = bench.format_report(synthetic_results())
     lines = text.split("\n")
@@ -78,6 +91,13 @@ def test_format_report_renders_every_section():
     assert "| 2x2-hole scoring (200 images) | 2.00 s | 5.00 s | 2.5x |" in text
     assert "| regenerate notebooks (01 only) | 123 s |" in text
     assert len(table) == 6
+    with_models = bench.format_report({**synthetic_results(), **synthetic_model_results()})
+    assert ("| fused pixel gru_1x32 (s per training step, batch 256) | 0.200 s | 0.400 s (plain Keras layers) "
+            "| 2.00x | >= 1.5x |" in with_models)
+    zoo_table = with_models.split("\n\n")[-1].split("\n")
+    assert zoo_table[0].startswith("| model | formulation | batch |")
+    assert zoo_table[2] == "| classify gru_1x32 | plain | 256 | 0.200 | 215 | 1.5 | 44 | 100 | 1.2 | 2.5 |"
+    assert all(line.count("|") == 11 for line in zoo_table)
     only_machine = {k: v for k, v in synthetic_results().items() if k in ("created", "machine")}
     only_machine["machine"] = {"cpu": "c", "cpu_count": 1}
     assert len(bench.format_report(only_machine).split("\n")) == 4
@@ -136,3 +156,48 @@ def test_bench_inpainting_tiny(tiny_bench):
     assert result["speedup"] == pytest.approx(result["baseline_s"] / result["project_s"])
     assert result["max_abs_loglik_difference"] < 1e-3  # the fast scorer agrees with the naive one
     assert "2x2 hole, 16 candidates" in result["workload"]
+
+
+def test_bench_modules_do_not_import_each_other():
+    """helpers.bench runs helpers.bench_models' benchmarks; bench_models does not import bench (no cycle)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(bench_models))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module for alias in node.names}
+    assert not any(name in ("helpers.bench", "bench") for name in imported), imported
+    completed = subprocess.run([sys.executable, "-c", "import helpers.bench_models, helpers.bench"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_alternating_median_times_alternates():
+    order = []
+    times = bench_models.alternating_median_times({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                                                  repeats=3, warmup=1)
+    assert order == ["a", "b"] + ["a", "b"] * 3
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+
+
+def test_formulation_step_times_tiny():
+    """The plain and fused formulations of a tiny model, timed on short sequences."""
+    row = bench_models.formulation_step_times("pixel", "gru_2x8", batch=8, steps=12, repeats=1, warmup=1)
+    assert (row["task"], row["model"], row["batch"], row["steps"]) == ("pixel", "gru_2x8", 8, 11)
+    assert row["plain_step_s"] > 0 and row["fused_step_s"] > 0
+    assert row["speedup"] == pytest.approx(row["plain_step_s"] / row["fused_step_s"])
+
+
+def test_epoch_cost_tiny():
+    """Seconds per epoch scale the timed steps by the epoch's steps (and validation batches)."""
+    from helpers.training import make_config
+
+    config = make_config("classify", "gru_2x8", batch_size=16, epochs=3)
+    row = bench_models.epoch_cost("classify", "gru_2x8", config=config, train_size=100, validation_size=700,
+                                  length=12, repeats=1, warmup=1)
+    assert (row["batch"], row["steps_per_epoch"], row["validation_batches"], row["max_epochs"]) == (16, 7, 2, 3)
+    assert row["epoch_s"] == pytest.approx(7 * row["step_s"] + 2 * row["validation_batch_s"])
+    assert row["hours"] == pytest.approx(row["epoch_s"] * 3 / 3600)
+    assert row["formulation"] in ("fused", "plain") and row["recipe"] == "given recipe"

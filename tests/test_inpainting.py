@@ -1,17 +1,15 @@
 """Tests of helpers.inpainting: exact candidate scoring, fills, validation and the data sets (small, fast)."""
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import functools
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 import testkit
 from testkit import synthetic_images
 
-from helpers import inpainting, sampling  # noqa: E402
+from helpers import inpainting, sampling
 
 sharp_model = functools.partial(testkit.sharp_model, scale=0.6)
 

@@ -271,3 +271,193 @@ def test_xla_only_for_one_layer_classifiers():
     assert models.default_config("classify", "lstm_3x32")["jit_compile"] is False
     assert models.default_config("classify", "gru_3x32")["jit_compile"] is False
     assert models.default_config("pixel", "gru_1x32")["jit_compile"] is False
+
+
+# --------------------------------------------------------------------------------------------------
+# The fused formulation: same function, same variables, same files as the plain Keras layers
+# --------------------------------------------------------------------------------------------------
+
+FUSED_ZOO = [("pixel", name) for name in models.TASK_MODELS["pixel"]] + [("classify", "lstm_3x32"),
+                                                                         ("classify", "gru_3x32")]
+
+
+def _twins(task, name, **overrides):
+    """The plain and the fused formulation of one model, with the same (default, seeded) weights."""
+    plain = models.build(task, name, fused=False, **overrides)
+    fused = models.build(task, name, fused=True, **overrides)
+    for a, b in zip(plain.get_weights(), fused.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the same seeded initialisation
+    return plain, fused
+
+
+def _batch(task, n=6, steps=60, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((n, steps, 1)) < 0.3).astype(np.float32)
+    y = x[:, 1:] if task == "pixel" else rng.integers(0, 10, n)
+    return x, y
+
+
+def _loss_and_gradients(model, task, x, y, training):
+    import keras
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        out = model(x, training=training)
+        if task == "pixel":
+            loss = keras.losses.BinaryCrossentropy(from_logits=True)(y, out[:, :-1])
+        else:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, out)
+    return np.asarray(out), [np.asarray(g) for g in tape.gradient(loss, model.trainable_variables)]
+
+
+@pytest.mark.parametrize("task,name", FUSED_ZOO, ids=[f"{t}-{n}" for t, n in FUSED_ZOO])
+def test_fused_equals_plain_without_dropout(task, name):
+    """Outputs within 1e-5 and gradients within 1e-4 of the plain layers, in the training path (dropout 0)."""
+    plain, fused = _twins(task, name, dropout=0.0)
+    assert fused.zoo_fused and not plain.zoo_fused
+    assert fused.count_params() == plain.count_params() == models.count_params(task, name)
+    x, y = _batch(task)
+    for training in (True, False):
+        out_plain, grads_plain = _loss_and_gradients(plain, task, x, y, training)
+        out_fused, grads_fused = _loss_and_gradients(fused, task, x, y, training)
+        np.testing.assert_allclose(out_fused, out_plain, atol=1e-5, rtol=0)
+        for g_plain, g_fused in zip(grads_plain, grads_fused):
+            np.testing.assert_allclose(g_fused, g_plain, atol=1e-4, rtol=0)
+        assert max(np.abs(g).max() for g in grads_plain) > 1e-3  # the comparison is not between zeros
+
+
+@pytest.mark.parametrize("task,name", [("pixel", "gru_3x8"), ("pixel", "lstm_2x8"), ("classify", "lstm_3x8")])
+def test_fused_training_draws_the_dropout_layers_masks(task, name):
+    """In training, the fused model applies exactly the mask the plain model's Dropout layer draws (same seed
+    generator, one draw per call): outputs and gradients agree with dropout active, step after step."""
+    plain, fused = _twins(task, name, gate_bias_init="default")
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in plain.get_weights()]
+    plain.set_weights(weights)
+    fused.set_weights(weights)
+    x, y = _batch(task, seed=2)
+    generators = [m.get_layer("dropout").seed_generator for m in (plain, fused)]
+    outputs = []
+    for _ in range(2):
+        assert np.array_equal(generators[0].state.numpy(), generators[1].state.numpy())
+        out_plain, grads_plain = _loss_and_gradients(plain, task, x, y, training=True)
+        out_fused, grads_fused = _loss_and_gradients(fused, task, x, y, training=True)
+        np.testing.assert_allclose(out_fused, out_plain, atol=1e-5, rtol=0)
+        for g_plain, g_fused in zip(grads_plain, grads_fused):
+            np.testing.assert_allclose(g_fused, g_plain, atol=1e-4, rtol=0)
+        outputs.append(out_fused)
+    assert not np.allclose(outputs[0], outputs[1], atol=1e-3)  # a new mask at every call
+    assert not np.allclose(outputs[0], np.asarray(fused(x, training=False)), atol=1e-3)  # dropout was active
+
+
+def test_fused_pixel_dropout_is_per_element():
+    """Reading out a single unit shows the mask: each (sequence, step) keeps it (scaled by 1 / (1 - rate)) or
+    drops it, independently, at the Dropout layer's rate: not one mask per sequence, as a cell's own dropout."""
+    model = models.build("pixel", "gru_1x8", fused=True, dropout=0.25)
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.normal(0.0, 0.8, w.shape).astype(np.float32) for w in model.get_weights()])
+    head = model.get_layer("logits")
+    head.kernel.assign(np.eye(8, 1, dtype=np.float32))
+    head.bias.assign(np.zeros(1, np.float32))
+    x, _ = _batch("pixel", n=40, steps=50, seed=6)
+    train, infer = (np.asarray(model(x, training=training))[..., 0] for training in (True, False))
+    assert np.abs(infer).min() > 1e-4  # the unit is never near 0: a dropped unit shows
+    dropped = train == 0
+    assert np.all(dropped | np.isclose(train, infer / 0.75, rtol=1e-5, atol=1e-6))
+    assert 0.2 < dropped.mean() < 0.3
+    assert 0 < dropped.mean(axis=1).min() and dropped.mean(axis=1).max() < 1  # varies along each sequence
+    assert 0 < dropped.mean(axis=0).min() and dropped.mean(axis=0).max() < 1  # and across sequences
+
+
+def test_fused_model_lists_the_plain_layers():
+    """Same layers, weights (order, names, shapes) and optimizer variables: checkpoints line up."""
+    import keras
+
+    for task, name in (("pixel", "gru_3x8"), ("classify", "lstm_3x8")):
+        plain, fused = _twins(task, name)
+        assert [layer.name for layer in fused.layers] == [layer.name for layer in plain.layers]
+        assert [type(layer) for layer in fused.layers] == [type(layer) for layer in plain.layers]
+        assert [w.path for w in fused.weights] == [w.path for w in plain.weights]
+        assert [layer.name for layer in models.recurrent_layers(fused)] == ["rnn_0", "rnn_1", "rnn_2"][: len(
+            models.recurrent_layers(plain))]
+        optimizers = []
+        for model in (plain, fused):
+            model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+            model.optimizer.build(model.trainable_variables)
+            optimizers.append([tuple(v.shape) for v in model.optimizer.variables])
+        assert optimizers[0] == optimizers[1]
+
+
+def _file_layout(path):
+    import h5py
+
+    entries = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda key, obj: entries.append(
+            (key, tuple(obj.shape) if isinstance(obj, h5py.Dataset) else dict(obj.attrs))))
+    return entries
+
+
+@pytest.mark.parametrize("task,name", [("pixel", "gru_3x8"), ("classify", "gru_2x8")])
+def test_fused_and_plain_weights_files_are_interchangeable(task, name, tmp_path):
+    plain, fused = _twins(task, name)
+    rng = np.random.default_rng(3)
+    fused.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in fused.get_weights()])
+    fused.save_weights(tmp_path / "fused.weights.h5")
+    plain.save_weights(tmp_path / "plain.weights.h5")
+    assert _file_layout(tmp_path / "fused.weights.h5") == _file_layout(tmp_path / "plain.weights.h5")
+    plain.load_weights(tmp_path / "fused.weights.h5")
+    for a, b in zip(plain.get_weights(), fused.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    other = models.build(task, name, fused=True, seed=7)
+    other.load_weights(tmp_path / "fused.weights.h5")
+    for a, b in zip(other.get_weights(), fused.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fused_is_chosen_per_device(monkeypatch):
+    """Fused on a CPU for pixel models and stacked classifiers; plain layers (cuDNN) when a GPU is visible, for
+    one-layer classifiers, and for the GRU variant without a fused form (reset_after=False)."""
+    monkeypatch.setattr(models, "gpu_visible", lambda: False)
+    assert models.build("pixel", "gru_1x8").zoo_fused
+    assert models.build("pixel", "lstm_1x8").zoo_fused
+    assert models.build("classify", "gru_2x8").zoo_fused
+    assert not models.build("classify", "gru_1x8").zoo_fused
+    assert not models.build("pixel", "gru_1x8", reset_after=False).zoo_fused
+    monkeypatch.setattr(models, "gpu_visible", lambda: True)
+    assert not models.build("pixel", "gru_1x8").zoo_fused
+    assert not models.build("classify", "lstm_3x8").zoo_fused
+    assert models.build("pixel", "gru_1x8", fused=True).zoo_fused  # asked for explicitly
+    with pytest.raises(ValueError, match="No fused formulation"):
+        models.build("classify", "gru_1x8", fused=True)
+    with pytest.raises(ValueError, match="No fused formulation"):
+        models.build("pixel", "gru_2x8", fused=True, reset_after=False)
+
+
+def test_fused_model_trains_and_variable_lengths():
+    """A few optimizer steps lower the loss; any sequence length and batch size runs (training and inference)."""
+    import keras
+
+    model = models.build("pixel", "gru_2x8", fused=True)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    x, _ = _batch("pixel", n=16, steps=41, seed=4)
+    first = model.train_on_batch(x[:, :-1], x[:, 1:])
+    for _ in range(15):
+        last = model.train_on_batch(x[:, :-1], x[:, 1:])
+    assert last < first
+    for n, steps in ((3, 5), (1, 1), (7, 30)):
+        assert model(np.zeros((n, steps, 1), np.float32), training=True).shape == (n, steps, 1)
+        assert model(np.zeros((n, steps, 1), np.float32), training=False).shape == (n, steps, 1)
+
+
+def test_fused_training_cuts_the_batch_into_parts(monkeypatch):
+    """The batch runs in parts (one per core) whose loops are independent: the same outputs and gradients."""
+    monkeypatch.setattr(models, "_batch_parts", lambda batch: 3)
+    for task, name in (("pixel", "gru_2x8"), ("classify", "lstm_2x8")):
+        plain, fused = _twins(task, name, dropout=0.0)
+        x, y = _batch(task, n=70, steps=20, seed=5)
+        out_plain, grads_plain = _loss_and_gradients(plain, task, x, y, training=True)
+        out_fused, grads_fused = _loss_and_gradients(fused, task, x, y, training=True)
+        np.testing.assert_allclose(out_fused, out_plain, atol=1e-5, rtol=0)
+        for g_plain, g_fused in zip(grads_plain, grads_fused):
+            np.testing.assert_allclose(g_fused, g_plain, atol=1e-4, rtol=0)

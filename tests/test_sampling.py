@@ -1,17 +1,15 @@
 """Tests of helpers.sampling: the stepper, continuation sampling and the continuation set (small, fast)."""
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import functools
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 import testkit
 from testkit import sigmoid
 
-from helpers import sampling  # noqa: E402
+from helpers import sampling
 
 sharp_model = functools.partial(testkit.sharp_model, scale=0.6)
 
