@@ -39,10 +39,10 @@ from helpers.manifest import atomic_path
 from helpers.paths import DATA_DIR
 from helpers.sampling import (
     MISSING,
-    _batches,
-    _check_count,
     as_binary_rows,
+    check_count,
     log_prob,
+    row_batches,
     run_prefix,
     stepper,
 )
@@ -73,7 +73,7 @@ def candidate_patterns(k: int) -> np.ndarray:
     >>> candidate_patterns(2)
     array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]], dtype=float32)
     """
-    k = _check_count(k, "k (the number of missing pixels)", minimum=0)
+    k = check_count(k, "k (the number of missing pixels)", minimum=0)
     if k > MAX_MISSING_LIMIT:
         raise ValueError(f"k={k} missing pixels means 2^{k} candidates; at most {MAX_MISSING_LIMIT} are supported.")
     return np.array(list(itertools.product((0.0, 1.0), repeat=k)), np.float32).reshape(2**k, k)
@@ -90,7 +90,7 @@ def check_masked(masked, max_missing: int = MAX_MISSING) -> tuple[np.ndarray, np
         raise ValueError(f"masked must hold whole images of {SEQUENCE_LENGTH} pixels, got {masked.shape[1]}.")
     if len(masked) == 0:
         raise ValueError("masked holds no image.")
-    max_missing = _check_count(max_missing, "max_missing")
+    max_missing = check_count(max_missing, "max_missing")
     if max_missing > MAX_MISSING_LIMIT:
         raise ValueError(
             f"max_missing may be at most {MAX_MISSING_LIMIT} (2^{MAX_MISSING_LIMIT} candidates per image)."
@@ -171,7 +171,7 @@ class CandidateScores(NamedTuple):
 def _chunks_by_start(first: np.ndarray, images_per_chunk: int):
     """Index arrays of images sorted by ``first`` (stable), ``images_per_chunk`` at a time."""
     order = np.argsort(first, kind="stable")
-    for part in _batches(len(order), images_per_chunk):
+    for part in row_batches(len(order), images_per_chunk):
         yield order[part]
 
 
@@ -254,8 +254,8 @@ def candidate_loglik(
     n_cand = 2 ** missing.shape[1]
     run = stepper(model)
     loglik = np.zeros((len(masked), n_cand), np.float64)
-    images_per_chunk = max(1, _check_count(batch_size, "batch_size") // n_cand)
-    for chunk in _batches(len(masked), images_per_chunk):
+    images_per_chunk = max(1, check_count(batch_size, "batch_size") // n_cand)
+    for chunk in row_batches(len(masked), images_per_chunk):
         loglik[chunk] = _branching_loglik(run, masked[chunk], missing[chunk], BRANCH_WINDOW)
     return loglik
 
@@ -274,7 +274,7 @@ def naive_candidate_loglik(
     values = fill_candidates(masked, missing, patterns).reshape(-1, SEQUENCE_LENGTH)
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     loglik = np.zeros(len(values), np.float64)
-    for rows in _batches(len(values), batch_size):
+    for rows in row_batches(len(values), batch_size):
         logits = forward(tf.constant(values[rows, :-1, None]))[..., 0].numpy()  # predict positions 1..783
         loglik[rows] = log_prob(logits, values[rows, 1:]).sum(axis=1)
     return loglik.reshape(len(masked), len(patterns))
@@ -323,7 +323,7 @@ def past_only_fill(model, masked, batch_size: int = DEFAULT_BATCH_SIZE, max_miss
     masked, missing = check_masked(masked, max_missing)
     run = stepper(model)
     filled = masked.copy()
-    for chunk in _chunks_by_start(missing[:, 0], _check_count(batch_size, "batch_size")):
+    for chunk in _chunks_by_start(missing[:, 0], check_count(batch_size, "batch_size")):
         t0, t1 = int(missing[chunk, 0].min()), int(missing[chunk, -1].max()) + 1
         states, _, _ = run_prefix(model, masked[chunk, :t0])
         part = masked[chunk, t0:t1]
@@ -431,7 +431,7 @@ def make_inpainting_set(
     images = as_binary_rows(test_images_binary, "test_images_binary")
     if images.shape[1] != SEQUENCE_LENGTH:
         raise ValueError(f"Expected images of {SEQUENCE_LENGTH} pixels, got {images.shape[1]}.")
-    n = _check_count(n, "n (the number of images)")
+    n = check_count(n, "n (the number of images)")
     if n > len(images):
         raise ValueError(f"n={n} images asked for but only {len(images)} were given.")
     allowed = hole_candidates(images, kind, stroke)

@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from helpers.config import CELLS, TASKS, TrainConfig, check_task  # noqa: F401 (part of this module's API)
 from helpers.paths import MODELS_DIR
 
 if TYPE_CHECKING:
     import keras
 
-CELLS = ("lstm", "gru")
 ZOO = ("lstm_1x32", "lstm_1x64", "lstm_1x128", "lstm_3x32", "gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32")
-TASKS = ("classify", "pixel")
 #: Models the course trained for each task (any zoo name can be built for either task).
 TASK_MODELS = {"classify": ZOO, "pixel": ("gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32")}
 N_CLASSES = 10
@@ -78,12 +77,6 @@ def parse_name(name: str) -> tuple[str, int, int]:
             + "."
         )
     return match.group(1), int(match.group(2)), int(match.group(3))
-
-
-def check_task(task: str) -> str:
-    if task not in TASKS:
-        raise ValueError(f"Unknown task {task!r}; choose one of: {', '.join(TASKS)}.")
-    return task
 
 
 def default_config(task: str, name: str) -> dict:
@@ -189,10 +182,7 @@ def build(task: str, name: str, fused: bool | None = None, **overrides) -> keras
     if unknown:
         raise ValueError(f"Unknown build option(s) {unknown}; allowed: {sorted(allowed)}.")
     config.update(overrides)
-    if config["gate_bias_init"] not in ("chrono", "default"):
-        raise ValueError(f"gate_bias_init must be 'chrono' or 'default', got {config['gate_bias_init']!r}.")
-    if not 0.0 <= float(config["dropout"]) < 1.0:
-        raise ValueError(f"dropout is a rate in [0, 1), got {config['dropout']!r}.")
+    TrainConfig(**config)  # validated once, there
     cell, layers, units = config["cell"], int(config["layers"]), int(config["units"])
     seed = int(config["seed"])
     rng = np.random.default_rng(seed)

@@ -90,7 +90,7 @@ def as_binary_rows(x, name: str = "sequences", allow_missing: bool = False) -> n
     return x
 
 
-def _check_count(value, name: str, minimum: int = 1) -> int:
+def check_count(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}.")
     if value < minimum:
@@ -103,8 +103,8 @@ def check_span(start: int, n: int, length: int = SEQUENCE_LENGTH) -> tuple[int, 
 
     ``start`` must be >= 1 (nothing predicts the first pixel) and ``n`` >= 1.
     """
-    start = _check_count(start, "start (the first position, 0-based)", minimum=1)
-    n = _check_count(n, "n (the number of pixels)", minimum=1)
+    start = check_count(start, "start (the first position, 0-based)", minimum=1)
+    n = check_count(n, "n (the number of pixels)", minimum=1)
     if start + n > length:
         raise ValueError(
             f"Positions {start}..{start + n - 1} go beyond the image: a sequence has {length} pixels "
@@ -259,8 +259,8 @@ def stepper(model) -> PixelStepper:
     return result
 
 
-def _batches(total: int, batch_size: int):
-    batch_size = _check_count(batch_size, "batch_size")
+def row_batches(total: int, batch_size: int):
+    batch_size = check_count(batch_size, "batch_size")
     for start in range(0, total, batch_size):
         yield slice(start, min(start + batch_size, total))
 
@@ -299,7 +299,7 @@ def run_prefix(model, prefix, batch_size: int = DEFAULT_BATCH_SIZE):
         raise ValueError("The prefix is empty: give at least the first pixel (nothing predicts it).")
     run = stepper(model)
     parts, logits, nexts = [], [], []
-    for rows in _batches(len(prefix), batch_size):
+    for rows in row_batches(len(prefix), batch_size):
         chunk = prefix[rows]
         _, chunk_logits, states, next_logit = run.run(run.zero_states(len(chunk)), chunk)
         parts.append(states)
@@ -364,8 +364,8 @@ def _check_sampling_args(prefix, n, num_samples) -> tuple[np.ndarray, int, int]:
     prefix = as_binary_rows(prefix, "prefix")
     if prefix.shape[1] < 1:
         raise ValueError("The prefix is empty: give at least the first pixel (nothing predicts it).")
-    n = _check_count(n, "n (the number of pixels to sample)")
-    num_samples = _check_count(num_samples, "num_samples")
+    n = check_count(n, "n (the number of pixels to sample)")
+    num_samples = check_count(num_samples, "num_samples")
     if prefix.shape[1] + n > SEQUENCE_LENGTH:
         raise ValueError(
             f"Sampling {n} pixels after a prefix of {prefix.shape[1]} goes beyond the image "
@@ -421,7 +421,7 @@ def sample_continuations(
     rows = len(prefix) * num_samples
     repeated = [[np.repeat(s, num_samples, axis=0) for s in layer] for layer in states]
     samples, logits = [], []
-    for part in _batches(rows, batch_size):
+    for part in row_batches(rows, batch_size):
         part_states = [[s[part] for s in layer] for layer in repeated]
         size = part.stop - part.start
         fed, part_logits, _, _ = run.run(
@@ -505,10 +505,10 @@ def make_continuation_set(
     images = as_binary_rows(test_images_binary, "test_images_binary")
     if images.shape[1] != SEQUENCE_LENGTH:
         raise ValueError(f"Expected images of {SEQUENCE_LENGTH} pixels, got {images.shape[1]}.")
-    n_images = _check_count(n_images, "n_images")
+    n_images = check_count(n_images, "n_images")
     if n_images > len(images):
         raise ValueError(f"n_images={n_images} but only {len(images)} images were given.")
-    hidden = _check_count(hidden, "hidden")
+    hidden = check_count(hidden, "hidden")
     if hidden > SEQUENCE_LENGTH - 1:
         raise ValueError(f"hidden must be in 1..{SEQUENCE_LENGTH - 1} (keep at least the first pixel), got {hidden}.")
     indices = np.sort(np.random.default_rng(seed).choice(len(images), size=n_images, replace=False)).astype(np.int64)

@@ -24,9 +24,8 @@ MIN_FREE_BYTES = 200 * 2**20
 
 def resume_folder(task: str, name: str, models_dir: str | os.PathLike) -> Path:
     """A model's checkpoint folder: ``{models_dir}/{task}/resume/{name}/`` (``state.json`` and ``epoch-NNNN/``)."""
-    from helpers.models import model_paths
-
-    return model_paths(task, name, models_dir)[0].parent / "resume" / name
+    folder = Path(models_dir)
+    return (folder if folder.name == task else folder / task) / "resume" / name
 
 
 class WorkspaceError(ValueError):
