@@ -61,12 +61,7 @@ def prepare_models(task: str, names, retrain: bool = False, epochs: int | None =
                    quick: bool = False) -> NotebookModels:
     """The models a notebook shows: retrained into ``runs/`` first when asked, else the shipped ones."""
     models_dir = retrain_models(task, names, epochs=epochs, quick=quick) if retrain else None
-    loaded, missing = {}, {}
-    for name in names:
-        try:
-            loaded[name] = zoo.load(task, name, models_dir)
-        except zoo.ModelNotTrainedError as err:
-            missing[name] = str(err)
+    loaded, missing = load_zoo(task, names, models_dir)
     manifests = {name: zoo.read_manifest(task, name, models_dir) for name in loaded}
     return NotebookModels(models_dir, loaded, manifests, missing)
 
