@@ -1,16 +1,15 @@
-"""The code behind the notebooks: the engine, pixel-model inference, one analysis module per notebook, commands.
+"""The code behind the notebooks, in three layers, and the commands that drive them.
 
-- Engine: :mod:`~helpers.data` (MNIST), :mod:`~helpers.models` (the zoo), :mod:`~helpers.config` (the typed
-  training config), :mod:`~helpers.training` (the resumable loop), :mod:`~helpers.manifest` (run records,
-  atomic files), :mod:`~helpers.workspace` (runs/ and the shipped-models guard), :mod:`~helpers.reference`.
-- Inference on pixel models: :mod:`~helpers.sampling` (exact continuation), :mod:`~helpers.inpainting`.
-- One module per notebook: :mod:`~helpers.gates` (01), :mod:`~helpers.classification` (02),
-  :mod:`~helpers.pixel` (03), :mod:`~helpers.continuation` (04), :mod:`~helpers.inpainting_analysis` (05);
-  shared: :mod:`~helpers.plots`, :mod:`~helpers.widgets`, :mod:`~helpers.setup` (notebook setup).
-- Commands (``python -m helpers.NAME``): ``train``, ``train_zoo``, ``promote``, ``experiments``,
-  ``regenerate``, ``notebook_sources``, ``site``, ``bench``, ``manifest``.
+- :mod:`helpers.core`: MNIST, the model zoo, the typed training config and resumable loop, run records,
+  atomic files, the workspace guard, the report's numbers.
+- :mod:`helpers.inference`: one step-by-step engine for pixel models, behind exact sampling and in-painting.
+- :mod:`helpers.analysis`: one module per notebook, named after it, and the plots, widgets and setup they share.
+- Commands, ``python -m helpers.NAME``: ``train``, ``train_zoo``, ``promote``, ``experiments``, ``regenerate``,
+  ``notebook_sources``, ``site``, ``bench``, ``manifest``.
 
-Importing ``helpers`` does not import TensorFlow; it keeps TensorFlow's C++ log noise off, here and only here.
+``helpers.models``, ``helpers.data``, ``helpers.gates`` and ``helpers.inpainting`` are ``core.zoo``,
+``core.data``, ``analysis.gates`` and ``inference.inpainting`` under the names readers know. Importing
+``helpers`` does not import TensorFlow; it keeps TensorFlow's C++ log noise off, here and only here.
 """
 
 import os

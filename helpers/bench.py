@@ -24,7 +24,8 @@ import numpy as np
 
 from helpers import bench_models
 from helpers.bench_models import median_time
-from helpers.paths import REPO_ROOT, import_tensorflow_quietly
+from helpers.core.paths import REPO_ROOT
+from helpers.core.quiet import import_tensorflow_quietly
 
 RESULTS_PATH = REPO_ROOT / "benchmarks" / "results.json"
 SECTIONS = ("training", "formulations", "zoo_cost", "sampling", "inpainting", "notebooks")
@@ -73,8 +74,8 @@ def training_throughput(name: str, project_batch: int = 256, baseline_batch: int
     """
     import keras
 
-    from helpers import models as zoo
-    from helpers.training import compile_model, make_config
+    from helpers.core import zoo
+    from helpers.core.training import compile_model, make_config
 
     rng = np.random.default_rng(0)
 
@@ -148,7 +149,7 @@ def bench_notebooks(quick: bool) -> dict:
 
 
 def machine_description() -> dict:
-    from helpers.manifest import hardware_description, software_versions
+    from helpers.core.machine import hardware_description, software_versions
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -216,7 +217,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="where to write the JSON results")
     args = parser.parse_args(argv)
-    from helpers.manifest import utc_now, write_json_atomic
+    from helpers.core.files import write_json_atomic
+    from helpers.core.machine import utc_now
 
     sections = args.only or list(SECTIONS)
     results = {"created": utc_now(), "quick": args.quick, "machine": machine_description()}

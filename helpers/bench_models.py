@@ -28,7 +28,7 @@ FORMULATION_MODELS = (("pixel", "gru_1x32"), ("pixel", "gru_1x64"), ("pixel", "g
 FORMULATION_BATCH = 256
 #: Goal of the fused formulation: at least this many times faster per training step than the plain layers.
 FORMULATION_GOAL = 1.5
-#: Batch size of the training engine's validation pass (``helpers.training``).
+#: Batch size of the training engine's validation pass (``helpers.core.training``).
 VALIDATION_BATCH = 500
 
 
@@ -76,11 +76,11 @@ def _random_batch(task: str, batch: int, steps: int, seed: int = 0):
 
 
 def _compile_like_engine(model, config: dict):
-    """Compile ``model`` as :func:`helpers.training.compile_model` does (Adam with clipping, the task's loss,
-    XLA where :func:`helpers.training.use_xla` says), with a constant learning rate (speed is the same)."""
+    """Compile ``model`` as :func:`helpers.core.training.compile_model` does (Adam with clipping, the task's loss,
+    XLA where :func:`helpers.core.training.use_xla` says), with a constant learning rate (speed is the same)."""
     import keras
 
-    from helpers.training import use_xla
+    from helpers.core.training import use_xla
 
     if config["task"] == "classify":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -96,7 +96,7 @@ def formulation_step_times(task: str, name: str, batch: int = FORMULATION_BATCH,
                            repeats: int = 5, warmup: int = 2) -> dict:
     """Seconds per training step of the plain layers and of the fused formulation of one model (same weights,
     same batch), timed alternately; ``speedup`` is plain / fused."""
-    from helpers import models as zoo
+    from helpers.core import zoo
 
     config = zoo.default_config(task, name)
     plain = _compile_like_engine(zoo.build(task, name, fused=False), config)
@@ -120,8 +120,8 @@ def bench_formulations(quick: bool, models=FORMULATION_MODELS) -> dict:
 
 
 def _shipped_config(task: str, name: str) -> tuple[dict, str]:
-    from helpers import models as zoo
-    from helpers.training import make_config
+    from helpers.core import zoo
+    from helpers.core.training import make_config
 
     try:
         return zoo.read_manifest(task, name)["config"], "shipped recipe"
@@ -134,14 +134,14 @@ def epoch_cost(task: str, name: str, config: dict | None = None, train_size: int
                warmup: int = 2) -> dict:
     """Seconds per epoch of one model as the training engine runs it, from a few timed steps.
 
-    The engine's model (:func:`helpers.training.compile_model`) at the recipe's batch size: the median time of
+    The engine's model (:func:`helpers.core.training.compile_model`) at the recipe's batch size: the median time of
     a training step times the steps of an epoch, plus the median time of a validation batch (500) times the
     validation batches. ``hours`` is what the recipe's epoch budget (``max_epochs``) costs from scratch on this
     machine, ``core_hours`` the same times its CPU count. ``train_size``, ``validation_size`` and the sequence
     ``length`` default to MNIST's (55,000, 5,000, 784 pixels).
     """
-    from helpers import data as data_lib
-    from helpers.training import compile_model
+    from helpers.core import data as data_lib
+    from helpers.core.training import compile_model
 
     source = "given recipe"
     if config is None:
@@ -169,7 +169,7 @@ def epoch_cost(task: str, name: str, config: dict | None = None, train_size: int
 
 def bench_zoo_cost(quick: bool, models=None) -> dict:
     """:func:`epoch_cost` of the 12 zoo models (``quick``: one per task and depth, fewer repetitions)."""
-    from helpers import models as zoo
+    from helpers.core import zoo
 
     if models is None:
         models = [(task, name) for task in zoo.TASKS for name in zoo.TASK_MODELS[task]]
@@ -186,7 +186,7 @@ def bench_zoo_cost(quick: bool, models=None) -> dict:
 
 
 def _model(name: str = "gru_1x128"):
-    from helpers import models as zoo
+    from helpers.core import zoo
 
     try:
         return zoo.load("pixel", name), "shipped weights"
@@ -195,7 +195,7 @@ def _model(name: str = "gru_1x128"):
 
 
 def _test_digits(n: int) -> np.ndarray:
-    from helpers.data import binarize, load_mnist
+    from helpers.core.data import binarize, load_mnist
 
     return binarize(load_mnist().test.images[:n]).reshape(n, 784)
 
@@ -207,7 +207,7 @@ def bench_sampling(quick: bool) -> dict:
     both methods are timed on ``ratio_images`` images x 10 samples x 300 px, and the ratio is theirs; the
     fast sampler is also timed alone on the full task (``full_workload_project_s``).
     """
-    from helpers.sampling import naive_sample_continuations, sample_continuations
+    from helpers.inference.sampling import naive_sample_continuations, sample_continuations
 
     model, weights = _model()
     images, samples, n = (20, 10, 300) if quick else (100, 10, 300)
@@ -231,12 +231,12 @@ def bench_sampling(quick: bool) -> dict:
 
 def bench_inpainting(quick: bool) -> dict:
     """1,000 images with a 2x2 hole: prefix-sharing batched scorer vs 16 independent full sequences."""
-    from helpers.data import binarize, load_mnist
-    from helpers.inpainting import candidate_loglik, make_missing_block_set, naive_candidate_loglik
+    from helpers.core.data import binary_test_images
+    from helpers.inference.inpainting import candidate_loglik, make_missing_block_set, naive_candidate_loglik
 
     model, weights = _model()
     n = 200 if quick else 1000
-    iset = make_missing_block_set(binarize(load_mnist().test.images), n=n, seed=0)
+    iset = make_missing_block_set(binary_test_images(), n=n, seed=0)
     fast = median_time(lambda: candidate_loglik(model, iset.masked), repeats=3)
     naive = median_time(lambda: naive_candidate_loglik(model, iset.masked), repeats=3)
     difference = float(np.abs(candidate_loglik(model, iset.masked) - naive_candidate_loglik(model, iset.masked)).max())

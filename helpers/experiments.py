@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from helpers.paths import DATA_DIR
-from helpers.workspace import RUNS_DIR, WorkspaceError, display, read_json
+from helpers.core.paths import DATA_DIR
+from helpers.core.workspace import RUNS_DIR, WorkspaceError, display, read_json
 
 #: Where the summaries are kept (tracked: notebook 02 reads them).
 EXPERIMENTS_DIR = DATA_DIR / "experiments"
@@ -28,7 +28,7 @@ EPOCHS = 30
 
 def _report_recipe(name: str) -> dict:
     """The report's own recipe for a classifier: its rate, decay and dropout, Keras' gate init, no clipping."""
-    from helpers import models as zoo
+    from helpers.core import zoo
 
     ref = zoo.default_config("classify", name)["reference_recipe"]
     return {"learning_rate": ref["learning_rate"], "decay_rate": ref["decay_rate"],
@@ -57,7 +57,7 @@ def summary_path(run_id: str, folder: Path = EXPERIMENTS_DIR) -> Path:
 
 def run_config(run_id: str, epochs: int = EPOCHS) -> dict:
     """The engine config of a run."""
-    from helpers.training import make_config
+    from helpers.core.training import make_config
 
     _, model, changes, _ = RUNS[run_id]
     changes = dict(changes)
@@ -77,7 +77,7 @@ def summarize(run_id: str, manifest: dict, source: str) -> dict:
 
 def shipped_equivalent(run_id: str, epochs: int = EPOCHS) -> dict | None:
     """The shipped manifest when it is exactly this run (same config, same budget), else None."""
-    from helpers import models as zoo
+    from helpers.core import zoo
 
     _, model, _, _ = RUNS[run_id]
     try:
@@ -91,7 +91,7 @@ def shipped_equivalent(run_id: str, epochs: int = EPOCHS) -> dict | None:
 def run(run_id: str, epochs: int = EPOCHS, splits=None, verbose: int = 1,
         stop_after_seconds: float | None = None) -> Path:
     """Train (or resume) one run and write its summary once it is finished; return the summary's path."""
-    from helpers import training
+    from helpers.core import training
 
     target = summary_path(run_id)
     if target.exists():
@@ -112,7 +112,7 @@ def run(run_id: str, epochs: int = EPOCHS, splits=None, verbose: int = 1,
 
 
 def _write(path: Path, summary: dict) -> Path:
-    from helpers.manifest import write_json_atomic
+    from helpers.core.files import write_json_atomic
 
     return write_json_atomic(path, summary)
 
@@ -147,15 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.minutes is not None and not args.minutes > 0:
         parser.error(f"--max-minutes-now must be a positive number of minutes, got {args.minutes}")
     if args.status:
-        from helpers.plots import format_table
+        from helpers.analysis.plots import format_table
 
         print(format_table(status_rows(), ["run", "experiment", "state", "val_accuracy", "test_accuracy"],
                            formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}"}))
         return 0
     import time
 
-    from helpers.data import MnistFileError, load_mnist
-    from helpers.paths import import_tensorflow_quietly
+    from helpers.core.data import MnistFileError, load_mnist
+    from helpers.core.quiet import import_tensorflow_quietly
 
     start = time.perf_counter()
     try:

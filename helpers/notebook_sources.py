@@ -22,8 +22,8 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.manifest import atomic_path
-from helpers.paths import NOTEBOOKS_DIR
+from helpers.core.files import atomic_path
+from helpers.core.paths import NOTEBOOKS_DIR
 
 SOURCES_DIR = NOTEBOOKS_DIR / "src"
 #: Where ``build`` writes unexecuted notebooks (git-ignored).

@@ -14,10 +14,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from helpers import models as zoo
-from helpers.manifest import atomic_path, check_manifest
-from helpers.paths import MODELS_DIR
-from helpers.workspace import RUNS_DIR, WorkspaceError, check_weights_file, display, read_json, resume_folder
+from helpers.core import zoo
+from helpers.core.files import atomic_path
+from helpers.core.paths import MODELS_DIR
+from helpers.core.records import check_manifest
+from helpers.core.workspace import RUNS_DIR, WorkspaceError, check_weights_file, display, read_json, resume_folder
 
 #: Largest difference allowed between the manifest's test-slice metrics and a re-evaluation.
 TOLERANCE = 1e-4
@@ -50,9 +51,9 @@ def check_run(task: str, name: str, source: Path, evaluate: bool = True) -> dict
 
 def _check_metrics(task: str, name: str, source: Path, manifest: dict) -> None:
     """Re-evaluate the fixed test slice and compare with the manifest's ``test_slice_*`` metrics."""
-    from helpers import data
-    from helpers.paths import import_tensorflow_quietly
-    from helpers.training import compile_for_evaluation, evaluate, load_task_data
+    from helpers.core import data
+    from helpers.core.quiet import import_tensorflow_quietly
+    from helpers.core.training import compile_for_evaluation, evaluate, load_task_data
 
     import_tensorflow_quietly()
     metrics = manifest["metrics"]
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replace-shipped", action="store_true",
                         help="replace a model that is already shipped (git can restore the old one)")
     args = parser.parse_args(argv)
-    from helpers.data import MnistFileError
+    from helpers.core.data import MnistFileError
 
     try:
         path = promote(args.task, args.name, args.source, replace_shipped=args.replace_shipped)

@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers.manifest import atomic_path
-from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
-from helpers.plots import FIGURES_DIR, FIGURES_ENV_VAR
+from helpers.analysis.plots import FIGURES_DIR, FIGURES_ENV_VAR
+from helpers.core.files import atomic_path
+from helpers.core.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 KERNEL_NAME = "python3"
 #: Longest time one cell may run before the notebook is declared failed (seconds; None: no limit, since

@@ -1,17 +1,7 @@
 """A static, offline HTML book of the executed notebooks: ``python -m helpers.site [--out DIR]``.
 
-The book is an ``index.html`` (the title and one line per notebook) and one page per notebook, built with
-nbconvert's ``lab`` template, and opens from disk (``file://``) without any network:
-
-- figures are the notebooks' own image outputs, embedded in the pages as ``data:`` URLs;
-- maths is typeset by MathJax 2.7, copied into ``mathjax/`` from the ``jupyter-server-mathjax`` package
-  (the copy Jupyter's own tools serve) with its STIX web fonts;
-- the template's CDN scripts (require.js, the Jupyter widgets manager, MathJax, mermaid) are left out;
-- a live widget needs a kernel, so a widget output is replaced by a short note; the image of the widget's
-  default state, which the notebook shows just above it, stays.
-
-The pages are written into a temporary folder next to ``DIR`` that then replaces ``DIR``, so a reader never
-sees a half-built book. ``DIR`` (default ``site/``, ignored by git) must be absent, empty or a previous book.
+``DIR`` (default ``site/``) gets ``index.html``, one page per notebook and a local MathJax; it opens from disk
+without any network. Details: docs/internals.md.
 """
 
 from __future__ import annotations
@@ -27,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
+from helpers.core.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 #: The folder the book is written to by default.
 DEFAULT_OUT = REPO_ROOT / "site"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from helpers import models as zoo
+from helpers.core import zoo
 
 
 def _number(convert, what: str, minimum: float, strict: bool):
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_options(args: argparse.Namespace) -> dict:
-    """The keyword arguments of :func:`helpers.training.make_config` given on the command line."""
+    """The keyword arguments of :func:`helpers.core.training.make_config` given on the command line."""
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
                "quick": args.quick}
     options.update({key: getattr(args, key) for _, key, _, _ in RECIPE_OPTIONS if getattr(args, key) is not None})
@@ -139,7 +139,7 @@ def config_options(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from helpers.workspace import QUICK_RUNS_DIR, RUNS_DIR, WorkspaceError, check_writable, refuse_shipped
+    from helpers.core.workspace import QUICK_RUNS_DIR, RUNS_DIR, WorkspaceError, check_writable, refuse_shipped
 
     if args.fresh and args.from_shipped:
         parser.error("--fresh and --from-shipped together are ambiguous: pass one of them")
@@ -150,13 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     except WorkspaceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from helpers.manifest import keras_backend
-    from helpers.paths import import_tensorflow_quietly
+    from helpers.core.machine import keras_backend
+    from helpers.core.quiet import import_tensorflow_quietly
 
     if keras_backend() == "tensorflow":  # KERAS_BACKEND=torch or jax trains without TensorFlow
         import_tensorflow_quietly()
-    from helpers.data import MnistFileError
-    from helpers.training import train
+    from helpers.core.data import MnistFileError
+    from helpers.core.training import train
 
     try:
         train(args.task, args.name, **config_options(args), out=args.out, fresh=args.fresh, extend=args.extend,

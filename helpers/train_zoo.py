@@ -4,7 +4,7 @@
     python -m helpers.train_zoo                          # train every model that is neither shipped nor finished
     python -m helpers.train_zoo --task pixel --only gru_1x128 --include-shipped --epochs 40
 
-Each model is trained by :func:`helpers.training.train` as ``python -m helpers.train`` would, so the queue is
+Each model is trained by :func:`helpers.core.training.train` as ``python -m helpers.train`` would, so the queue is
 resumable: run the same command again after an interruption. Shipped models are never touched.
 """
 
@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import models as zoo
-from helpers.paths import MODELS_DIR
-from helpers.workspace import RUNS_DIR, WorkspaceError, check_weights_file, read_json, resume_folder
+from helpers.core import zoo
+from helpers.core.paths import MODELS_DIR
+from helpers.core.workspace import RUNS_DIR, WorkspaceError, check_weights_file, read_json, resume_folder
 
 #: Training order: cheapest first, so finished models land early.
 ORDER = ("gru_1x32", "lstm_1x32", "gru_3x32", "lstm_3x32", "gru_1x64", "lstm_1x64", "gru_1x128", "lstm_1x128")
@@ -66,7 +66,7 @@ def zoo_status(models_dir=None, runs_dir=None) -> list[dict]:
 
 
 def _print_status(models_dir, runs_dir) -> None:
-    from helpers.plots import format_table
+    from helpers.analysis.plots import format_table
 
     rows = zoo_status(models_dir, runs_dir)
     print(format_table(rows, ["task", "model", "status", "epochs", "best_epoch", "val_loss", "val_accuracy", "hours",
@@ -125,9 +125,9 @@ def main(argv=None) -> int:
     if args.status:
         _print_status(args.models_dir, args.out)
         return 0
-    from helpers import training
-    from helpers.data import MnistFileError, load_mnist
-    from helpers.workspace import check_writable, display, refuse_shipped
+    from helpers.core import training
+    from helpers.core.data import MnistFileError, load_mnist
+    from helpers.core.workspace import check_writable, display, refuse_shipped
 
     try:
         refuse_shipped(args.out)
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     except (WorkspaceError, MnistFileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from helpers.paths import import_tensorflow_quietly
+    from helpers.core.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     start = time.perf_counter()

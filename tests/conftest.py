@@ -1,6 +1,7 @@
 """Fixtures shared by the tests."""
 
 import pytest
+import testkit
 
 
 @pytest.fixture
@@ -12,3 +13,9 @@ def shown(monkeypatch):
     monkeypatch.setattr(plt, "show", lambda fig=None, *a, **k: figures.append(fig))
     yield figures
     plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def tiny_splits():
+    """128 / 64 / 64 real MNIST images, for tiny training runs (:data:`testkit.TINY`)."""
+    return testkit.tiny_mnist_splits(128, 64, 64)

@@ -12,9 +12,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from helpers import bench, bench_models, data, inpainting, sampling
-from helpers.models import build
-from helpers.paths import REPO_ROOT
+from helpers import bench, bench_models
+from helpers.core import data
+from helpers.core.paths import REPO_ROOT
+from helpers.core.zoo import build
+from helpers.inference import inpainting, sampling
 
 
 def synthetic_digits(n, seed=0):
@@ -192,7 +194,7 @@ def test_formulation_step_times_tiny():
 
 def test_epoch_cost_tiny():
     """Seconds per epoch scale the timed steps by the epoch's steps (and validation batches)."""
-    from helpers.training import make_config
+    from helpers.core.training import make_config
 
     config = make_config("classify", "gru_2x8", batch_size=16, epochs=3)
     row = bench_models.epoch_cost("classify", "gru_2x8", config=config, train_size=100, validation_size=700,

@@ -37,7 +37,7 @@ import nbformat
 import pytest
 
 from helpers import site
-from helpers.paths import REPO_ROOT
+from helpers.core.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -318,7 +318,7 @@ def test_explorer_shows_a_static_view_before_running(lab, watch, name):
     lab.shutdown_kernels()
     assert any(img["width"] > 0 and img["shown"] for img in images), (
         f"{name}, cell {index}: no image output shows the explorer before the notebook runs "
-        f"(found {images}); the cell should display helpers.widgets.with_static_view(...)")
+        f"(found {images}); the cell should display helpers.analysis.widgets.with_static_view(...)")
     assert not page_watch.problems(), page_watch.problems()
 
 

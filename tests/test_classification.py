@@ -1,4 +1,4 @@
-"""Tests of helpers.classification (notebook 02): metrics, the zoo tables, curves, plots and the explorer.
+"""Tests of helpers.analysis.classification (notebook 02): metrics, the zoo tables, curves, plots and the explorer.
 
 Models are tiny (gru_1x8) with random weights; the one training run is 1 epoch on 32 images into a tmp
 folder. Nothing is written to data/.
@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import testkit
 
-from helpers import classification as clf
-from helpers import models, reference, setup, training
+from helpers.analysis import classification as clf
+from helpers.analysis import setup
+from helpers.core import reference, training
+from helpers.core import zoo as models
 
 
 def sharp_classifier(name="gru_1x8", seed=0, scale=0.8):

@@ -14,9 +14,10 @@ import time
 import numpy as np
 import pytest
 
-from helpers import data, models, training
-from helpers import manifest as manifest_lib
-from helpers.paths import REPO_ROOT
+from helpers.core import data, training
+from helpers.core import records as manifest_lib
+from helpers.core import zoo as models
+from helpers.core.paths import REPO_ROOT
 from helpers.train import build_parser, config_options
 
 CLASSIFY_HISTORY = ("loss", "val_loss", "accuracy", "val_accuracy")

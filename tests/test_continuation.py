@@ -1,4 +1,4 @@
-"""Tests of helpers.continuation (notebook 04): per-image results, table 12 rows, example choice, composing
+"""Tests of helpers.analysis.continuation (notebook 04): per-image results, table 12 rows, example choice, composing
 and drawing continuations, and the explorer. A small random-weight pixel model and synthetic digits."""
 
 import matplotlib
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from testkit import sharp_model, sigmoid, synthetic_images
 
-from helpers import continuation, plots, reference, sampling
+from helpers.analysis import continuation, plots
+from helpers.core import reference
+from helpers.inference import engine, sampling
 
 NS = (1, 4, 30)
 SAMPLES = 3
@@ -44,7 +46,7 @@ def test_continuation_results_values(results, model, cset):
     # The whole-model logits of the true images: column t - 1 predicts position t.
     logits = model.predict(cset.images[:, :-1, None], verbose=0)[..., 0].astype(np.float64)
     for n, result in results.items():
-        np.testing.assert_allclose(result["gt"], sampling.sequence_cross_entropy(model, cset.images, L, n), rtol=1e-6)
+        np.testing.assert_allclose(result["gt"], engine.sequence_cross_entropy(model, cset.images, L, n), rtol=1e-6)
         p = sigmoid(logits[:, L - 1 : L - 1 + n])
         x = cset.images[:, L : L + n]
         np.testing.assert_allclose(result["gt"], -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(1), rtol=1e-4)
@@ -77,7 +79,7 @@ def test_entropy_and_sampled_path_rows(results, model, cset):
     np.testing.assert_allclose(results[n]["entropy"], expected_entropy, rtol=1e-4)
     # The logits along the sampled paths are those the sampler used: they reproduce its cross-entropy.
     logits = continuation.sampled_path_logits(model, cset.prefix, samples)
-    np.testing.assert_allclose(-sampling.log_prob(logits, samples).mean(axis=(1, 2)), results[n]["predicted"], rtol=1e-5)
+    np.testing.assert_allclose(-engine.log_prob(logits, samples).mean(axis=(1, 2)), results[n]["predicted"], rtol=1e-5)
     assert not np.allclose(results[30]["gt_sampled_path"], results[30]["gt"])
 
 

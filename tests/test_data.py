@@ -10,8 +10,8 @@ import urllib.error
 import numpy as np
 import pytest
 
-from helpers import data
-from helpers.data import MnistFileError
+from helpers.core import data
+from helpers.core.data import MnistFileError
 
 
 @pytest.fixture(autouse=True)

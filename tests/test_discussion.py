@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from helpers import classification as clf
-from helpers import continuation, pixel, plots, reference, setup
-from helpers import inpainting_analysis as ia
+from helpers.analysis import classification as clf
+from helpers.analysis import continuation, plots, setup
+from helpers.analysis import inpainting as ia
+from helpers.analysis import pixel_prediction as pixel
+from helpers.core import reference
 
 
 def fake_manifest(task, name, status="complete", epochs=30, best=30, max_epochs=30, hours=1.0,

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from helpers import experiments, models, training
+from helpers import experiments
+from helpers.core import training
+from helpers.core import zoo as models
 
 
 def test_every_run_trains_the_same_budget_and_differs_from_the_project_recipe_only_as_stated():

@@ -9,7 +9,7 @@ import pytest
 import testkit
 from testkit import synthetic_images
 
-from helpers import inpainting, sampling
+from helpers.inference import engine, inpainting
 
 sharp_model = functools.partial(testkit.sharp_model, scale=0.6)
 
@@ -94,7 +94,7 @@ def test_past_only_fill_is_greedy_given_the_past(gru, block_set):
     observed = block_set.masked != -1
     np.testing.assert_array_equal(filled[observed], block_set.masked[observed])
     # every filled pixel is the most probable one given the (filled) pixels before it
-    logits = sampling.teacher_forcing_logits(gru, filled)
+    logits = engine.teacher_forcing_logits(gru, filled)
     holes = block_set.holes
     chosen = np.take_along_axis(filled, holes, axis=1)
     np.testing.assert_array_equal(chosen, (np.take_along_axis(logits, holes, axis=1) > 0).astype(np.float32))

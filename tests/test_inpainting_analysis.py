@@ -1,4 +1,4 @@
-"""Tests of helpers.inpainting_analysis (notebook 05): hole statistics, the evaluation of the exact fill,
+"""Tests of helpers.analysis.inpainting (notebook 05): hole statistics, the evaluation of the exact fill,
 calibration, the figures and the explorer. A small random-weight pixel model and synthetic digits."""
 
 import functools
@@ -9,8 +9,8 @@ import pytest
 import testkit
 from testkit import sharp_model, sigmoid
 
-from helpers import inpainting
-from helpers import inpainting_analysis as ia
+from helpers.analysis import inpainting as ia
+from helpers.inference import inpainting
 
 synthetic_images = functools.partial(testkit.synthetic_images, density=0.3)
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from helpers import models
-from helpers.models import ModelNotTrainedError
+from helpers.core import zoo as models
+from helpers.core.zoo import ModelNotTrainedError
 
 LOG_T = np.log(models.T_MAX - 1)  # largest chrono gate bias
 

@@ -16,7 +16,7 @@ from jupyter_server.services.contents.filemanager import FileContentsManager  # 
 from nbformat.sign import NotebookNotary
 
 from helpers import notebook_sources as ns
-from helpers.paths import NOTEBOOKS_DIR
+from helpers.core.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from helpers import notebook_sources as ns
-from helpers.paths import NOTEBOOKS_DIR
+from helpers.core.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 

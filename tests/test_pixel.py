@@ -1,4 +1,4 @@
-"""Tests of helpers.pixel (notebook 03): cross-entropies, table 11 rows, probability maps, k-step predictions
+"""Tests of helpers.analysis.pixel_prediction (notebook 03): cross-entropies, table 11 rows, probability maps, k-step predictions
 and unconditional samples. Small random-weight pixel models and synthetic binary digits; nothing is written."""
 
 import matplotlib
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from testkit import sharp_model, sigmoid, synthetic_images
 
-from helpers import data, pixel, reference
+from helpers.analysis import pixel_prediction as pixel
+from helpers.core import data, reference
 
 
 def full_model_logits(model, sequences):
@@ -180,7 +181,7 @@ def test_k_step_predictions_sampling_and_arguments(model, images):
 
 
 def test_plot_k_step_colours_the_predicted_pixels(model, images):
-    from helpers import plots
+    from helpers.analysis import plots
 
     cut = 300
     panels = pixel.k_step_predictions(model, images[:2], cut, ns=(1, 5))

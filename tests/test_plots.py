@@ -1,11 +1,11 @@
-"""Tests of helpers.plots: the printed tables, atomic figure saving, image colouring and learning-curve plots."""
+"""Tests of helpers.analysis.plots: the printed tables, atomic figure saving, image colouring and learning-curve plots."""
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from helpers import plots
+from helpers.analysis import plots
 
 
 @pytest.fixture(autouse=True)

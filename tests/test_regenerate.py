@@ -161,7 +161,7 @@ def test_every_explorer_cell_of_the_notebooks_is_tagged_widget():
 
 
 SAVE_FIGURE = ("import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
-               "from helpers.plots import save_figure\nfig = plt.figure()\nsave_figure(fig, NAME)")
+               "from helpers.analysis.plots import save_figure\nfig = plt.figure()\nsave_figure(fig, NAME)")
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Tests of where a model trained: the manifest's ``runs`` list, the Keras backend, and backend-neutral batches.
 
-Covers :mod:`helpers.manifest` (``keras_backend``, ``visible_gpus``, ``software_versions``, ``run_entry``,
-``earlier_runs``, ``describe_runs``), the run bookkeeping of :mod:`helpers.training` (``_record_run``,
+Covers :mod:`helpers.core.records` (``keras_backend``, ``visible_gpus``, ``software_versions``, ``run_entry``,
+``earlier_runs``, ``describe_runs``), the run bookkeeping of :mod:`helpers.core.training` (``_record_run``,
 ``_epoch_estimate``; other machines are simulated by monkeypatching ``hardware_description`` and
 ``keras_backend`` there), :func:`helpers.data.make_dataset` / :func:`helpers.data.ArrayBatches`, and one tiny
 training run that is resumed on the same machine and then on a simulated other one.
@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import testkit
 
-from helpers import data, training
-from helpers import manifest as manifest_lib
+from helpers.core import data, training
+from helpers.core import machine as machine_lib
+from helpers.core import records as manifest_lib
 
 TINY = {"batch_size": 32, "lr": 0.01, "verbose": 0, "jit_compile": False}
 LAPTOP = {"machine": "x86_64", "processor": "x86_64", "cpu_count": 2, "system": "Linux", "gpus": []}
@@ -32,7 +33,7 @@ def entry(first, last, seconds, cpu_count=2, gpus=(), backend="tensorflow"):
 
 @pytest.fixture
 def machine(monkeypatch):
-    """Set the machine and backend that helpers.training sees: ``machine(SERVER, "torch")``."""
+    """Set the machine and backend that helpers.core.training sees: ``machine(SERVER, "torch")``."""
     def use(hardware=LAPTOP, backend="tensorflow"):
         monkeypatch.setattr(training, "hardware_description", lambda: dict(hardware))
         monkeypatch.setattr(training, "keras_backend", lambda: backend)
@@ -42,7 +43,7 @@ def machine(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------------
-# helpers.manifest
+# helpers.core.machine and helpers.core.records
 # --------------------------------------------------------------------------------------------------
 
 
@@ -50,27 +51,27 @@ def test_keras_backend_asks_keras_once_it_is_imported(monkeypatch):
     import keras
 
     monkeypatch.setenv("KERAS_BACKEND", "jax")  # ignored: the imported Keras decides
-    assert manifest_lib.keras_backend() == keras.backend.backend() == "tensorflow"
+    assert machine_lib.keras_backend() == keras.backend.backend() == "tensorflow"
 
 
 def test_keras_backend_reads_the_environment_before_keras_is_imported(monkeypatch):
     monkeypatch.delitem(sys.modules, "keras")
     monkeypatch.setenv("KERAS_BACKEND", "torch")
-    assert manifest_lib.keras_backend() == "torch"
+    assert machine_lib.keras_backend() == "torch"
     monkeypatch.delenv("KERAS_BACKEND")
-    assert manifest_lib.keras_backend() == "tensorflow"
+    assert machine_lib.keras_backend() == "tensorflow"
     assert "keras" not in sys.modules  # it did not import Keras to find out
 
 
 def test_visible_gpus_asks_the_backend(monkeypatch):
     cuda = types.SimpleNamespace(device_count=lambda: 2, get_device_name=lambda i: f"NVIDIA H100 #{i}")
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
-    assert manifest_lib.visible_gpus("torch") == ["NVIDIA H100 #0", "NVIDIA H100 #1"]
+    assert machine_lib.visible_gpus("torch") == ["NVIDIA H100 #0", "NVIDIA H100 #1"]
 
     devices = [types.SimpleNamespace(platform="cpu", device_kind="cpu"),
                types.SimpleNamespace(platform="gpu", device_kind="NVIDIA H200")]
     monkeypatch.setitem(sys.modules, "jax", types.SimpleNamespace(devices=lambda: devices))
-    assert manifest_lib.visible_gpus("jax") == ["NVIDIA H200"]
+    assert machine_lib.visible_gpus("jax") == ["NVIDIA H200"]
 
     import tensorflow as tf
 
@@ -78,19 +79,19 @@ def test_visible_gpus_asks_the_backend(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: fake if kind == "GPU" else [])
     details = {"/physical_device:GPU:0": {"device_name": "NVIDIA A100"}, "/physical_device:GPU:1": {}}
     monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda g: details[g.name])
-    assert manifest_lib.visible_gpus("tensorflow") == ["NVIDIA A100", "/physical_device:GPU:1"]
-    monkeypatch.setattr(manifest_lib, "keras_backend", lambda: "tensorflow")
-    assert manifest_lib.visible_gpus() == ["NVIDIA A100", "/physical_device:GPU:1"]  # default: this backend
+    assert machine_lib.visible_gpus("tensorflow") == ["NVIDIA A100", "/physical_device:GPU:1"]
+    monkeypatch.setattr(machine_lib, "keras_backend", lambda: "tensorflow")
+    assert machine_lib.visible_gpus() == ["NVIDIA A100", "/physical_device:GPU:1"]  # default: this backend
 
 
 def test_visible_gpus_is_empty_when_the_backend_cannot_be_asked(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
-    assert manifest_lib.visible_gpus("torch") == []
+    assert machine_lib.visible_gpus("torch") == []
 
 
 def test_hardware_description_lists_the_backends_gpus(monkeypatch):
-    monkeypatch.setattr(manifest_lib, "visible_gpus", lambda backend=None: ["NVIDIA H200"])
-    hardware = manifest_lib.hardware_description()
+    monkeypatch.setattr(machine_lib, "visible_gpus", lambda backend=None: ["NVIDIA H200"])
+    hardware = machine_lib.hardware_description()
     assert hardware["gpus"] == ["NVIDIA H200"]
     assert {"machine", "processor", "cpu_count", "system"} <= set(hardware)
 
@@ -99,7 +100,7 @@ def test_software_versions_with_tensorflow():
     import keras
     import tensorflow as tf
 
-    versions = manifest_lib.software_versions()
+    versions = machine_lib.software_versions()
     assert versions["keras_backend"] == "tensorflow"
     assert versions["tensorflow"] == tf.__version__
     assert versions["keras"] == keras.__version__ and versions["numpy"] == np.__version__
@@ -107,9 +108,9 @@ def test_software_versions_with_tensorflow():
 
 
 def test_software_versions_with_another_backend_records_that_library(monkeypatch):
-    monkeypatch.setattr(manifest_lib, "keras_backend", lambda: "torch")
+    monkeypatch.setattr(machine_lib, "keras_backend", lambda: "torch")
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(__version__="2.9.1+cu128"))
-    versions = manifest_lib.software_versions()
+    versions = machine_lib.software_versions()
     assert versions["keras_backend"] == "torch"
     assert versions["torch"] == "2.9.1+cu128"
     assert "tensorflow" not in versions
@@ -152,7 +153,7 @@ def test_describe_runs(manifest, expected):
 
 
 # --------------------------------------------------------------------------------------------------
-# helpers.training: _record_run and _epoch_estimate
+# helpers.core.training: _record_run and _epoch_estimate
 # --------------------------------------------------------------------------------------------------
 
 
@@ -327,7 +328,7 @@ def trained(tiny_splits, tmp_path_factory):
 
 def _here(backend="tensorflow"):
     """This machine as a ``runs`` entry."""
-    return manifest_lib.run_entry(0, 0, 0.0, manifest_lib.hardware_description(), backend)
+    return manifest_lib.run_entry(0, 0, 0.0, machine_lib.hardware_description(), backend)
 
 
 def _name(run):

@@ -1,4 +1,4 @@
-"""Tests of helpers.sampling: the stepper, continuation sampling and the continuation set (small, fast)."""
+"""Tests of helpers.inference.sampling: the stepper, continuation sampling and the continuation set (small, fast)."""
 
 
 
@@ -9,7 +9,7 @@ import pytest
 import testkit
 from testkit import sigmoid
 
-from helpers import sampling
+from helpers.inference import engine, sampling
 
 sharp_model = functools.partial(testkit.sharp_model, scale=0.6)
 
@@ -32,7 +32,7 @@ def test_teacher_forcing_stepper_matches_full_model(models, key):
     model = models[key]
     seq = random_binary((6, 90), seed=4)
     full = model(seq[:, :-1, None], training=False).numpy()[..., 0]  # predicts positions 1..89
-    stepped = sampling.teacher_forcing_logits(model, seq)
+    stepped = engine.teacher_forcing_logits(model, seq)
     assert stepped.shape == seq.shape
     assert np.abs(sigmoid(stepped[:, 1:]) - sigmoid(full)).max() < 1e-5
     assert full.std() > 0.1  # the model is not trivially predicting a constant
@@ -40,15 +40,15 @@ def test_teacher_forcing_stepper_matches_full_model(models, key):
 
 def test_prefix_states_shapes_and_continuation(models):
     seq = random_binary((4, 70), seed=5)
-    gru_states = sampling.prefix_states(models["gru"], seq[:, :40])
+    gru_states = engine.prefix_states(models["gru"], seq[:, :40])
     assert [[s.shape for s in layer] for layer in gru_states] == [[(4, 32)]]
     lstm = models["lstm2"]
-    states = sampling.prefix_states(lstm, seq[:, :40])
+    states = engine.prefix_states(lstm, seq[:, :40])
     assert [[s.shape for s in layer] for layer in states] == [[(4, 8), (4, 8)], [(4, 8), (4, 8)]]
     # Continuing from the prefix state with teacher forcing gives the full sequence's logits.
-    run = sampling.stepper(lstm)
+    run = engine.stepper(lstm)
     _, logits, _, last = run.run(states, seq[:, 40:])
-    full = sampling.teacher_forcing_logits(lstm, seq)
+    full = engine.teacher_forcing_logits(lstm, seq)
     np.testing.assert_allclose(logits, full[:, 40:], atol=1e-5)
     expected_last = lstm(seq[:, :, None], training=False).numpy()[:, -1, 0]
     np.testing.assert_allclose(last, expected_last, atol=1e-5)
@@ -104,14 +104,14 @@ def test_likelihood_fields_are_consistent(models):
 def test_sequence_cross_entropy_matches_model(models):
     model = models["lstm2"]
     seq = random_binary((4, 784), seed=14)
-    ce = sampling.sequence_cross_entropy(model, seq, start=700, n=50)
+    ce = engine.sequence_cross_entropy(model, seq, start=700, n=50)
     logits = model(seq[:, :749, None], training=False).numpy()[..., 0][:, 699:749]  # predict 700..749
     p = sigmoid(logits)
     target = seq[:, 700:750]
     expected = -np.where(target > 0.5, np.log(p), np.log1p(-p)).mean(1)
     np.testing.assert_allclose(ce, expected, atol=1e-5)
     # Images (N, 28, 28) are accepted too.
-    np.testing.assert_allclose(sampling.sequence_cross_entropy(model, seq.reshape(4, 28, 28), 700, 50), ce)
+    np.testing.assert_allclose(engine.sequence_cross_entropy(model, seq.reshape(4, 28, 28), 700, 50), ce)
 
 
 def test_sampling_up_to_the_last_pixel(models):
@@ -142,11 +142,11 @@ def test_sampling_validation(models, prefix, n, kwargs, message):
 def test_sequence_cross_entropy_validation(models):
     seq = np.zeros((2, 784))
     with pytest.raises(ValueError, match="start"):
-        sampling.sequence_cross_entropy(models["gru"], seq, start=0, n=10)
+        engine.sequence_cross_entropy(models["gru"], seq, start=0, n=10)
     with pytest.raises(ValueError, match="beyond the image"):
-        sampling.sequence_cross_entropy(models["gru"], seq, start=700, n=100)
+        engine.sequence_cross_entropy(models["gru"], seq, start=700, n=100)
     with pytest.raises(ValueError, match="binary"):
-        sampling.sequence_cross_entropy(models["gru"], seq - 1, start=1, n=10)
+        engine.sequence_cross_entropy(models["gru"], seq - 1, start=1, n=10)
 
 
 def synthetic_test_images(n=300, seed=0):

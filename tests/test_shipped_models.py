@@ -9,7 +9,10 @@ architecture, or a changed data pipeline. Models not trained yet are skipped (th
 import numpy as np
 import pytest
 
-from helpers import classification, data, models, pixel, reference
+from helpers.analysis import classification
+from helpers.analysis import pixel_prediction as pixel
+from helpers.core import data, reference
+from helpers.core import zoo as models
 
 SHIPPED = [(task, name) for task in models.TASKS for name in models.TASK_MODELS[task] if models.is_trained(task, name)]
 
@@ -87,8 +90,8 @@ def test_recorded_command_reproduces_the_recorded_config(task, name):
     """The manifest's command, run today, would train with exactly the recorded recipe."""
     import shlex
 
+    from helpers.core.training import make_config
     from helpers.train import build_parser, config_options
-    from helpers.training import make_config
 
     manifest = models.read_manifest(task, name)
     args = build_parser().parse_args(shlex.split(manifest["command"])[3:])

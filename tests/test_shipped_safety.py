@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from helpers import data
-from helpers.paths import REPO_ROOT
+from helpers.core import data
+from helpers.core.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 PROTECTED = ("data/models", "figures", "notebooks")

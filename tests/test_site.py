@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from helpers import site
-from helpers.paths import NOTEBOOKS_DIR
+from helpers.core.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = site.notebook_paths()
 

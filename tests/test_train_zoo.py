@@ -4,8 +4,11 @@ import json
 
 import pytest
 
-from helpers import models, setup, train_zoo, training
-from helpers.manifest import check_manifest
+from helpers import train_zoo
+from helpers.analysis import setup
+from helpers.core import training
+from helpers.core import zoo as models
+from helpers.core.records import check_manifest
 
 
 def fake_manifest(task, name, val_losses, best_epoch, status="complete"):

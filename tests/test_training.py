@@ -1,4 +1,4 @@
-"""Unit tests of the training engine (helpers.training) and the manifest helpers (helpers.manifest).
+"""Unit tests of the training engine (helpers.core.training) and the manifest helpers (helpers.core.records).
 
 The runs are tiny: the pixel task with a GRU of 8 units on 128 training images, no XLA, 2 epochs.
 Everything is written under tmp folders, never to data/models.
@@ -9,19 +9,12 @@ import shlex
 
 import numpy as np
 import pytest
-import testkit
+from testkit import TINY
 
-from helpers import manifest as manifest_lib
-from helpers import models, reference, training
+from helpers.core import files, reference, training
+from helpers.core import records as manifest_lib
+from helpers.core import zoo as models
 from helpers.train import build_parser, config_options
-
-TINY = dict(epochs=2, batch_size=32, lr=0.01, verbose=0, jit_compile=False)
-
-
-@pytest.fixture(scope="module")
-def tiny_splits():
-    """128 / 64 / 64 real MNIST images."""
-    return testkit.tiny_mnist_splits(128, 64, 64)
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +284,7 @@ def test_in_progress_manifest_needs_no_final_metrics():
 def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
     target = tmp_path / "model.weights.h5"
     target.write_text("old")
-    with pytest.raises(RuntimeError), manifest_lib.atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError), files.atomic_path(target) as tmp:
         assert tmp.name.endswith(".weights.h5") and tmp.parent == tmp_path
         tmp.write_text("half-written")
         raise RuntimeError("killed")
@@ -300,7 +293,7 @@ def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
 
 
 def test_write_json_atomic_round_trip(tmp_path):
-    path = manifest_lib.write_json_atomic(tmp_path / "sub" / "m.json", {"a": [1, 2.5], "b": "x"})
+    path = files.write_json_atomic(tmp_path / "sub" / "m.json", {"a": [1, 2.5], "b": "x"})
     assert json.loads(path.read_text()) == {"a": [1, 2.5], "b": "x"}
     assert [p.name for p in path.parent.iterdir()] == ["m.json"]
 

@@ -1,4 +1,4 @@
-"""helpers.widgets: an image of an explorer's default state, displayed above the live widget."""
+"""helpers.analysis.widgets: an image of an explorer's default state, displayed above the live widget."""
 
 import base64
 
@@ -6,14 +6,14 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pytest
 
-from helpers import widgets as hw
+from helpers.analysis import widgets as hw
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
 def displayed(monkeypatch):
-    """What helpers.widgets passes to IPython's display (there is no kernel here)."""
+    """What helpers.analysis.widgets passes to IPython's display (there is no kernel here)."""
     calls = []
     monkeypatch.setattr(hw, "display", lambda obj, **kwargs: calls.append((obj, kwargs)))
     return calls
@@ -100,7 +100,7 @@ def test_pyplot_is_restored_even_on_error():
 
 @pytest.mark.slow
 def test_gate_explorer_gets_its_default_view(displayed):
-    from helpers import gates
+    from helpers.analysis import gates
 
     view = hw.with_static_view(gates.gate_explorer, steps=5, seed=0)
     assert isinstance(view.widget, widgets.HBox)

@@ -4,18 +4,13 @@ import json
 import shutil
 
 import pytest
-import testkit
+from testkit import TINY
 
-from helpers import models, promote, training, workspace
-from helpers.paths import MODELS_DIR, REPO_ROOT
-from helpers.workspace import WorkspaceError
-
-TINY = dict(epochs=2, batch_size=32, lr=0.01, verbose=0, jit_compile=False)
-
-
-@pytest.fixture(scope="module")
-def tiny_splits():
-    return testkit.tiny_mnist_splits(128, 64, 64)
+from helpers import promote
+from helpers.core import training, workspace
+from helpers.core import zoo as models
+from helpers.core.paths import MODELS_DIR, REPO_ROOT
+from helpers.core.workspace import WorkspaceError
 
 
 @pytest.fixture(scope="module")

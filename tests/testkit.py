@@ -2,8 +2,11 @@
 
 import numpy as np
 
-from helpers import data
-from helpers.models import build
+from helpers.core import data
+from helpers.core.zoo import build
+
+#: Training options of the tiny runs: 2 epochs of batch 32, a high learning rate, no XLA, no log.
+TINY = dict(epochs=2, batch_size=32, lr=0.01, verbose=0, jit_compile=False)
 
 
 def tiny_mnist_splits(n_train: int, n_validation: int, n_test: int) -> data.MnistSplits:

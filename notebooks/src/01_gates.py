@@ -18,14 +18,14 @@
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
-from helpers.paths import import_tensorflow_quietly
+from helpers.core.quiet import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
 
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers import gates, plots
-from helpers.widgets import with_static_view
+from helpers.analysis import gates, plots
+from helpers.analysis.widgets import with_static_view
 
 # %% [markdown]
 # ## Parameters

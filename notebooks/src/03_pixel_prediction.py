@@ -15,14 +15,14 @@
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
-from helpers.paths import import_tensorflow_quietly
+from helpers.core.quiet import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
 
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers import data, pixel, plots
-from helpers import setup
+from helpers.analysis import pixel_prediction as pixel, plots, setup
+from helpers.core import data
 
 # %% [markdown]
 # ## Parameters

@@ -14,15 +14,16 @@
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
-from helpers.paths import import_tensorflow_quietly
+from helpers.core.quiet import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
 
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers import continuation, data, pixel, plots, reference, sampling
-from helpers import setup
-from helpers.widgets import with_static_view
+from helpers.analysis import continuation, pixel_prediction as pixel, plots, setup
+from helpers.analysis.widgets import with_static_view
+from helpers.core import data, reference
+from helpers.inference import sampling
 
 # %% [markdown]
 # ## Parameters
@@ -82,7 +83,7 @@ plt.show()
 # %% [markdown]
 # ## Sampling
 #
-# The sampler (`helpers.sampling.sample_continuations`) reads each known prefix once, keeps the GRU
+# The sampler (`helpers.inference.sampling.sample_continuations`) reads each known prefix once, keeps the GRU
 # states, and then steps all `n_images` × `num_samples` continuations together: each step feeds the sampled pixel
 # x_t ~ Bernoulli(p_t) back as the next input. It is exact (the tests check it against the full model
 # pixel by pixel) and fast (see `helpers.bench`).

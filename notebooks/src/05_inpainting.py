@@ -16,16 +16,16 @@
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
-from helpers.paths import import_tensorflow_quietly
+from helpers.core.quiet import import_tensorflow_quietly
 tf = import_tensorflow_quietly()                   # TensorFlow, without its start-up log lines
 
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers import inpainting, plots, reference
-from helpers import inpainting_analysis as ia
-from helpers import setup
-from helpers.widgets import with_static_view
+from helpers.analysis import inpainting as ia, plots, setup
+from helpers.analysis.widgets import with_static_view
+from helpers.core import reference
+from helpers.inference import inpainting
 
 # %% [markdown]
 # ## Parameters

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import data as data_lib
-from helpers import reference
+from helpers.core import data as data_lib
+from helpers.core import reference
 
 PREDICTED_PIXELS = data_lib.SEQUENCE_LENGTH - 1  # 783
 
@@ -104,7 +104,7 @@ def k_step_predictions(model, images, cut: int, ns=(1, 10, 28), fill_out: bool =
     probable pixel at each step given the pixels before it, predicted ones included (``sample=False``), or
     one random draw (``sample=True``, seeded).
     """
-    from helpers.sampling import sample_continuations
+    from helpers.inference.sampling import sample_continuations
 
     sequences = data_lib.to_sequences(images)[..., 0]
     if not 1 <= cut < data_lib.SEQUENCE_LENGTH:
@@ -123,7 +123,7 @@ def k_step_predictions(model, images, cut: int, ns=(1, 10, 28), fill_out: bool =
 def plot_k_step(images, panels: dict, cut: int, title: str = "", size: float = 1.35):
     """The images, then one row per horizon of :func:`k_step_predictions` with the predicted pixels coloured
     (ink dark blue, background light blue) and the pixels not predicted grey."""
-    from helpers.plots import marked_rgb, show_rgb_grid
+    from helpers.analysis.plots import marked_rgb, show_rgb_grid
 
     images = np.asarray(images).reshape(len(images), -1)
     rgbs = [marked_rgb(image, []) for image in images]
@@ -136,7 +136,7 @@ def plot_k_step(images, panels: dict, cut: int, title: str = "", size: float = 1
 
 def unconditional_samples(model, count: int, seed: int = 0) -> np.ndarray:
     """``count`` whole images sampled from the model (x_1 = 0, the corner pixel; then x_2..x_784 drawn)."""
-    from helpers.sampling import sample_continuations
+    from helpers.inference.sampling import sample_continuations
 
     prefix = np.zeros((1, 1), np.float32)
     result = sample_continuations(model, prefix, data_lib.SEQUENCE_LENGTH - 1, num_samples=count, seed=seed)
@@ -168,7 +168,7 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
         manifests: ``{name: manifest}`` of the same models.
         missing: names of the models that are not trained yet.
     """
-    from helpers.setup import recipe_rows, training_state
+    from helpers.analysis.setup import recipe_rows, training_state
 
     lines = []
     by_name = {row["model"]: row for row in rows}
@@ -230,7 +230,7 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
 
 def signed_4(value: float) -> str:
     """``value`` with a sign and 4 decimals (never ``-0.0000``)."""
-    from helpers.plots import signed
+    from helpers.analysis.plots import signed
 
     return signed(value, 4)
 

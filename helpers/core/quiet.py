@@ -1,23 +1,6 @@
-"""Where the project keeps things, relative to the repository root."""
+"""Import TensorFlow without its start-up log lines (the package sets its C++ log level once)."""
 
 import os
-from pathlib import Path
-
-#: The repository root (the folder that holds ``helpers/``).
-REPO_ROOT = Path(__file__).resolve().parent.parent
-#: Data files: ``mnist.npz`` (downloaded, never committed) and the small derived sets.
-DATA_DIR = REPO_ROOT / "data"
-#: Shipped trained models: ``data/models/{task}/{name}.weights.h5`` and ``{name}.json``.
-MODELS_DIR = DATA_DIR / "models"
-#: Figures saved by the notebooks.
-FIGURES_DIR = REPO_ROOT / "figures"
-#: The notebooks, executed and committed with their outputs.
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-
-
-def quiet_tensorflow():
-    """Silence TensorFlow's C++ log noise; call before ``import tensorflow``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def import_tensorflow_quietly():
@@ -29,7 +12,6 @@ def import_tensorflow_quietly():
     restores it: errors raised later are shown as usual. TensorFlow's Python logger is set to show errors
     only. Returns the ``tensorflow`` module.
     """
-    quiet_tensorflow()
     import sys
 
     if "tensorflow" in sys.modules:

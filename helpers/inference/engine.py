@@ -1,51 +1,16 @@
-"""Continuation sampling with a pixel model: condition on the first pixels once, then step the cells.
-
-A pixel model (``helpers.models.build("pixel", ...)``) fed x_1..x_t outputs at step t the logit of
-p(x_{t+1} = 1 | x_1..x_t). In code, positions are 0-based indices into the 784-pixel sequence: the output
-after reading ``seq[:t]`` predicts ``seq[t]``. Nothing predicts ``seq[0]`` (the top-left corner, always 0
-in MNIST): its probability is treated as a constant and left out of every log-likelihood here, which
-therefore are log p(x_2..x_784 | x_1) restricted to the positions asked for.
-
-The fast path never re-reads the past. :class:`PixelStepper` runs the recurrent cells one pixel at a time
-with their carried state (all layers, GRU or LSTM) in one compiled ``tf.while_loop``; every row of the batch
-(images x samples) advances together:
-
->>> prefix = images[:, :484]                                   # (N, 484) binary, known pixels
->>> out = sample_continuations(model, prefix, n=300, num_samples=10, seed=0)
->>> out.samples.shape, out.cross_entropy.shape                 # (N, 10, 300), (N, 10)
->>> best = sample_continuations(model, prefix, n=300, num_samples=1, greedy=True)   # greedy (p > 0.5)
->>> gt = sequence_cross_entropy(model, images, start=484, n=300)                   # ground truth row
-
-The continuation set of the course (100 test images with their last 300 pixels hidden) is built by
-:func:`make_continuation_set` and kept in ``data/continuation_set.npz`` (:func:`load_or_make_continuation_set`).
-
-Randomness comes from a numpy ``Generator`` seeded by ``seed``: the uniforms u (N, num_samples, n) are drawn
-up front and pixel t of a sample is 1 when u_t < p_t. Identical seeds give identical samples, and
-:func:`naive_sample_continuations` (the baseline that re-runs the whole model over the whole history for
-every new pixel) draws the same uniforms, so both give the same samples.
+"""The step-by-step engine of a pixel model, shared by sampling and in-painting: :class:`PixelStepper` runs
+its cells one pixel at a time with their carried state; also prefix conditioning, teacher forcing and input
+checks. Details: docs/internals.md.
 """
 
 from __future__ import annotations
 
-import os
 import weakref
-from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
-from helpers.data import SEQUENCE_LENGTH
-from helpers.manifest import atomic_path
-from helpers.paths import DATA_DIR
+from helpers.core.data import SEQUENCE_LENGTH
 
-#: Pixels hidden at the end of every image of the continuation set (the course's choice).
-HIDDEN_PIXELS = 300
-#: Images in the continuation set.
-CONTINUATION_IMAGES = 100
-#: Default seed of the continuation set.
-CONTINUATION_SEED = 0
-#: Where :func:`load_or_make_continuation_set` keeps the continuation set.
-CONTINUATION_SET_PATH = DATA_DIR / "continuation_set.npz"
 #: Value that marks a hidden pixel in masked images.
 MISSING = -1.0
 #: Default number of rows (images x samples) run together.
@@ -98,6 +63,17 @@ def check_count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_draw(test_images_binary, n: int, name: str) -> tuple[np.ndarray, int]:
+    """The images as (N, 784) binary rows and ``n``, checked to be a count of at most N images to draw."""
+    images = as_binary_rows(test_images_binary, "test_images_binary")
+    if images.shape[1] != SEQUENCE_LENGTH:
+        raise ValueError(f"Expected images of {SEQUENCE_LENGTH} pixels, got {images.shape[1]}.")
+    n = check_count(n, name)
+    if n > len(images):
+        raise ValueError(f"{name}={n} images asked for, but only {len(images)} were given.")
+    return images, n
+
+
 def check_span(start: int, n: int, length: int = SEQUENCE_LENGTH) -> tuple[int, int]:
     """Check that positions ``start .. start + n - 1`` (0-based) lie in a sequence of ``length`` pixels.
 
@@ -140,7 +116,7 @@ class PixelStepper:
     def __init__(self, model):
         import tensorflow as tf
 
-        from helpers.models import recurrent_layers
+        from helpers.core.zoo import recurrent_layers
 
         layers = recurrent_layers(model)
         if not layers:
@@ -337,243 +313,3 @@ def sequence_cross_entropy(model, sequences, start: int, n: int, batch_size: int
     logits = teacher_forcing_logits(model, sequences[:, : start + n], batch_size)
     logp = log_prob(logits[:, start : start + n], sequences[:, start : start + n])
     return -logp.mean(axis=1)
-
-
-# --------------------------------------------------------------------------------------------------
-# Sampling continuations
-# --------------------------------------------------------------------------------------------------
-
-
-class Continuations(NamedTuple):
-    """Continuations of N prefixes, ``num_samples`` each, over ``n`` pixels.
-
-    Attributes:
-        samples: (N, S, n) float32 0/1, the sampled pixels (positions L .. L + n - 1).
-        probs: (N, S, n) float32, p(x_t = 1 | prefix and the sampled pixels before t).
-        log_likelihood: (N, S) float64, sum over the n pixels of log p(sampled pixel | its history), nats.
-        cross_entropy: (N, S) float64, ``-log_likelihood / n``: nats per pixel (the course's table 12).
-    """
-
-    samples: np.ndarray
-    probs: np.ndarray
-    log_likelihood: np.ndarray
-    cross_entropy: np.ndarray
-
-
-def _check_sampling_args(prefix, n, num_samples) -> tuple[np.ndarray, int, int]:
-    prefix = as_binary_rows(prefix, "prefix")
-    if prefix.shape[1] < 1:
-        raise ValueError("The prefix is empty: give at least the first pixel (nothing predicts it).")
-    n = check_count(n, "n (the number of pixels to sample)")
-    num_samples = check_count(num_samples, "num_samples")
-    if prefix.shape[1] + n > SEQUENCE_LENGTH:
-        raise ValueError(
-            f"Sampling {n} pixels after a prefix of {prefix.shape[1]} goes beyond the image "
-            f"({SEQUENCE_LENGTH} pixels): n may be at most {SEQUENCE_LENGTH - prefix.shape[1]}."
-        )
-    return prefix, n, num_samples
-
-
-def continuation_uniforms(n_images: int, num_samples: int, n: int, seed: int = 0) -> np.ndarray:
-    """The uniforms (N, S, n) float32 that drive sampling with ``seed`` (numpy Generator, PCG64)."""
-    return np.random.default_rng(seed).random((n_images, num_samples, n), dtype=np.float32)
-
-
-def _continuations(samples, logits, shape) -> Continuations:
-    samples = np.asarray(samples, np.float32).reshape(shape)
-    logits = np.asarray(logits, np.float32).reshape(shape)
-    loglik = log_prob(logits, samples).sum(axis=-1)
-    probs = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
-    return Continuations(samples, probs, loglik, -loglik / shape[-1])
-
-
-def sample_continuations(
-    model,
-    prefix,
-    n: int,
-    num_samples: int = 10,
-    seed: int = 0,
-    greedy: bool = False,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> Continuations:
-    """Sample ``num_samples`` continuations of ``n`` pixels after each prefix, exactly and fast.
-
-    The prefix is read once per image; its final states are repeated for the samples and all
-    N x num_samples rows are stepped together, each sampled pixel fed back (x_t ~ Bernoulli(p_t)).
-
-    Args:
-        model: a pixel model.
-        prefix: (N, L) binary known pixels (positions 0..L-1); also (N, L, 1).
-        n: pixels to sample, positions L .. L + n - 1; 1 <= n <= 784 - L.
-        num_samples: continuations per image.
-        seed: seed of the numpy Generator that draws the uniforms (:func:`continuation_uniforms`).
-        greedy: the most probable pixel-by-pixel completion instead (pixel = 1 when p > 0.5); every
-            sample is then the same (use ``num_samples=1``).
-        batch_size: rows (images x samples) stepped together at most.
-
-    Returns:
-        :class:`Continuations`.
-    """
-    prefix, n, num_samples = _check_sampling_args(prefix, n, num_samples)
-    run = stepper(model)
-    states = prefix_states(model, prefix, batch_size)
-    uniforms = None if greedy else continuation_uniforms(len(prefix), num_samples, n, seed).reshape(-1, n)
-    rows = len(prefix) * num_samples
-    repeated = [[np.repeat(s, num_samples, axis=0) for s in layer] for layer in states]
-    samples, logits = [], []
-    for part in row_batches(rows, batch_size):
-        part_states = [[s[part] for s in layer] for layer in repeated]
-        size = part.stop - part.start
-        fed, part_logits, _, _ = run.run(
-            part_states, np.zeros((size, n), np.float32), np.zeros((size, n), bool),
-            None if greedy else uniforms[part], greedy,
-        )
-        samples.append(fed)
-        logits.append(part_logits)
-    return _continuations(np.concatenate(samples), np.concatenate(logits), (len(prefix), num_samples, n))
-
-
-def naive_sample_continuations(
-    model, prefix, n: int, num_samples: int = 10, seed: int = 0, greedy: bool = False
-) -> Continuations:
-    """The slow baseline of :func:`sample_continuations`: re-run the full model over the whole history
-    (prefix + pixels sampled so far) for every new pixel. Same uniforms, hence the same samples.
-
-    For benchmarks and tests only: its cost grows as n x (L + n) instead of n.
-    """
-    prefix, n, num_samples = _check_sampling_args(prefix, n, num_samples)
-    import tensorflow as tf
-
-    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    uniforms = continuation_uniforms(len(prefix), num_samples, n, seed).reshape(-1, n)
-    history = np.repeat(prefix, num_samples, axis=0)
-    samples = np.zeros((len(history), n), np.float32)
-    logits = np.zeros((len(history), n), np.float32)
-    for t in range(n):
-        last = forward(tf.constant(history[:, :, None]))[:, -1, 0].numpy()
-        p = (1.0 / (1.0 + np.exp(-last.astype(np.float64)))).astype(np.float32)
-        x = (p > 0.5) if greedy else (uniforms[:, t] < p)
-        samples[:, t], logits[:, t] = x, last
-        history = np.concatenate([history, samples[:, t : t + 1]], axis=1)
-    return _continuations(samples, logits, (len(prefix), num_samples, n))
-
-
-# --------------------------------------------------------------------------------------------------
-# The continuation set
-# --------------------------------------------------------------------------------------------------
-
-
-class ContinuationSet(NamedTuple):
-    """Test images with their last ``hidden`` pixels hidden.
-
-    Attributes:
-        indices: (N,) int64 indices into the 10k MNIST test set.
-        images: (N, 784) float32 0/1, the binarized originals (ground truth).
-        masked: (N, 784) float32, the images with the hidden pixels set to -1.
-        prefix_len: number of known pixels (784 - hidden); ``masked[:, :prefix_len]`` is the prefix.
-        seed: seed the indices were drawn with.
-    """
-
-    indices: np.ndarray
-    images: np.ndarray
-    masked: np.ndarray
-    prefix_len: int
-    seed: int
-
-    @property
-    def prefix(self) -> np.ndarray:
-        """The known pixels (N, prefix_len)."""
-        return self.images[:, : self.prefix_len]
-
-    @property
-    def hidden(self) -> int:
-        return SEQUENCE_LENGTH - self.prefix_len
-
-
-def make_continuation_set(
-    test_images_binary, n_images: int = CONTINUATION_IMAGES, hidden: int = HIDDEN_PIXELS, seed: int = CONTINUATION_SEED
-) -> ContinuationSet:
-    """Draw ``n_images`` images (without replacement, fixed ``seed``) and hide their last ``hidden`` pixels.
-
-    Args:
-        test_images_binary: the binarized test set, (N, 28, 28) or (N, 784), e.g.
-            ``binarize(load_mnist().test.images)``.
-        n_images: images to draw (<= N).
-        hidden: pixels hidden at the end, 1..783.
-        seed: numpy Generator seed; the same seed gives the same set.
-    """
-    images = as_binary_rows(test_images_binary, "test_images_binary")
-    if images.shape[1] != SEQUENCE_LENGTH:
-        raise ValueError(f"Expected images of {SEQUENCE_LENGTH} pixels, got {images.shape[1]}.")
-    n_images = check_count(n_images, "n_images")
-    if n_images > len(images):
-        raise ValueError(f"n_images={n_images} but only {len(images)} images were given.")
-    hidden = check_count(hidden, "hidden")
-    if hidden > SEQUENCE_LENGTH - 1:
-        raise ValueError(f"hidden must be in 1..{SEQUENCE_LENGTH - 1} (keep at least the first pixel), got {hidden}.")
-    indices = np.sort(np.random.default_rng(seed).choice(len(images), size=n_images, replace=False)).astype(np.int64)
-    chosen = images[indices]
-    masked = chosen.copy()
-    masked[:, SEQUENCE_LENGTH - hidden :] = MISSING
-    return ContinuationSet(indices, chosen, masked, SEQUENCE_LENGTH - hidden, int(seed))
-
-
-def save_continuation_set(cset: ContinuationSet, path: str | os.PathLike = CONTINUATION_SET_PATH) -> Path:
-    """Write ``cset`` to ``path`` (.npz, compressed) atomically; ``masked`` is rebuilt on load."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"The continuation set is an .npz file; got {path}.")
-    with atomic_path(path) as tmp:
-        np.savez_compressed(
-            tmp,
-            indices=np.asarray(cset.indices, np.int64),
-            images=np.asarray(cset.images, np.uint8),
-            prefix_len=np.int64(cset.prefix_len),
-            seed=np.int64(cset.seed),
-        )
-    return path
-
-
-def load_continuation_set(path: str | os.PathLike = CONTINUATION_SET_PATH) -> ContinuationSet:
-    """Read a set written by :func:`save_continuation_set`."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"No continuation set at {path}; build it with load_or_make_continuation_set() "
-            "(or make_continuation_set + save_continuation_set)."
-        )
-    with np.load(path, allow_pickle=False) as f:
-        images = f["images"].astype(np.float32)
-        prefix_len = int(f["prefix_len"])
-        masked = images.copy()
-        masked[:, prefix_len:] = MISSING
-        return ContinuationSet(f["indices"].astype(np.int64), images, masked, prefix_len, int(f["seed"]))
-
-
-def load_or_make_continuation_set(
-    path: str | os.PathLike = CONTINUATION_SET_PATH,
-    n_images: int = CONTINUATION_IMAGES,
-    hidden: int = HIDDEN_PIXELS,
-    seed: int = CONTINUATION_SEED,
-    test_images_binary=None,
-) -> ContinuationSet:
-    """Load the continuation set from ``path``, or make it from the MNIST test set and save it there.
-
-    A file made with other arguments is an error (delete it to rebuild).
-    """
-    path = Path(path)
-    if path.exists():
-        cset = load_continuation_set(path)
-        if (len(cset.indices), cset.hidden, cset.seed) != (n_images, hidden, seed):
-            raise ValueError(
-                f"{path} holds {len(cset.indices)} images with {cset.hidden} hidden pixels (seed {cset.seed}), "
-                f"not the {n_images} / {hidden} / seed {seed} asked for. Delete it to rebuild, or pass another path."
-            )
-        return cset
-    if test_images_binary is None:
-        from helpers.data import binarize, load_mnist
-
-        test_images_binary = binarize(load_mnist().test.images)
-    cset = make_continuation_set(test_images_binary, n_images, hidden, seed)
-    save_continuation_set(cset, path)
-    return cset

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.manifest import atomic_path
-from helpers.paths import FIGURES_DIR
+from helpers.core.files import atomic_path
+from helpers.core.paths import FIGURES_DIR
 
 #: One colour per model size, the same in every figure (the report used green/red/orange/blue).
 SIZE_COLOURS = {"1x32": "tab:green", "1x64": "tab:red", "1x128": "tab:orange", "3x32": "tab:blue"}
@@ -165,24 +165,29 @@ def binary_image_rgb(image, hidden=None) -> np.ndarray:
 
 def show_image_grid(images, titles=None, cols: int = 10, size: float = 1.2, hidden=None, suptitle: str = ""):
     """A grid of binary images (values 0/1, or -1 for hidden pixels shown grey)."""
-    import matplotlib.pyplot as plt
-
     images = np.asarray(images)
-    n = len(images)
-    cols = min(cols, n)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + (0.3 if suptitle else 0)),
-                             squeeze=False)
+    fig, axes = image_axes(len(images), cols, size, suptitle, title_room=0.3)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        if i < n:
+        if i < len(images):
             ax.imshow(binary_image_rgb(images[i], None if hidden is None else hidden[i]), interpolation="nearest")
             if titles is not None:
                 ax.set_title(titles[i], fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def image_axes(n: int, cols: int, size: float, suptitle: str = "", title_room: float = 0.35):
+    """A figure and a (rows, cols) grid of axes for ``n`` images, ``cols`` at most a row, ``size`` inches each."""
+    import matplotlib.pyplot as plt
+
+    cols = min(cols, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + (title_room if suptitle else 0)),
+                             squeeze=False)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig, axes
 
 
 #: Colours of pixels a model filled in or predicted (ink, background), the same in notebooks 03-05.
@@ -228,16 +233,10 @@ def show_rgb_grid(images, titles=None, cols: int = 10, size: float = 1.2, suptit
 
     ``row_labels`` (one per grid row) label the rows on the left; ``titles`` label each image.
     """
-    import matplotlib.pyplot as plt
-
     images = np.asarray(images)
-    n = len(images)
-    cols = min(cols, n)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + (0.35 if suptitle else 0)),
-                             squeeze=False)
+    fig, axes = image_axes(len(images), cols, size, suptitle)
     for i, ax in enumerate(axes.flat):
-        if i >= n:
+        if i >= len(images):
             ax.axis("off")
             continue
         ax.imshow(images[i], interpolation="nearest")
@@ -254,8 +253,6 @@ def show_rgb_grid(images, titles=None, cols: int = 10, size: float = 1.2, suptit
             ax.set_title(titles[i], fontsize=8)
     for row, label in enumerate(row_labels or []):
         axes[row, 0].set_ylabel(label, fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
 

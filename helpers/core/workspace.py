@@ -12,7 +12,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from helpers.paths import MODELS_DIR, REPO_ROOT
+from helpers.core.paths import MODELS_DIR, REPO_ROOT
 
 #: Default output folder of ``python -m helpers.train`` and ``helpers.train_zoo``.
 RUNS_DIR = REPO_ROOT / "runs"

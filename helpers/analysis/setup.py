@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import models as zoo
-from helpers.manifest import still_improving
-from helpers.paths import REPO_ROOT
-from helpers.training import shipped_recipe
+from helpers.core import zoo
+from helpers.core.paths import REPO_ROOT
+from helpers.core.records import still_improving
+from helpers.core.training import shipped_recipe
 
 #: Where full retraining writes its models (git-ignored).
 RETRAINED_MODELS_DIR = REPO_ROOT / "runs" / "retrained-models"
@@ -29,7 +29,7 @@ def retrain_models(task: str, names, epochs: int | None = None, quick: bool = Fa
     ``quick=True``: a smoke run on tiny subsets, from scratch every time, into ``runs/quick-models/``.
     Otherwise: full training into ``runs/retrained-models/``, resuming any earlier, interrupted retraining.
     """
-    from helpers import training
+    from helpers.core import training
 
     models_dir = QUICK_MODELS_DIR if quick else RETRAINED_MODELS_DIR
     for name in names:
@@ -100,7 +100,7 @@ def recipe_rows(manifests: dict) -> list[dict]:
 
 def short_hardware(manifest: dict) -> str:
     """Where a model trained, short enough for a table: ``"CPU"`` or ``"CPU 1-45, H200 46-60"``."""
-    from helpers.manifest import earlier_runs
+    from helpers.core.records import earlier_runs
 
     runs = manifest.get("runs") or earlier_runs(manifest, manifest.get("epochs_run", 0), manifest.get("train_seconds", 0))
     def machine(run):

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import data as data_lib
-from helpers import models as zoo
-from helpers import reference
-from helpers.manifest import still_improving
+from helpers.core import data as data_lib
+from helpers.core import reference, zoo
+from helpers.core.records import still_improving
 
 
 def predict_logits(model, images, batch_size: int = 500) -> np.ndarray:
@@ -280,7 +279,7 @@ def plot_accuracy_by_pixels(curves: dict, title: str = "Accuracy after reading t
     """Accuracy against the number of pixels read, one curve per model; row boundaries marked."""
     import matplotlib.pyplot as plt
 
-    from helpers.plots import SIZE_COLOURS
+    from helpers.analysis.plots import SIZE_COLOURS
 
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for name, curve in curves.items():
@@ -304,7 +303,7 @@ def plot_prediction_evolution(image, probs: np.ndarray, t: int, label: int | Non
     """One digit read up to pixel ``t`` (unread pixels grey) and the class probabilities over time."""
     import matplotlib.pyplot as plt
 
-    from helpers.plots import binary_image_rgb
+    from helpers.analysis.plots import binary_image_rgb
 
     binary = data_lib.binarize(image).reshape(784).copy()
     hidden = np.arange(784) >= t

@@ -1,27 +1,7 @@
-"""The resumable training engine behind ``python -m helpers.train``.
+"""The resumable training engine behind ``python -m helpers.train``: one zoo model per call.
 
-One call trains one zoo model and leaves, in ``runs/{task}/`` (or ``{out}/{task}/``; never in the shipped
-``data/models/``, which only ``python -m helpers.promote`` changes):
-
-- ``{name}.weights.h5``: the weights of the best epoch (lowest validation loss) so far;
-- ``{name}.json``: the manifest (config, exact command, per-epoch history, metrics, time, hardware);
-- ``resume/{name}/``: a small checkpoint of the last completed epoch (weights, Adam state, history).
-
-After every epoch the checkpoint is written to a fresh folder and only then made current, by an atomic
-rename of ``state.json``: killing the process at any moment (``kill -9`` included) and running the same
-command again continues from the last completed epoch, with the same history, the same data order and the
-same dropout masks as an uninterrupted run. Training is seeded: per epoch, the shuffling order and the
-dropout seed are functions of ``(seed, epoch)`` only.
-
-The recipe (see :func:`helpers.models.default_config`): Adam with gradient-norm clipping, an exponential
-staircase decay of the learning rate every ``decay_every`` epochs, output dropout, early stopping on the
-validation loss that restores the best weights, XLA compilation. Several visible GPUs: the model is built
-under ``tf.distribute.MirroredStrategy``.
-
-Any Keras backend trains: TensorFlow by default, or ``KERAS_BACKEND=torch`` (cuDNN GRU/LSTM kernels on an
-NVIDIA GPU without TensorFlow) and ``KERAS_BACKEND=jax``. Checkpoints and weights files are the same on every
-backend, so a run started on one machine can resume on another; the manifest's ``runs`` list records
-which epochs ran where.
+Writes the best weights, a manifest and a resume checkpoint under ``runs/{task}/``; killed at any moment and
+run again, it continues exactly where it stopped. Details: docs/internals.md.
 """
 
 from __future__ import annotations
@@ -36,24 +16,25 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import data as data_lib
-from helpers import models as zoo
-from helpers.config import TrainConfig
-from helpers.manifest import (
+from helpers.core import data as data_lib
+from helpers.core import zoo
+from helpers.core.config import TrainConfig
+from helpers.core.files import atomic_path, write_json_atomic
+from helpers.core.machine import (
+    hardware_description,
+    keras_backend,
+    software_versions,
+    utc_now,
+)
+from helpers.core.paths import MODELS_DIR
+from helpers.core.records import (
     HISTORY_KEYS,
-    atomic_path,
     check_manifest,
     completion_note,
     earlier_runs,
-    hardware_description,
-    keras_backend,
     run_entry,
-    software_versions,
-    utc_now,
-    write_json_atomic,
 )
-from helpers.paths import MODELS_DIR
-from helpers.workspace import (
+from helpers.core.workspace import (
     QUICK_RUNS_DIR,
     RUNS_DIR,
     WorkspaceError,
@@ -575,7 +556,7 @@ def _finish(model, run: _Run, progress: _Progress, arrays: dict, verbose: int) -
 
 def _restart_advice(folder: Path) -> str:
     """How to get past a damaged checkpoint folder (never a command that touches the shipped models)."""
-    from helpers.workspace import is_shipped
+    from helpers.core.workspace import is_shipped
 
     if is_shipped(folder):
         return f"restore it with `git checkout -- {display(folder)}`"

@@ -1,27 +1,15 @@
 """Continuing partially hidden digits (notebook 04): the report's table 12, its annex, and a widget.
 
-Two quantities per image and horizon n, both mean cross-entropies in nats per pixel over the n continued
-pixels (0-based positions L .. L+n-1, with L = 784 - 300 known pixels):
-
-- **predicted**: for a continuation sampled from the model, -1/n sum_t log p(x~_t | x_<L, x~_L..x~_{t-1}),
-  averaged over the samples (the model's surprise at its own samples: an entropy estimate);
-- **GT**: -1/n sum_t log p(x_t | x_<t) for the true pixels (teacher forcing: how well the model predicts
-  the real continuation).
-
-Two more per image, from the same sampled paths x~:
-
-- **entropy**: -1/n sum_t H(p_t), H(p) = -p log p - (1 - p) log(1 - p), p_t = p(x_t = 1 | x_<L, x~_L..x~_{t-1}),
-  averaged over the samples: the same expectation as "predicted" without the noise of the sampled pixel
-  at each step (exact at n = 1, where p_L does not depend on the samples);
-- **GT along the sampled path**: -1/n sum_t log p(x_t | x_<L, x~_L..x~_{t-1}), the *true* pixels scored with
-  the probabilities computed along a *sampled* continuation (a hypothesis for the report's GT row).
+Per image and horizon n: the "predicted" and "GT" cross-entropies of the report, plus the entropy and the GT
+along the sampled path. Definitions: docs/internals.md.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from helpers.sampling import log_prob, prefix_states, sample_continuations, sequence_cross_entropy, stepper
+from helpers.inference.engine import log_prob, prefix_states, sequence_cross_entropy, stepper
+from helpers.inference.sampling import sample_continuations
 
 DEFAULT_NS = (1, 10, 28, 300)
 
@@ -29,7 +17,7 @@ DEFAULT_NS = (1, 10, 28, 300)
 def sampled_path_logits(model, prefix, samples: np.ndarray, states=None) -> np.ndarray:
     """Logits (N, S, n) of p(x_t = 1 | prefix, sampled x~_L..x~_{t-1}) along each sampled path (N, S, n).
 
-    ``states``: the per-layer states after each prefix (:func:`helpers.sampling.prefix_states`), if known.
+    ``states``: the per-layer states after each prefix (:func:`helpers.inference.sampling.prefix_states`), if known.
     """
     count, num_samples, n = samples.shape
     states = prefix_states(model, prefix) if states is None else states
@@ -48,7 +36,7 @@ def continuation_results(model, cset, ns=DEFAULT_NS, num_samples: int = 10, seed
     """Samples and per-image cross-entropies for each horizon n.
 
     Returns ``{n: {"samples": (N, S, n), "predicted": (N,), "entropy": (N,), "gt": (N,),
-    "gt_sampled_path": (N,), "most_probable": (N, n)}}`` (see the module's docstring).
+    "gt_sampled_path": (N,), "most_probable": (N, n)}}`` (defined in docs/internals.md).
     """
     results = {}
     states = prefix_states(model, cset.prefix)
@@ -137,7 +125,8 @@ def plot_per_image(all_results: dict, n: int, reference_table: dict | None = Non
     per model (the report's annex figures 1-4, as a scatter: the images are unrelated, so no line joins them).
 
     Where the results hold ``gt_sampled_path`` (and it differs from GT, as it does beyond n = 1), those
-    values are drawn too (against the same predicted values); with ``reference_table`` (the report's table 12) its mean (GT, predicted) point is marked.
+    values are drawn too (against the same predicted values); with ``reference_table`` (the report's table 12)
+    its mean (GT, predicted) point is marked.
     """
     import matplotlib.pyplot as plt
 
@@ -166,7 +155,7 @@ def plot_per_image(all_results: dict, n: int, reference_table: dict | None = Non
 
 def example_panels(cset, index: int, result: dict, n: int, n_samples: int = 5) -> tuple[list, list]:
     """RGB panels (original, masked, samples, greedy) of one image with the continued pixels coloured, and titles."""
-    from helpers.plots import marked_rgb
+    from helpers.analysis.plots import marked_rgb
 
     span = np.arange(cset.prefix_len, cset.prefix_len + n)
     n_samples = min(n_samples, result["samples"].shape[1])
@@ -180,7 +169,7 @@ def example_panels(cset, index: int, result: dict, n: int, n_samples: int = 5) -
 def plot_example(cset, index: int, result: dict, n: int, title: str = "", n_samples: int = 5, zoom: bool = True):
     """Original, masked, ``n_samples`` sampled continuations and the greedy one (each pixel 1 when p > 0.5),
     for one image; the n continued pixels coloured (ink dark blue, background light blue), zoomed on them."""
-    from helpers.plots import show_rgb_grid, span_window
+    from helpers.analysis.plots import show_rgb_grid, span_window
 
     panels, titles = example_panels(cset, index, result, n, n_samples)
     window = span_window(cset.prefix_len, n) if zoom else None
@@ -190,7 +179,7 @@ def plot_example(cset, index: int, result: dict, n: int, title: str = "", n_samp
 def plot_example_models(cset, index: int, all_results: dict, n: int, title: str = "", n_samples: int = 5,
                         zoom: bool = True):
     """:func:`plot_example` for every model at once: one row per model, the same image (the report's annex)."""
-    from helpers.plots import show_rgb_grid, span_window
+    from helpers.analysis.plots import show_rgb_grid, span_window
 
     panels, titles = [], []
     for row, results in enumerate(all_results.values()):
@@ -246,7 +235,7 @@ def gap_statistics(all_results: dict) -> dict:
 
 def gap_rows(stats: dict) -> list[dict]:
     """:func:`gap_statistics` as table rows, each cell ``"mean ± standard error"``."""
-    from helpers.plots import signed
+    from helpers.analysis.plots import signed
 
     return [{"model": name, **{f"n={n}": f"{signed(mean)} ± {error:.3f}" for n, (mean, error) in by_n.items()}}
             for name, by_n in stats.items()]
@@ -263,7 +252,7 @@ def table12_consistency_rows(all_results: dict, whole_image_nats: dict, referenc
     Args:
         all_results: :func:`continuation_results` per model.
         whole_image_nats: ``{model: mean negative log-likelihood per image (nats)}`` of the same images.
-        reference_continuation, reference_pixel: the report's tables 12 and 11 (``helpers.reference``).
+        reference_continuation, reference_pixel: the report's tables 12 and 11 (``helpers.core.reference``).
         n: the horizon to check (must be a horizon of the results and of the reference).
         test_set_nats: optionally ``{model: mean nats per image over the whole test set}`` (our table 11
             value times 783), to show whether the continuation images are typical test images.
@@ -299,7 +288,7 @@ def discussion(stats: dict, consistency: list[dict], n_images: int,
     With ``reference_continuation`` (the report's table 12), a last line gives the range of the report's GT to
     predicted ratio at each horizon.
     """
-    from helpers.plots import noise_verdict, signed
+    from helpers.analysis.plots import noise_verdict, signed
 
     lines = []
     significant = [f"{name} n={n} ({signed(mean)} ± {error:.3f})" for name, by_n in stats.items()

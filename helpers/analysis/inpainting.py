@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import inpainting
-from helpers.data import SEQUENCE_LENGTH
+from helpers.core.data import SEQUENCE_LENGTH
+from helpers.inference import inpainting
 
 #: Tolerance of the per-image check "most probable fill has no higher cross-entropy than the truth":
 #: the scorer and the teacher-forced recomputation run different float32 kernels, which agree to ~1e-7.
@@ -118,8 +118,8 @@ def calibration_verdict(rows: list[dict], z: float = 2.0) -> list[str]:
 
 def calibration_noise_line(rows: list[dict], z: float = 2.0) -> str:
     """How many :func:`calibration` bins lie beyond ``z`` standard errors, against what chance gives a
-    calibrated posterior (:func:`helpers.plots.noise_verdict`), in one sentence."""
-    from helpers.plots import noise_verdict
+    calibrated posterior (:func:`helpers.analysis.plots.noise_verdict`), in one sentence."""
+    from helpers.analysis.plots import noise_verdict
 
     deviations = [abs(r["accuracy"] - r["confidence"]) / np.sqrt(r["confidence"] * (1 - r["confidence"]) / r["holes"])
                   for r in rows if 0 < r["confidence"] < 1]
@@ -164,7 +164,7 @@ def posterior_table_rows(rows: list[dict], reference_inpainting: dict | None = N
     """:func:`posterior_sample_row` rows ready to print: differences as ``"mean ± standard error"`` (nats per
     image) and, where ``reference_inpainting`` (the report's table 13) has the set's kind, the report's own
     in-painted minus GT difference."""
-    from helpers.plots import signed
+    from helpers.analysis.plots import signed
 
     kinds = {"1 pixel": "pixel", "2x2 block": "block"}
     printed = []
@@ -182,7 +182,7 @@ def posterior_table_rows(rows: list[dict], reference_inpainting: dict | None = N
 def posterior_sample_discussion(rows: list[dict], reference_inpainting: dict | None = None, z: float = 2.0) -> list[str]:
     """Whether sampled fills (:func:`posterior_sample_row`) reproduce the report's in-painted minus GT
     difference, per set, in words (nats per image; "within noise" = within ``z`` standard errors)."""
-    from helpers.plots import signed
+    from helpers.analysis.plots import signed
 
     kinds = {"1 pixel": "pixel", "2x2 block": "block"}
     lines = []
@@ -255,7 +255,7 @@ def plot_calibration(results: dict, title: str = "Calibration of the posterior")
 
 def hole_rgb(image, holes, hidden: bool = False) -> np.ndarray:
     """RGB image with the hole marked: grey when ``hidden``, else filled ink blue and filled background light blue."""
-    from helpers.plots import PREDICTED_BACKGROUND, PREDICTED_INK, binary_image_rgb
+    from helpers.analysis.plots import PREDICTED_BACKGROUND, PREDICTED_INK, binary_image_rgb
 
     image = np.asarray(image, dtype=np.float32).reshape(SEQUENCE_LENGTH).copy()
     rgb = binary_image_rgb(np.clip(image, 0, 1)).reshape(SEQUENCE_LENGTH, 3)

@@ -1,0 +1,1 @@
+"""Pixel-model inference: one step-by-step engine behind exact sampling and exact in-painting."""
