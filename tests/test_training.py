@@ -312,3 +312,15 @@ def test_refresh_notes_rewrites_only_the_notes_of_finished_real_models(tmp_path)
     assert json.loads((folder / "gru_1x64.json").read_text())["notes"] == "old wording"
     assert json.loads((folder / "lstm_1x32.json").read_text())["notes"] == "old wording"
     assert manifest_lib.refresh_notes(tmp_path) == []  # already current
+
+
+def test_refresh_notes_command_errors_are_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        manifest_lib.main(["--refresh-notes", str(tmp_path / "absent")])
+    assert "no manifests (TASK/NAME.json)" in capsys.readouterr().err
+    (tmp_path / "classify").mkdir()
+    (tmp_path / "classify" / "gru_1x32.json").write_text("{ truncated")
+    with pytest.raises(SystemExit):
+        manifest_lib.main(["--refresh-notes", str(tmp_path)])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "gru_1x32.json is not valid JSON" in error and "git checkout" in error

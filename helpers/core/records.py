@@ -119,7 +119,11 @@ def refresh_notes(models_dir: str | os.PathLike) -> list[Path]:
     """
     rewritten = []
     for path in sorted(Path(models_dir).glob("*/*.json")):
-        manifest = json.loads(path.read_text())
+        try:
+            manifest = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON ({error.msg}, line {error.lineno}); "
+                             f"restore it with git checkout -- {path}") from None
         if not isinstance(manifest, dict) or manifest.get("status") != "complete":
             continue
         if manifest.get("config", {}).get("quick"):
@@ -139,6 +143,15 @@ def main(argv=None) -> int:
     parser.add_argument("--refresh-notes", metavar="MODELS_DIR", required=True,
                         help="folder holding classify/ and pixel/ (e.g. data/models)")
     args = parser.parse_args(argv)
-    for changed in refresh_notes(args.refresh_notes):
-        print(f"rewrote the notes of {changed}")
+    if not sorted(Path(args.refresh_notes).glob("*/*.json")):
+        parser.error(f"--refresh-notes: no manifests (TASK/NAME.json) under {args.refresh_notes}; "
+                     "pass the folder that holds classify/ and pixel/, e.g. data/models.")
+    try:
+        changed = refresh_notes(args.refresh_notes)
+    except ValueError as error:
+        parser.error(f"--refresh-notes: {error}")
+    for path in changed:
+        print(f"rewrote the notes of {path}")
+    if not changed:
+        print(f"the notes under {args.refresh_notes} are already current")
     return 0

@@ -171,17 +171,7 @@ def build(task: str, name: str, fused: bool | None = None, **overrides) -> keras
     x = inputs
     rnn = []
     for i in range(layers):
-        last = i == layers - 1
-        return_sequences = task == "pixel" or not last
-        kwargs = dict(return_sequences=return_sequences, name=f"rnn_{i}", seed=seed + i)
-        init = dict(
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 100 + 2 * i),
-            recurrent_initializer=keras.initializers.Orthogonal(seed=seed * 100 + 2 * i + 1),
-        )
-        if cell == "lstm":
-            layer = keras.layers.LSTM(units, **init, **kwargs)
-        else:
-            layer = keras.layers.GRU(units, reset_after=bool(config["reset_after"]), **init, **kwargs)
+        layer = _recurrent_layer(config, i, return_sequences=task == "pixel" or i < layers - 1)
         x = layer(x)
         rnn.append(layer)
         if config["gate_bias_init"] == "chrono":
@@ -189,16 +179,10 @@ def build(task: str, name: str, fused: bool | None = None, **overrides) -> keras
             bias.assign(_chrono_bias(cell, units, bool(config.get("reset_after", True)), rng, bias.numpy()))
     dropout = keras.layers.Dropout(float(config["dropout"]), seed=seed, name="dropout")
     x = dropout(x)
-    dense_init = lambda k: keras.initializers.GlorotUniform(seed=seed * 100 + 50 + k)  # noqa: E731
-    head = []
-    if task == "classify":
-        head.append(keras.layers.Dense(HIDDEN_DENSE, activation="relu", name="dense_100",
-                                       kernel_initializer=dense_init(0)))
-        x = head[-1](x)
-        head.append(keras.layers.Dense(N_CLASSES, name="logits", kernel_initializer=dense_init(1)))
-    else:
-        head.append(keras.layers.Dense(1, name="logits", kernel_initializer=dense_init(1)))
-    outputs = head[-1](x)
+    head = _head(task, seed)
+    for layer in head:
+        x = layer(x)
+    outputs = x
     if fused:
         model = _fused_model(task, inputs, rnn, dropout, head, name=f"{task}_{name}")
     else:
@@ -206,6 +190,32 @@ def build(task: str, name: str, fused: bool | None = None, **overrides) -> keras
     model.zoo_config = {k: config[k] for k in ("task", "name", *ARCHITECTURE_KEYS, "seed")}
     model.zoo_fused = bool(fused)
     return model
+
+
+def _recurrent_layer(config: dict, i: int, return_sequences: bool):
+    """Recurrent layer ``rnn_{i}`` of a zoo model, its initialisers seeded from the model's seed."""
+    import keras
+
+    seed, units = int(config["seed"]), int(config["units"])
+    kwargs = dict(return_sequences=return_sequences, name=f"rnn_{i}", seed=seed + i,
+                  kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 100 + 2 * i),
+                  recurrent_initializer=keras.initializers.Orthogonal(seed=seed * 100 + 2 * i + 1))
+    if config["cell"] == "lstm":
+        return keras.layers.LSTM(units, **kwargs)
+    return keras.layers.GRU(units, reset_after=bool(config["reset_after"]), **kwargs)
+
+
+def _head(task: str, seed: int) -> list:
+    """The dense read-out after the dropout: ``dense_100`` (ReLU) and ``logits`` (classify), or ``logits``."""
+    import keras
+
+    def dense(units, name, k, **kwargs):
+        return keras.layers.Dense(units, name=name, kernel_initializer=keras.initializers.GlorotUniform(
+            seed=seed * 100 + 50 + k), **kwargs)
+
+    if task == "classify":
+        return [dense(HIDDEN_DENSE, "dense_100", 0, activation="relu"), dense(N_CLASSES, "logits", 1)]
+    return [dense(1, "logits", 1)]
 
 
 # --------------------------------------------------------------------------------------------------
