@@ -168,11 +168,26 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
         manifests: ``{name: manifest}`` of the same models.
         missing: names of the models that are not trained yet.
     """
-    from helpers.analysis.setup import recipe_rows, training_state
+    from helpers.analysis.setup import recipe_rows
+
+    lines = _report_lines(rows, manifests, missing)
+    lines += _capacity_lines({row["model"]: row for row in rows}, {r["model"]: r for r in recipe_rows(manifests)},
+                             manifests)
+    if rows:
+        best = min(rows, key=lambda r: r["test_loss"])
+        bits = best["test_loss"] * PREDICTED_PIXELS / np.log(2.0)
+        lines.append(f"The best test cross-entropy, {best['model']}'s, is {bits:.0f} bits per image: "
+                     f"{bits / data_lib.SEQUENCE_LENGTH:.1%} of the {data_lib.SEQUENCE_LENGTH} bits of the raw "
+                     f"binary pixels.")
+        lines.extend(generalisation_lines(rows))
+    return lines
+
+
+def _report_lines(rows: list[dict], manifests: dict, missing) -> list[str]:
+    """How many models are trained, and each one against the report's test cross-entropy."""
+    from helpers.analysis.setup import training_state
 
     lines = []
-    by_name = {row["model"]: row for row in rows}
-    recipes = {r["model"]: r for r in recipe_rows(manifests)}
     compared = [r for r in rows if r.get("ref_test_loss") is not None]
     delta = {r["model"]: r["test_loss"] - r["ref_test_loss"] for r in compared}
     level = [r["model"] for r in compared if _within_noise(delta[r["model"]], r.get("test_se"))]
@@ -194,6 +209,12 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
                      f"{row['ref_test_loss']:.4f} ({per_image}{errors}); {training_state(manifests[row['model']])}.")
     if missing:
         lines.append(f"Not trained yet, so not compared: {', '.join(missing)}.")
+    return lines
+
+
+def _capacity_lines(by_name: dict, recipes: dict, manifests: dict) -> list[str]:
+    """Each larger GRU against a smaller one: the gain with its paired error, the cost, and recipe confounds."""
+    lines = []
     for small, large in (("gru_1x32", "gru_1x64"), ("gru_1x64", "gru_1x128"), ("gru_1x32", "gru_3x32")):
         if small in by_name and large in by_name:
             gain = by_name[small]["test_loss"] - by_name[large]["test_loss"]
@@ -218,13 +239,6 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
                 head = (f"{large} against {small}: {verdict} by {abs(gain):.4f} nats/pixel "
                         f"({abs(gain) * PREDICTED_PIXELS:.1f} nats per image{errors}) {cost}")
             lines.append(head + (f" ({'; '.join(notes)})." if notes else "."))
-    if rows:
-        best = min(rows, key=lambda r: r["test_loss"])
-        bits = best["test_loss"] * PREDICTED_PIXELS / np.log(2.0)
-        lines.append(f"The best test cross-entropy, {best['model']}'s, is {bits:.0f} bits per image: "
-                     f"{bits / data_lib.SEQUENCE_LENGTH:.1%} of the {data_lib.SEQUENCE_LENGTH} bits of the raw "
-                     f"binary pixels.")
-        lines.extend(generalisation_lines(rows))
     return lines
 
 
