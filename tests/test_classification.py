@@ -288,7 +288,7 @@ def test_claim_verdicts():
 
 def _summary(run, model, experiment, accuracy):
     return {"run": run, "model": model, "experiment": experiment, "tests": "x", "best_epoch": 30,
-            "metrics": {"val_accuracy": accuracy, "test_accuracy": accuracy}}
+            "metrics": {"val_accuracy": accuracy, "test_accuracy": accuracy}, "history": {"val_loss": [1.0] * 30}}
 
 
 def test_experiment_findings_and_seed_spread():
@@ -301,6 +301,15 @@ def test_experiment_findings_and_seed_spread():
     assert "Keras' gate biases instead of chrono: 70.00%, -16.00 pp" in text and "lower" in text
     assert clf.experiment_findings({}) == ["No experiment has finished yet."]
     assert len(clf.experiment_rows(summaries)) == 3
+
+
+def test_report_recipe_runs_are_judged_against_the_reports_own_number():
+    published = reference.CLASSIFY["lstm_1x32"]["test_accuracy"]
+    near = {"lstm_1x32-report": _summary("lstm_1x32-report", "lstm_1x32", "report recipe", published + 0.001)}
+    far = {"lstm_1x32-report": _summary("lstm_1x32-report", "lstm_1x32", "report recipe", published - 0.2)}
+    assert "within noise" in clf.experiment_findings(near)[0]
+    line = clf.experiment_findings(far)[0]
+    assert f"against the report's published {published:.2%}, -20.00 pp; lower" in line and "30 epochs here" in line
 
 
 def test_pixels_to_reach():

@@ -181,8 +181,25 @@ def experiment_findings(summaries: dict) -> list[str]:
         lines.append(f"{run_id.split('-')[0]} with {label}: {other['metrics']['test_accuracy']:.2%}, "
                      f"{diff:+.2f} pp against the project recipe (seed 0); {verdict(diff, noise, 'higher', 'lower')} "
                      f"(2 SE = {2 * noise:.2f} pp{' incl. seed spread' if spread else ''}).")
+    lines += _report_recipe_lines(summaries)
     if base is None:
         lines.append("No experiment has finished yet.")
+    return lines
+
+
+def _report_recipe_lines(summaries: dict) -> list[str]:
+    """Each report-recipe run against the report's own published accuracy: does its recipe reproduce it here?"""
+    lines = []
+    for model in ("lstm_1x32", "gru_1x32"):
+        run, published = summaries.get(f"{model}-report"), reference.CLASSIFY.get(model, {}).get("test_accuracy")
+        if run is None or published is None:
+            continue
+        ours = run["metrics"]["test_accuracy"]
+        diff = (ours - published) * 100
+        se = float(np.hypot(binomial_se(ours, 10_000), binomial_se(published, 10_000))) * 100
+        lines.append(f"{model} with the report's recipe ({len(run['history']['val_loss'])} epochs here): {ours:.2%} "
+                     f"against the report's published {published:.2%}, {diff:+.2f} pp; "
+                     f"{verdict(diff, se, 'higher', 'lower')} (2 SE = {2 * se:.2f} pp).")
     return lines
 
 
