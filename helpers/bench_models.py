@@ -1,15 +1,5 @@
-"""Benchmarks of the models themselves (see helpers.bench, which runs them and prints the tables).
-
-- :func:`bench_formulations`: one training step of the plain Keras layers against the fused formulation
-  (:func:`helpers.models.use_fused`) of the same model, timed alternately in one process.
-- :func:`bench_zoo_cost`: seconds per epoch of each zoo model at its shipped recipe (the training engine's
-  own model and batch size), and what the recipe's epoch budget costs from scratch on this machine.
-- :func:`bench_sampling`, :func:`bench_inpainting`: the sampler and the in-painting scorer against their
-  naive baselines, on ``gru_1x128`` (shipped weights when present, else random ones: speed does not depend
-  on them) and binarized MNIST test digits, as in the notebooks.
-
-This module does not import :mod:`helpers.bench`; :func:`median_time` lives here and ``helpers.bench``
-re-exports it.
+"""Benchmarks of the models themselves, run by ``python -m helpers.bench``: plain against fused formulation,
+the zoo's cost per epoch, and the sampler and in-painting scorer against their naive baselines.
 """
 
 from __future__ import annotations

@@ -18,7 +18,15 @@ from helpers.core import zoo
 from helpers.core.files import atomic_path
 from helpers.core.paths import MODELS_DIR
 from helpers.core.records import check_manifest
-from helpers.core.workspace import RUNS_DIR, WorkspaceError, check_weights_file, display, read_json, resume_folder
+from helpers.core.workspace import (
+    RUNS_DIR,
+    WorkspaceError,
+    check_weights_file,
+    display,
+    read_json,
+    resume_folder,
+    resume_state,
+)
 
 #: Largest difference allowed between the manifest's test-slice metrics and a re-evaluation.
 TOLERANCE = 1e-4
@@ -41,9 +49,9 @@ def check_run(task: str, name: str, source: Path, evaluate: bool = True) -> dict
         raise WorkspaceError(f"{display(manifest_path)} is not finished ({manifest['epochs_run']} of "
                              f"{manifest['config']['max_epochs']} epochs): finish it with `{manifest['command']}`.")
     check_weights_file(weights)
-    resume_state = resume_folder(task, name, source) / "state.json"
-    if not resume_state.exists():
-        raise WorkspaceError(f"{display(resume_state)} is missing: a shipped model keeps its last checkpoint.")
+    state_file = resume_state(task, name, source)
+    if not state_file.exists():
+        raise WorkspaceError(f"{display(state_file)} is missing: a shipped model keeps its last checkpoint.")
     if evaluate:
         _check_metrics(task, name, source, manifest)
     return manifest

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from helpers.core import zoo
 from helpers.core.paths import MODELS_DIR
-from helpers.core.workspace import RUNS_DIR, WorkspaceError, check_weights_file, read_json, resume_folder
+from helpers.core.workspace import RUNS_DIR, WorkspaceError, check_weights_file, read_json, resume_state
 
 #: Training order: cheapest first, so finished models land early.
 ORDER = ("gru_1x32", "lstm_1x32", "gru_3x32", "lstm_3x32", "gru_1x64", "lstm_1x64", "gru_1x128", "lstm_1x128")
@@ -26,10 +26,10 @@ ORDER = ("gru_1x32", "lstm_1x32", "gru_3x32", "lstm_3x32", "gru_1x64", "lstm_1x6
 def model_state(task: str, name: str, folder: str | Path) -> dict:
     """Status of one model in a models folder, its files checked: complete, in_progress, damaged, ..."""
     weights, manifest_path = zoo.model_paths(task, name, folder)
-    resume_state = resume_folder(task, name, folder) / "state.json"
+    state_file = resume_state(task, name, folder)
     row = {"status": "not started", "epochs": 0, "best_epoch": None, "val_loss": None, "hours": 0.0}
     if not manifest_path.exists():
-        if resume_state.exists():
+        if state_file.exists():
             row["status"] = "checkpoint only"
         elif weights.exists():
             row["status"] = "damaged: manifest missing"

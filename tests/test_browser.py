@@ -181,7 +181,6 @@ class Lab:
             "RNN_MNIST_FIGURES_DIR": str(self.root / "figures"),       # plots.save_figure writes there
             "JUPYTER_CONFIG_DIR": str(self.work / "config"),           # none of the user's Jupyter settings
             "JUPYTER_RUNTIME_DIR": str(self.work / "runtime"),
-            "TF_CPP_MIN_LOG_LEVEL": "3",
         })
         command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                    f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",

@@ -19,14 +19,11 @@ from helpers.core import zoo as models
 
 def sharp_classifier(name="gru_1x8", seed=0, scale=0.8):
     """A random classifier with large weights, so that predictions differ between images and over time."""
-    model = models.build("classify", name, gate_bias_init="default")
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
-    return model
+    return testkit.sharp_model(name, seed, scale, task="classify")
 
 
 @pytest.fixture(scope="module")
-def tiny_splits():
+def small_splits():
     """32 / 16 / 16 real MNIST images (grey levels in [0, 1])."""
     return testkit.tiny_mnist_splits(32, 16, 16)
 
@@ -37,10 +34,10 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_splits, tmp_path_factory):
+def trained(small_splits, tmp_path_factory):
     """A real (tiny) training run: its folder and manifest."""
     out = tmp_path_factory.mktemp("models")
-    manifest = training.train("classify", "gru_1x8", quick=True, epochs=1, out=out, verbose=0, splits=tiny_splits,
+    manifest = training.train("classify", "gru_1x8", quick=True, epochs=1, out=out, verbose=0, splits=small_splits,
                               batch_size=32, jit_compile=False)
     return out, manifest
 
@@ -112,16 +109,16 @@ def test_pixels_needed_on_a_synthetic_curve():
 # --------------------------------------------------------------------------------------------------
 
 
-def test_predict_logits_binarizes_and_reads_sequences(model, tiny_splits):
-    images = tiny_splits.test.images[:4]
+def test_predict_logits_binarizes_and_reads_sequences(model, small_splits):
+    images = small_splits.test.images[:4]
     logits = clf.predict_logits(model, images)
     assert logits.shape == (4, 10)
     sequences = (images > 0.1).astype(np.float32).reshape(4, 784, 1)  # the course's rule, by hand
     np.testing.assert_allclose(logits, model.predict(sequences, verbose=0), atol=1e-5)
 
 
-def test_accuracy_by_pixels_read_ends_at_the_models_accuracy(model, tiny_splits):
-    images, labels = tiny_splits.test.images, tiny_splits.test.labels
+def test_accuracy_by_pixels_read_ends_at_the_models_accuracy(model, small_splits):
+    images, labels = small_splits.test.images, small_splits.test.labels
     probs = clf.stepwise_probabilities(model, images)
     assert probs.shape == (len(images), 784, 10)
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
@@ -153,19 +150,19 @@ def test_load_zoo_loads_trained_models(trained):
     assert "python -m helpers.train classify gru_1x16" in missing["gru_1x16"]
 
 
-def test_evaluate_zoo_rows(model, tiny_splits):
+def test_evaluate_zoo_rows(model, small_splits):
     # The same network under a reference name and a name without reference values.
-    rows = clf.evaluate_zoo({"gru_1x32": model, "gru_1x8": model}, tiny_splits, train_subset=20, test_subset=12)
+    rows = clf.evaluate_zoo({"gru_1x32": model, "gru_1x8": model}, small_splits, train_subset=20, test_subset=12)
     assert [r["model"] for r in rows] == ["gru_1x32", "gru_1x8"]
     keys = {"model", "test_loss", "train_loss", "test_accuracy", "train_accuracy", "ref_test_loss",
             "ref_train_loss", "ref_test_accuracy", "ref_train_accuracy", "delta_test_accuracy", "delta_test_points",
             "test_logits", "test_se", "verdict"}
     assert all(set(r) == keys for r in rows)
-    test_x = (tiny_splits.test.images[:12] > 0.1).astype(np.float32).reshape(12, 784, 1)
-    train_x = (tiny_splits.train.images[:20] > 0.1).astype(np.float32).reshape(20, 784, 1)
+    test_x = (small_splits.test.images[:12] > 0.1).astype(np.float32).reshape(12, 784, 1)
+    train_x = (small_splits.train.images[:20] > 0.1).astype(np.float32).reshape(20, 784, 1)
     test_pred = model.predict(test_x, verbose=0).astype(np.float64)
     train_pred = model.predict(train_x, verbose=0).astype(np.float64)
-    test_labels, train_labels = tiny_splits.test.labels[:12], tiny_splits.train.labels[:20]
+    test_labels, train_labels = small_splits.test.labels[:12], small_splits.train.labels[:20]
     for row in rows:
         assert row["test_logits"].shape == (12, 10)
         np.testing.assert_allclose(row["test_logits"], test_pred, atol=1e-5)
@@ -219,7 +216,7 @@ def test_recipe_rows_reset_before_and_gpus():
 # --------------------------------------------------------------------------------------------------
 
 
-def test_plots_return_figures(tiny_splits):
+def test_plots_return_figures(small_splits):
     matrix = clf.confusion_matrix(np.array([0, 1, 1, 7]), np.array([0, 1, 7, 7]))
     fig = clf.plot_confusion(matrix, title="t")
     assert isinstance(fig, matplotlib.figure.Figure)
@@ -228,7 +225,7 @@ def test_plots_return_figures(tiny_splits):
     assert isinstance(fig, matplotlib.figure.Figure)
     assert len(fig.axes[0].get_lines()) >= 2
     probs = np.full((784, 10), 0.1)
-    fig = clf.plot_prediction_evolution(tiny_splits.test.images[0], probs, 300, label=7)
+    fig = clf.plot_prediction_evolution(small_splits.test.images[0], probs, 300, label=7)
     assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
     assert "300 pixels read" in fig.axes[0].get_title()
     import matplotlib.pyplot as plt
@@ -236,10 +233,10 @@ def test_plots_return_figures(tiny_splits):
     plt.close("all")
 
 
-def test_prediction_explorer_builds_and_draws(model, tiny_splits, shown):
+def test_prediction_explorer_builds_and_draws(model, small_splits, shown):
     import ipywidgets
 
-    widget = clf.prediction_explorer({"gru_1x8": model}, tiny_splits.test.images[:3], tiny_splits.test.labels[:3])
+    widget = clf.prediction_explorer({"gru_1x8": model}, small_splits.test.images[:3], small_splits.test.labels[:3])
     assert isinstance(widget, ipywidgets.interactive)
     descriptions = [getattr(w, "description", None) for w in widget.children]
     assert {"model", "test image", "pixels read"} <= set(descriptions)

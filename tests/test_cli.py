@@ -26,7 +26,7 @@ CLASSIFY_METRICS = ("train_loss", "val_loss", "test_loss", "train_accuracy", "va
 
 def cli(*args, timeout=300):
     """Run `python -m helpers.train ARGS` from the repository root; return the CompletedProcess."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ)
     return subprocess.run([sys.executable, "-m", "helpers.train", *map(str, args)], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -158,7 +158,7 @@ def test_kill_9_then_rerun_resumes_to_a_consistent_result(tmp_path, quick_run):
     """Kill the process as soon as epoch 1 is checkpointed; the same command finishes the run."""
     args = ["classify", "gru_1x32", "--quick", "--epochs", "3", "--out", str(tmp_path)]
     state_path = tmp_path / "classify" / "resume" / "gru_1x32" / "state.json"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ)
     with open(tmp_path / "first-run.log", "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "helpers.train", *args], cwd=REPO_ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)

@@ -39,8 +39,7 @@ def repo(tmp_path_factory):
 
 
 def run(repo, *args, timeout=600):
-    env = dict(os.environ, PYTHONPATH=str(repo), MNIST_NPZ=str(data.find_mnist_file(download=False)),
-               TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, PYTHONPATH=str(repo), MNIST_NPZ=str(data.find_mnist_file(download=False)))
     return subprocess.run([sys.executable, *args], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=timeout)
 

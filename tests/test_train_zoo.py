@@ -1,4 +1,4 @@
-"""Tests of helpers.train_zoo (the zoo's status table and queue) and helpers.retrain, in tmp folders only."""
+"""Tests of helpers.train_zoo (the zoo's status table and queue) and helpers.analysis.setup.retrain_models, in tmp folders only."""
 
 import json
 

@@ -20,9 +20,9 @@ def tiny_mnist_splits(n_train: int, n_validation: int, n_test: int) -> data.Mnis
                             test=data.Split(x_test, y_test))
 
 
-def sharp_model(name: str = "gru_1x8", seed: int = 0, scale: float = 0.8, **overrides):
-    """A random pixel model with large weights (a fresh model predicts ~0.5 everywhere, which hides bugs)."""
-    model = build("pixel", name, gate_bias_init="default", **overrides)
+def sharp_model(name: str = "gru_1x8", seed: int = 0, scale: float = 0.8, task: str = "pixel", **overrides):
+    """A random model with large weights (a fresh model predicts the same everywhere, which hides bugs)."""
+    model = build(task, name, gate_bias_init="default", **overrides)
     rng = np.random.default_rng(seed)
     model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
     return model

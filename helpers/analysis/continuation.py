@@ -241,6 +241,17 @@ def gap_rows(stats: dict) -> list[dict]:
             for name, by_n in stats.items()]
 
 
+def whole_image_nats(models: dict, images, manifests: dict) -> tuple[dict, dict]:
+    """Per model, the mean nats per image of ``images`` and (from its manifest) of the average test image."""
+    from helpers.analysis.pixel_prediction import PREDICTED_PIXELS, per_image_cross_entropy
+
+    whole = {name: float(per_image_cross_entropy(model, images).mean()) * PREDICTED_PIXELS
+             for name, model in models.items()}
+    test_set = {name: m["metrics"]["test_loss"] * PREDICTED_PIXELS for name, m in manifests.items()
+                if "test_loss" in m.get("metrics", {})}
+    return whole, test_set
+
+
 def table12_consistency_rows(all_results: dict, whole_image_nats: dict, reference_continuation: dict,
                              reference_pixel: dict, n: int = 300, test_set_nats: dict | None = None) -> list[dict]:
     """Is a GT value of table 12 compatible with the same model's table 11? Nats per image, ours and the report's.

@@ -1,15 +1,5 @@
-"""An image of an explorer's default state, shown above the live widget.
-
-A live ipywidgets explorer needs a running kernel: in a notebook that is opened but not run (on GitHub, in
-the static book of ``python -m helpers.site``, in JupyterLab before "Run All"), it shows nothing useful.
-:func:`with_static_view` builds an explorer and returns an object that the notebook displays as two
-outputs: an ordinary PNG image of the explorer's first drawing (which every viewer shows), then the widget
-itself (which comes alive when the cell runs)::
-
-    with_static_view(gates.gate_explorer, steps=30, seed=seed)
-
-The image is the figure that the explorer draws while it is built (its default state), recorded as it is
-created with pyplot: the explorer is built, and draws, once.
+"""An image of an explorer's default state above the live widget, so a notebook opened but not run (GitHub,
+the static book, JupyterLab before "Run All") still shows it: ``with_static_view(gates.gate_explorer, steps=30)``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The training config: one typed record of every hyper-parameter of a run, validated once, here.
 
 Manifests store it as a plain dict (:meth:`TrainConfig.as_dict`); the zoo's defaults come from
-:func:`helpers.models.default_config`.
+:func:`helpers.core.zoo.default_config`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from helpers.core.records import (
 )
 from helpers.core.workspace import (
     QUICK_RUNS_DIR,
+    RESUME_STATE,
     RUNS_DIR,
     WorkspaceError,
     check_writable,
@@ -238,7 +239,7 @@ class ResumeState:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.path = folder / "state.json"
+        self.path = folder / RESUME_STATE
 
     def read(self) -> dict | None:
         if not self.path.exists():
@@ -377,13 +378,13 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
         from_shipped: start from the shipped model's last checkpoint (copied into ``out``) and continue it up to
             ``epochs``: how a shipped model is extended on purpose.
         verbose: 0 silent, 1 one line per epoch, 2 Keras progress bar too (default: 2 in a terminal, else 1).
-        splits: pre-loaded MNIST (default: :func:`helpers.data.load_mnist`).
+        splits: pre-loaded MNIST (default: :func:`helpers.core.data.load_mnist`).
         stop_after_epochs: stop (resumably) after this many epochs in *this call*; for tests and time-boxed runs.
         stop_after_seconds: a time box for *this call*: stop (resumably) before an epoch that would not end
             within it, judged by the duration of the previous epoch (or, right after a resume, the mean epoch
             time of the last run, if it ran on the same kind of machine). The first epoch of a fresh model, or
             of a run resumed on another machine or backend, always runs.
-        **overrides: any other key of :func:`helpers.models.default_config` (``dropout``, ``decay_rate``, ...).
+        **overrides: any other key of :func:`helpers.core.zoo.default_config` (``dropout``, ``decay_rate``, ...).
     """
     call_start = time.perf_counter()
     if verbose is None:
@@ -567,15 +568,15 @@ def _copy_shipped_run(task: str, name: str, weights_path: Path, manifest_path: P
     """Seed a run folder with the shipped model's files and last checkpoint (``--from-shipped``)."""
     shipped_weights, shipped_manifest = zoo.model_paths(task, name, MODELS_DIR)
     shipped_resume = resume_folder(task, name, MODELS_DIR)
-    if not (shipped_manifest.exists() and (shipped_resume / "state.json").exists()):
+    if not (shipped_manifest.exists() and (shipped_resume / RESUME_STATE).exists()):
         raise WorkspaceError(f"--from-shipped: no shipped checkpoint of {task}/{name} in "
                              f"{display(shipped_resume)}; restore it with `git checkout -- {display(shipped_resume)}`.")
-    if manifest_path.exists() or (run_resume / "state.json").exists():
+    if manifest_path.exists() or (run_resume / RESUME_STATE).exists():
         raise WorkspaceError(
             f"--from-shipped: {display(manifest_path.parent)} already holds a run of {name}. Continue it with the "
             f"same command without --from-shipped, or add --fresh to replace it with the shipped model's.")
     read_json(shipped_manifest, "manifest")  # a clean error for a damaged shipped file
-    read_json(shipped_resume / "state.json", "resume state")
+    read_json(shipped_resume / RESUME_STATE, "resume state")
     tmp = run_resume.parent / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(shipped_resume, tmp)

@@ -22,10 +22,19 @@ QUICK_RUNS_DIR = RUNS_DIR / "quick"
 MIN_FREE_BYTES = 200 * 2**20
 
 
+#: The file in a checkpoint folder that names its current checkpoint (``epoch-NNNN/``).
+RESUME_STATE = "state.json"
+
+
 def resume_folder(task: str, name: str, models_dir: str | os.PathLike) -> Path:
-    """A model's checkpoint folder: ``{models_dir}/{task}/resume/{name}/`` (``state.json`` and ``epoch-NNNN/``)."""
+    """A model's checkpoint folder: ``{models_dir}/{task}/resume/{name}/`` (:data:`RESUME_STATE`, ``epoch-NNNN/``)."""
     folder = Path(models_dir)
     return (folder if folder.name == task else folder / task) / "resume" / name
+
+
+def resume_state(task: str, name: str, models_dir: str | os.PathLike) -> Path:
+    """The file that names a model's current checkpoint: ``resume_folder(...) / RESUME_STATE``."""
+    return resume_folder(task, name, models_dir) / RESUME_STATE
 
 
 class WorkspaceError(ValueError):

@@ -20,7 +20,7 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import continuation, pixel_prediction as pixel, plots, setup
+from helpers.analysis import continuation, plots, setup
 from helpers.analysis.widgets import with_static_view
 from helpers.core import data, reference
 from helpers.inference import sampling
@@ -142,8 +142,7 @@ print(plots.format_table(continuation.estimator_rows(results), ["model", "estima
 # images, beside the report's table 12 against its own table 11 (nats per image):
 
 # %%
-whole = {name: float(pixel.per_image_cross_entropy(model, cset.images).mean()) * pixel.PREDICTED_PIXELS for name, model in loaded.items()}
-test_set = {name: m["metrics"]["test_loss"] * pixel.PREDICTED_PIXELS for name, m in manifests.items() if "test_loss" in m.get("metrics", {})}
+whole, test_set = continuation.whole_image_nats(loaded, cset.images, manifests)
 consistency = continuation.table12_consistency_rows(results, whole, reference.CONTINUATION, reference.PIXEL, n=max(ns), test_set_nats=test_set)
 print(plots.format_table(consistency, ["model", "ours_last", "ours_whole", "ours_test_whole", "ref_last", "ref_whole"],
                          ["model", "ours: hidden px", "ours: whole image", "ours: avg test image", "report: hidden px", "report: avg test image"],
