@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-minutes-now", type=_positive_float, dest="stop_after_minutes",
                         help="time box for this run: stop (resumably) before an epoch that would not end within "
                              "this many minutes")
-    recipe = parser.add_argument_group("recipe", "training recipe (default: the model's config, default_config in helpers/core/zoo.py)")
+    recipe = parser.add_argument_group("recipe", "training recipe (default: the model's config, default_config in helpers/core/config.py)")
     for flag, key, kind, text in RECIPE_OPTIONS:
         if key == "gate_bias_init":
             recipe.add_argument(flag, dest=key, choices=("chrono", "default"), help=text)

@@ -384,7 +384,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
             within it, judged by the duration of the previous epoch (or, right after a resume, the mean epoch
             time of the last run, if it ran on the same kind of machine). The first epoch of a fresh model, or
             of a run resumed on another machine or backend, always runs.
-        **overrides: any other key of :func:`helpers.core.zoo.default_config` (``dropout``, ``decay_rate``, ...).
+        **overrides: any other key of :func:`helpers.core.config.default_config` (``dropout``, ``decay_rate``, ...).
     """
     call_start = time.perf_counter()
     if verbose is None:

@@ -7,113 +7,35 @@ Details (tasks, fused formulation, GRU conventions, why the default recipe): doc
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from helpers.core.config import CELLS, TASKS, TrainConfig, check_task  # noqa: F401 (part of this module's API)
+from helpers.core.config import (  # noqa: F401 (the names and default recipes are part of this module's API too)
+    ARCHITECTURE_KEYS,
+    CELLS,
+    REFERENCE_RECIPES,
+    TASK_MODELS,
+    TASKS,
+    ZOO,
+    TrainConfig,
+    check_task,
+    default_config,
+    parse_name,
+)
 from helpers.core.paths import MODELS_DIR
 
 if TYPE_CHECKING:
     import keras
 
-ZOO = ("lstm_1x32", "lstm_1x64", "lstm_1x128", "lstm_3x32", "gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32")
-#: Models the course trained for each task (any zoo name can be built for either task).
-TASK_MODELS = {"classify": ZOO, "pixel": ("gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32")}
 N_CLASSES = 10
 HIDDEN_DENSE = 100
 #: Sequence length the gate-bias ("chrono") initialisation is tuned for.
 T_MAX = 784
 
-_NAME_RE = re.compile(r"^(lstm|gru)_(\d+)x(\d+)$")
-
-# Reference recipes (initial lr, decay rate, decay every k epochs, output dropout), from the 2017 report.
-REFERENCE_RECIPES = {
-    "classify": {
-        "lstm_1x32": (1e-3, 0.87, 10, 0.25),
-        "lstm_1x64": (3e-3, 0.9, 10, 0.25),
-        "lstm_1x128": (7.5e-4, 0.9, 10, 0.25),
-        "lstm_3x32": (2e-3, 0.9, 7, 0.25),
-        "gru_1x32": (5e-3, 0.87, 10, 0.25),
-        "gru_1x64": (5e-3, 0.9, 10, 0.5),
-        "gru_1x128": (1e-3, 0.9, 10, 0.25),
-        "gru_3x32": (5e-3, 0.9, 7, 0.5),
-    },
-    "pixel": {name: (1e-2, 0.9, 5, 0.25) for name in ZOO},
-}
-
-
 class ModelNotTrainedError(FileNotFoundError):
     """The weights of a zoo model are not on disk yet."""
-
-
-def parse_name(name: str) -> tuple[str, int, int]:
-    """``"gru_3x32"`` -> ``("gru", 3, 32)``; a clear ValueError for anything else."""
-    match = _NAME_RE.match(str(name))
-    if not match or int(match.group(2)) < 1 or int(match.group(3)) < 1:
-        raise ValueError(
-            f"Unknown model name {name!r}. Names look like 'gru_1x32' (cell_LAYERSxUNITS); the zoo is: "
-            + ", ".join(ZOO)
-            + "."
-        )
-    return match.group(1), int(match.group(2)), int(match.group(3))
-
-
-def default_config(task: str, name: str) -> dict:
-    """Every hyper-parameter of a zoo model: architecture and training recipe.
-
-    The recipe keeps the report's structure (Adam, exponential staircase decay, output dropout, early
-    stopping) with the changes that made training converge in far fewer epochs on a CPU: gate biases
-    initialised for long memory ("chrono": update/forget gates open for ~U(1, 783) steps), gradient
-    clipping, larger batches, a faster decay (slower for the GRU classifiers), and XLA compilation (one-layer
-    classifiers). ``reference_recipe`` records the report's own values for comparison. The measurements behind
-    these choices: docs/internals.md, 'Why the default recipe is what it is'.
-    """
-    check_task(task)
-    cell, layers, units = parse_name(name)
-    ref_lr, ref_decay, ref_every, ref_dropout = REFERENCE_RECIPES[task].get(name, (1e-3, 0.9, 10, 0.25))
-    small = units <= 64
-    gru_classifier = task == "classify" and cell == "gru"
-    if task == "classify":
-        # learning rates measured: see docs/internals.md, 'Why the default recipe'
-        lr = 3e-3 if small or cell == "lstm" else 1e-3
-        dropout = ref_dropout
-    else:
-        lr = 5e-3 if small else 2e-3
-        dropout = 0.25
-    return {
-        "task": task,
-        "name": name,
-        "cell": cell,
-        "layers": layers,
-        "units": units,
-        "reset_after": True,
-        "dropout": dropout,
-        # chrono beats Keras' zero gate biases: see docs/internals.md, 'Why the default recipe'
-        "gate_bias_init": "chrono",
-        "learning_rate": lr,
-        # staircase decay, slower for the GRU classifiers: see docs/internals.md, 'Why the default recipe'
-        "decay_rate": 0.9 if gru_classifier else 0.8,
-        "decay_every": 5 if gru_classifier else 3,
-        "clipnorm": 1.0,
-        "batch_size": 256,
-        "max_epochs": 100,
-        "patience": 8,
-        # one-layer classifiers only (the others are fused): see docs/internals.md, 'Why the default recipe'
-        "jit_compile": task == "classify" and layers == 1,
-        "seed": 0,
-        "reference_recipe": {
-            "learning_rate": ref_lr,
-            "decay_rate": ref_decay,
-            "decay_every": ref_every,
-            "dropout": ref_dropout,
-        },
-    }
-
-
-ARCHITECTURE_KEYS = ("cell", "layers", "units", "reset_after", "dropout", "gate_bias_init")
 
 
 def _chrono_bias(cell: str, units: int, reset_after: bool, rng: np.random.Generator, bias: np.ndarray) -> np.ndarray:
