@@ -166,10 +166,12 @@ print(plots.format_table(protocol, ["model", "epochs", "best_epoch", "val_accura
 # %% [markdown]
 # ## Controlled experiments on the 1x32 pair
 #
-# A 1x32 epoch takes about a minute on a laptop CPU, so this pair carries the controlled runs
-# (`python -m helpers.experiments`, all at the same 30-epoch budget): three seeds of each under the project
-# recipe, the report's own recipe for both, and the LSTM with Keras' default gate biases instead of chrono.
-# Runs not finished yet are listed with the command that produces them.
+# A 1x32 epoch takes about a minute on two CPU cores, so this pair carries the controlled runs
+# (`python -m helpers.experiments`, all at the same 30-epoch budget and batch 256): three seeds of each under
+# the project recipe, the report's own recipe for both (its learning rate, decay and dropout, Keras' gate
+# biases, no gradient clipping), and the LSTM with Keras' default gate biases instead of chrono, which
+# changes one ingredient of the project recipe. Runs not finished yet are listed with the command that
+# produces them.
 
 # %%
 summaries = experiments.load_summaries()
