@@ -177,6 +177,14 @@ def test_reproduce_command_round_trips_odd_values(tmp_path):
     assert (args.lr, args.epochs, args.batch_size, args.seed, args.out) == (0.0012345678, 4, 17, 3, str(out))
 
 
+def test_reproduce_command_names_a_folder_in_the_repository_relative_to_it():
+    from helpers.core.paths import REPO_ROOT
+
+    config = training.make_config("pixel", "gru_1x8", epochs=2)
+    command = training.reproduce_command(config, REPO_ROOT / "runs" / "experiments" / "x")
+    assert command.endswith("--out runs/experiments/x"), command  # the same command in any clone
+
+
 def test_reproduce_command_spells_out_the_whole_recipe():
     """A non-default recipe survives the round trip, and so does a default one (flags written even then)."""
     for overrides in ({}, {"decay_rate": 0.87, "decay_every": 10, "dropout": 0.5, "clipnorm": 0.5, "patience": 3,

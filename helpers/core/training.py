@@ -91,7 +91,7 @@ def reproduce_command(config: dict, out: Path | None) -> str:
     if config.get("quick"):
         parts.append("--quick")
     if out is not None:
-        parts.append(f"--out {shlex.quote(str(out))}")
+        parts.append(f"--out {shlex.quote(display(out))}")
     return " ".join(parts)
 
 
