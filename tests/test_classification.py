@@ -295,7 +295,8 @@ def test_experiment_findings_and_seed_spread():
     assert clf.seed_spread(summaries) == pytest.approx(np.std([86, 88], ddof=1))
     text = "\n".join(clf.experiment_findings(summaries))
     assert "lstm_1x32, project recipe, 2 seeds: test accuracy 87.00 ± 1.41 pp" in text
-    assert "Keras' gate biases instead of chrono: 70.00%, -16.00 pp" in text and "lower" in text
+    assert "Keras' gate biases instead of chrono: 70.00%, -17.00 pp against the project recipe (mean of 2 seeds)" in text
+    assert "lower" in text
     assert clf.experiment_findings({}) == ["No experiment has finished yet."]
     assert len(clf.experiment_rows(summaries)) == 3
 
