@@ -185,7 +185,7 @@ print("\n" + setup.wrap(f"not run yet ({len(pending)}): python -m helpers.experi
 # Seed-to-seed spread under one recipe, and what explains the LSTM's gain over the report:
 
 # %%
-print("\n".join(clf.experiment_findings(summaries)))
+print("\n".join(setup.wrap(line) for line in clf.experiment_findings(summaries)))
 
 # %% [markdown]
 # With that spread folded into the standard errors, the report's two claims at equal epochs:
