@@ -314,3 +314,13 @@ def test_pixels_to_reach():
     curve = np.array([0.1, 0.4, 0.6, 0.95, 0.9])
     assert clf.pixels_to_reach(curve, 0.5) == 3 and clf.pixels_to_reach(curve, 0.9) == 4
     assert clf.pixels_to_reach(curve, 0.99) == "never"
+
+
+def test_recipe_differences_name_every_confound():
+    lstm = clf.recipe_of({"learning_rate": 3e-3, "decay_rate": 0.8, "decay_every": 3, "dropout": 0.25})
+    gru = clf.recipe_of({"learning_rate": 3e-3, "decay_rate": 0.9, "decay_every": 5, "dropout": 0.5})
+    assert clf.recipe_differences(gru, lstm) == "decay 0.9/5 vs 0.8/3, dropout 0.5 vs 0.25"
+    assert clf.recipe_differences(lstm, dict(lstm)) == ""
+    rows = {"gru_1x32": {**gru, "val_accuracy": 0.95, "val_se": 0.003},
+            "lstm_1x32": {**lstm, "val_accuracy": 0.85, "val_se": 0.003}}
+    assert clf.compare_pair(rows, "gru_1x32", "lstm_1x32")["note"] == "decay 0.9/5 vs 0.8/3, dropout 0.5 vs 0.25"

@@ -62,6 +62,7 @@ def test_classification_discussion_groups_verdicts_with_their_evidence():
     assert lines[0].startswith("Against the report's test accuracy (Δ ± 2 SE, pp): beats: lstm_1x32 (+15.72 ± 0.70)")
     assert "within noise: gru_1x64 (+0.21 ± 0.36)" in lines[0] and "short of: gru_1x32 (-7.64" in lines[0]
     assert "Not trained, so not compared: lstm_1x64." in lines
+    assert "Their training, for those short of the report: gru_1x32 60 epochs (its limit), best at 60." in lines
     assert lines[-1].startswith("Still improving") and "gru_1x32" in lines[-1] and "lstm_1x32" not in lines[-1]
 
 

@@ -86,8 +86,20 @@ def at_equal_epochs(manifest: dict, epochs: int) -> dict:
 
 def protocol_rows(manifests: dict, epochs: int) -> list[dict]:
     """Every model at the same epoch budget (validation accuracy at its best epoch within the budget)."""
-    return [{"model": name, "lr": m["config"]["learning_rate"], **at_equal_epochs(m, epochs)}
-            for name, m in manifests.items()]
+    return [{"model": name, **recipe_of(m["config"]), **at_equal_epochs(m, epochs)} for name, m in manifests.items()]
+
+
+def recipe_of(config: dict) -> dict:
+    """The training-recipe fields that can confound a comparison: learning rate, decay (rate/every), dropout."""
+    return {"lr": config["learning_rate"], "decay": f"{config['decay_rate']:g}/{config['decay_every']}",
+            "dropout": config["dropout"]}
+
+
+def recipe_differences(a: dict, b: dict) -> str:
+    """The recipe fields two rows differ in, e.g. ``"lr 0.001 vs 0.003, decay 0.9/5 vs 0.8/3"`` (``""`` if none)."""
+    return ", ".join(f"{key} {a[key]:{'g' if isinstance(a[key], float) else ''}} vs "
+                     f"{b[key]:{'g' if isinstance(b[key], float) else ''}}"
+                     for key in ("lr", "decay", "dropout") if key in a and key in b and a[key] != b[key])
 
 
 def compare_pair(rows: dict, a: str, b: str, seed_sd: float = 0.0) -> dict | None:
@@ -96,9 +108,8 @@ def compare_pair(rows: dict, a: str, b: str, seed_sd: float = 0.0) -> dict | Non
         return None
     diff = (rows[a]["val_accuracy"] - rows[b]["val_accuracy"]) * 100
     se = float(np.hypot(np.hypot(rows[a]["val_se"], rows[b]["val_se"]) * 100, np.sqrt(2) * seed_sd))
-    confound = rows[a].get("lr") != rows[b].get("lr")
     return {"a": a, "b": b, "difference": diff, "se": se, "verdict": verdict(diff, se, "higher", "lower"),
-            "note": f"lr {rows[a]['lr']:g} vs {rows[b]['lr']:g}" if confound else ""}
+            "note": recipe_differences(rows[a], rows[b])}
 
 
 def claim_verdicts(rows: list[dict], seed_sd: float = 0.0) -> list[dict]:
@@ -218,6 +229,10 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     lines = [(f"Against the report's test accuracy (Δ ± 2 SE, pp): beats: {', '.join(groups['beats']) or 'none'}; "
               f"within noise: {', '.join(groups['within noise']) or 'none'}; "
               f"short of: {', '.join(groups['short of']) or 'none'}.")]
+    short = [row["model"] for row in rows if row.get("verdict") == "short of" and row["model"] in finished]
+    if short:
+        lines.append("Their training, for those short of the report: "
+                     + "; ".join(f"{name} {budget(manifests[name])}" for name in short) + ".")
     training = [name for name in manifests if name not in finished]
     if training:
         lines.append(f"Still training (checkpoints, not results): {', '.join(training)}.")
@@ -228,6 +243,13 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
         lines.append(f"Still improving when their epoch budget ran out (best epoch among the last two): "
                      f"{', '.join(improving)}; more epochs would likely raise them.")
     return lines
+
+
+def budget(manifest: dict) -> str:
+    """How long a finished model trained, e.g. ``"120 epochs (its limit), best at 118"``."""
+    epochs, limit = manifest["epochs_run"], manifest["config"]["max_epochs"]
+    ended = "its limit" if epochs >= limit else "early-stopped"
+    return f"{epochs} epochs ({ended}), best at {manifest['best_epoch']}"
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:

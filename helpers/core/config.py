@@ -72,7 +72,7 @@ def default_config(task: str, name: str) -> dict:
     gru_classifier = task == "classify" and cell == "gru"
     if task == "classify":
         # learning rates measured: see docs/internals.md, 'Why the default recipe'
-        lr = 3e-3 if small or cell == "lstm" else 1e-3
+        lr = 3e-3
         dropout = ref_dropout
     else:
         lr = 5e-3 if small else 2e-3
