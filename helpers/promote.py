@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"Shipped {args.task}/{args.name} from {display(args.source)} to {display(path.parent)}. Regenerate the "
-          f"notebooks that use it (python -m helpers.regenerate) and commit both.")
+          f"notebooks that use it (python -m helpers.regenerate), paste the README's results table from "
+          f"python -m helpers.manifest --table data/models, and commit them together.")
     return 0
 
 

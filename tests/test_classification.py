@@ -249,7 +249,9 @@ def test_prediction_explorer_builds_and_draws(model, small_splits, shown):
 def test_short_hardware_names_each_span():
     manifest = {"runs": [{"epochs": [1, 45], "gpus": []}, {"epochs": [46, 60], "gpus": ["NVIDIA H200"]},
                          {"epochs": [61, 61], "gpus": []}]}
-    assert setup.short_hardware(manifest) == "CPU 1-45, H200 46-60, CPU 61"
+    assert setup.short_hardware(manifest, width=40) == "CPU 1-45, H200 46-60, CPU 61"
+    assert setup.short_hardware(manifest) == "CPU 46 ep, H200 15 ep"  # the spans are too wide for a table
+    assert setup.short_hardware({"runs": manifest["runs"][:2]}) == "CPU 1-45, H200 46-60"
 
 
 def test_verdict_needs_two_standard_errors():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from testkit import TINY
 
-from helpers.core import files, reference, training
+from helpers.core import files, paths, reference, training
 from helpers.core import records as manifest_lib
 from helpers.core import zoo as models
 from helpers.train import build_parser, config_options
@@ -332,3 +332,32 @@ def test_refresh_notes_command_errors_are_one_line(tmp_path, capsys):
         manifest_lib.main(["--refresh-notes", str(tmp_path)])
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "gru_1x32.json is not valid JSON" in error and "git checkout" in error
+
+
+def test_results_table_judges_each_finished_model_against_the_report(tmp_path, capsys):
+    for task in ("classify", "pixel"):
+        (tmp_path / task).mkdir()
+    short = dict(_valid_manifest("classify"), metrics={"test_accuracy": 0.9613}, epochs_run=120, best_epoch=118)
+    level = dict(short, name="gru_1x64", metrics={"test_accuracy": 0.9668}, epochs_run=47, best_epoch=39)
+    running = dict(short, name="gru_1x128", status="in_progress")
+    pixel = dict(_valid_manifest("pixel"), name="gru_1x128", metrics={"test_loss": 0.0845})
+    for manifest in (short, level, running, pixel):
+        (tmp_path / manifest["task"] / f"{manifest['name']}.json").write_text(json.dumps(manifest))
+    rows = manifest_lib.results_table(tmp_path).splitlines()[2:]
+    assert rows[0].startswith("| classify | gru_1x32 | 96.13% | 97.47% | -1.34 ± 0.39 pp | short of | 120 (118) |")
+    assert rows[1].startswith("| classify | gru_1x64 | 96.68% | 96.47% | +0.21 ± 0.36 pp | within noise | 47 (39) |")
+    assert rows[2].startswith("| pixel | gru_1x128 | 0.0845 | 0.0819 | +0.0026 nats/pixel | higher |")
+    assert len(rows) == 3  # the run still in progress is left out
+    assert manifest_lib.main(["--table", str(tmp_path)]) == 0
+    assert "| classify | gru_1x32 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        manifest_lib.main(["--table", str(tmp_path / "absent")])
+    assert "--table: no manifests" in capsys.readouterr().err
+
+
+def test_readme_results_table_matches_the_shipped_manifests():
+    readme = (paths.REPO_ROOT / "README.md").read_text()
+    start = readme.index("<!-- results-table: python -m helpers.manifest --table data/models -->\n")
+    body = readme[start:readme.index("\n<!-- end of results-table -->")].split("\n", 1)[1]
+    assert body == manifest_lib.results_table(paths.MODELS_DIR), (
+        "README.md's results table is stale: replace it with the output of python -m helpers.manifest --table data/models")

@@ -98,8 +98,9 @@ def recipe_rows(manifests: dict) -> list[dict]:
     return rows
 
 
-def short_hardware(manifest: dict) -> str:
-    """Where a model trained, short enough for a table: ``"CPU"`` or ``"CPU 1-45, H200 46-60"``."""
+def short_hardware(manifest: dict, width: int = 24) -> str:
+    """Where a model trained, for a table: ``"CPU"``, ``"CPU 1-45, H200 46-60"``, or past ``width`` characters
+    the epochs per machine (``"CPU 26 ep, H200 50 ep"``)."""
     from helpers.core.records import earlier_runs
 
     runs = manifest.get("runs") or earlier_runs(manifest, manifest.get("epochs_run", 0), manifest.get("train_seconds", 0))
@@ -110,7 +111,13 @@ def short_hardware(manifest: dict) -> str:
     names = [(machine(run), run["epochs"]) for run in runs]
     if len({name for name, _ in names}) <= 1:
         return names[0][0] if names else "CPU"
-    return ", ".join(f"{name} {a}-{b}" if a != b else f"{name} {a}" for name, (a, b) in names)
+    spans = ", ".join(f"{name} {a}-{b}" if a != b else f"{name} {a}" for name, (a, b) in names)
+    if len(spans) <= width:
+        return spans
+    counts = {}
+    for name, (a, b) in names:
+        counts[name] = counts.get(name, 0) + b - a + 1
+    return ", ".join(f"{name} {n} ep" for name, n in counts.items())
 
 
 def stopped_by(manifest: dict) -> str:

@@ -110,6 +110,36 @@ def completion_note(manifest: dict) -> str:
 
 
 
+def results_table(models_dir: str | os.PathLike) -> str:
+    """A Markdown table of the finished models under ``models_dir`` against the report (the README's table).
+
+    Classifiers: test accuracy, with "beats"/"short of" only beyond two binomial standard errors (10,000
+    images); pixel models: test cross-entropy (nats per pixel), "lower" or "higher" than the report's, which
+    notebook 03 judges against its per-image standard error. Empty (``""``) when no model has finished.
+    """
+    lines = ["| task | model | ours (test) | report | Δ | verdict | epochs (best) | trained on |",
+             "|---|---|---|---|---|---|---|---|"]
+    for task, table in (("classify", reference.CLASSIFY), ("pixel", reference.PIXEL)):
+        for name in table:
+            path = Path(models_dir) / task / f"{name}.json"
+            if not path.exists():
+                continue
+            manifest = json.loads(path.read_text())
+            if manifest.get("status") != "complete":
+                continue
+            epochs = f"{manifest['epochs_run']} ({manifest['best_epoch']})"
+            if task == "classify":
+                ours, ref = manifest["metrics"]["test_accuracy"], table[name]["test_accuracy"]
+                delta, se = (ours - ref) * 100, 100 * (ours * (1 - ours) / 10_000) ** 0.5
+                verdict = "within noise" if abs(delta) <= 2 * se else ("beats" if delta > 0 else "short of")
+                cells = [f"{ours:.2%}", f"{ref:.2%}", f"{delta:+.2f} ± {2 * se:.2f} pp", verdict]
+            else:
+                ours, ref = manifest["metrics"]["test_loss"], table[name]["test_loss"]
+                cells = [f"{ours:.4f}", f"{ref:.4f}", f"{ours - ref:+.4f} nats/pixel", "lower" if ours < ref else "higher"]
+            lines.append(f"| {task} | {name} | " + " | ".join(cells) + f" | {epochs} | {describe_runs(manifest)} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def refresh_notes(models_dir: str | os.PathLike) -> list[Path]:
     """Rewrite the ``notes`` of every finished, real manifest under ``models_dir`` with :func:`completion_note`.
 
@@ -136,16 +166,32 @@ def refresh_notes(models_dir: str | os.PathLike) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    """``python -m helpers.manifest --refresh-notes MODELS_DIR``."""
+    """``python -m helpers.manifest --refresh-notes MODELS_DIR`` or ``--table MODELS_DIR``."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="Rewrite the notes of the finished manifests in a models folder.")
-    parser.add_argument("--refresh-notes", metavar="MODELS_DIR", required=True,
+    parser = argparse.ArgumentParser(description="Rewrite the notes of the finished manifests in a models folder, "
+                                                 "or print their results against the report.")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--refresh-notes", metavar="MODELS_DIR",
                         help="folder holding classify/ and pixel/ (e.g. data/models)")
+    action.add_argument("--table", metavar="MODELS_DIR",
+                        help="print the README's results table for the models in this folder (e.g. data/models)")
     args = parser.parse_args(argv)
-    if not sorted(Path(args.refresh_notes).glob("*/*.json")):
-        parser.error(f"--refresh-notes: no manifests (TASK/NAME.json) under {args.refresh_notes}; "
+    flag, folder = ("--table", args.table) if args.table else ("--refresh-notes", args.refresh_notes)
+    if not sorted(Path(folder).glob("*/*.json")):
+        parser.error(f"{flag}: no manifests (TASK/NAME.json) under {folder}; "
                      "pass the folder that holds classify/ and pixel/, e.g. data/models.")
+    if args.table:
+        try:
+            table = results_table(folder)
+        except (ValueError, KeyError) as error:
+            parser.error(f"--table: a manifest under {folder} is damaged ({error}); restore it with "
+                         f"git checkout -- {folder}")
+        if not table:
+            parser.error(f"--table: no finished zoo model under {folder}; train one (python -m helpers.train) "
+                         "or pass data/models.")
+        print(table)
+        return 0
     try:
         changed = refresh_notes(args.refresh_notes)
     except ValueError as error:

@@ -100,8 +100,8 @@ print(plots.format_table(
 # (whether it reached the report's accuracy is what the next table shows). `stopped_by` says whether
 # training ended by early stopping (converged), by its epoch budget or is still in progress; a best
 # epoch at or next to the last one means the model was still improving when its budget ran out. Hours add
-# CPU and GPU time for the models that ran on both (`trained on` says which epochs ran where), so they
-# are not a like-for-like cost. All eight trained with batches of 256 sequences.
+# CPU and GPU time for the models that ran on both (`trained on` says which epochs ran where, or how many
+# on each), so they are not a like-for-like cost. All eight trained with batches of 256 sequences.
 
 # %% [markdown]
 # ## Tables 9 and 10, recomputed

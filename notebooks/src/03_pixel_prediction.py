@@ -79,6 +79,7 @@ print(zoo_models.report())
 print(plots.format_table(
     setup.recipe_rows(manifests),
     ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
+    ["model", "params", "lr", "decay", "batch", "dropout", "epochs", "best", "stopped by", "hours", "trained on"],
     formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))
 
 # %% [markdown]
