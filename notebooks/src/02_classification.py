@@ -154,8 +154,8 @@ for cell in ("lstm", "gru"):
 # accuracies do not compare cells or depths fairly. The protocol here: every model as it stood after its
 # first `protocol_epochs` epochs (read from its per-epoch history), at its best validation-loss epoch
 # within them, judged on the 5,000 validation images (binomial SE), never on the test set. All models
-# share one recipe family (Adam from a learning rate of 3e-3, staircase decay, output dropout, chrono gate
-# biases, clipping). Within it the GRU classifiers decay more slowly than the LSTMs, and two of them use
+# share one recipe family (Adam from a learning rate of 3e-3, or 5e-3 for gru_1x32, staircase decay, output
+# dropout, chrono gate biases, clipping). Within it the GRU classifiers decay more slowly than the LSTMs, and two of them use
 # more dropout: each comparison below names the recipe fields its pair differs in, as a confound.
 
 # %%
