@@ -425,7 +425,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
 
 def _with_shipped_recipe(task: str, name: str, batch_size, lr, seed, overrides: dict):
     """The shipped model's recipe under the options given now (which win)."""
-    recipe = shipped_recipe(task, name)
+    recipe = shipped_recipe(task, name, MODELS_DIR)  # where the checkpoint comes from, too
     batch_size = batch_size if batch_size is not None else recipe.get("batch_size")
     lr = lr if lr is not None else recipe.get("learning_rate")
     seed = seed if seed is not None else recipe.get("seed")
