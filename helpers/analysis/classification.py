@@ -12,6 +12,7 @@ import numpy as np
 from helpers.core import data as data_lib
 from helpers.core import reference, zoo
 from helpers.core.records import still_improving
+from helpers.core.reference import binomial_se, verdict
 
 
 def predict_logits(model, images, batch_size: int = 500) -> np.ndarray:
@@ -62,18 +63,6 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
     return rows
 
 
-def binomial_se(p: float, n: int) -> float:
-    """Standard error of an accuracy ``p`` measured on ``n`` independent images."""
-    return float(np.sqrt(p * (1 - p) / n)) if n else float("nan")
-
-
-def verdict(difference: float, se: float, better: str = "beats", worse: str = "short of") -> str:
-    """``better``/``worse`` when ``difference`` is beyond 2 standard errors, else ``"within noise"``."""
-    if abs(difference) <= 2 * se:
-        return "within noise"
-    return better if difference > 0 else worse
-
-
 def at_equal_epochs(manifest: dict, epochs: int) -> dict:
     """The model as it stood after its first ``epochs`` epochs: best validation-loss epoch and its accuracy."""
     history = manifest["history"]
@@ -97,8 +86,10 @@ def recipe_of(config: dict) -> dict:
 
 def recipe_differences(a: dict, b: dict) -> str:
     """The recipe fields two rows differ in, e.g. ``"lr 0.001 vs 0.003, decay 0.9/5 vs 0.8/3"`` (``""`` if none)."""
-    return ", ".join(f"{key} {a[key]:{'g' if isinstance(a[key], float) else ''}} vs "
-                     f"{b[key]:{'g' if isinstance(b[key], float) else ''}}"
+    def show(value):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return ", ".join(f"{key} {show(a[key])} vs {show(b[key])}"
                      for key in ("lr", "decay", "dropout") if key in a and key in b and a[key] != b[key])
 
 

@@ -130,9 +130,8 @@ def results_table(models_dir: str | os.PathLike) -> str:
             epochs = f"{manifest['epochs_run']} ({manifest['best_epoch']})"
             if task == "classify":
                 ours, ref = manifest["metrics"]["test_accuracy"], table[name]["test_accuracy"]
-                delta, se = (ours - ref) * 100, 100 * (ours * (1 - ours) / 10_000) ** 0.5
-                verdict = "within noise" if abs(delta) <= 2 * se else ("beats" if delta > 0 else "short of")
-                cells = [f"{ours:.2%}", f"{ref:.2%}", f"{delta:+.2f} ± {2 * se:.2f} pp", verdict]
+                delta, se = (ours - ref) * 100, 100 * reference.binomial_se(ours, reference.N_TEST_IMAGES)
+                cells = [f"{ours:.2%}", f"{ref:.2%}", f"{delta:+.2f} ± {2 * se:.2f} pp", reference.verdict(delta, se)]
             else:
                 ours, ref = manifest["metrics"]["test_loss"], table[name]["test_loss"]
                 cells = [f"{ours:.4f}", f"{ref:.4f}", f"{ours - ref:+.4f} nats/pixel", "lower" if ours < ref else "higher"]

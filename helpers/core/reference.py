@@ -1,8 +1,11 @@
-"""The 2017 reference report's numbers, quoted once so every notebook compares against the same values.
+"""The 2017 reference report's numbers, quoted once so every notebook compares against the same values,
+and the rule for judging a difference against them (beyond two standard errors, or "within noise").
 
 Accuracies are fractions (0.9747 = 97.47 %); losses are in nats (classification: mean cross-entropy per
 image; pixel prediction: mean cross-entropy per predicted pixel).
 """
+
+import math
 
 #: Tables 9 (LSTM) and 10 (GRU): test/train loss and accuracy of the 8 classifiers.
 CLASSIFY = {
@@ -78,3 +81,19 @@ def compare(task: str, name: str, metrics: dict) -> str:
     verdict = f"beats it by {gap:.4f}" if gap >= 0 else f"short of it by {-gap:.4f}"
     return (f"Test cross-entropy {ours:.4f} nats per pixel against the reference report's {theirs:.4f}: "
             f"{verdict}.")
+
+
+#: Images in the official MNIST test set, on which every test accuracy here is measured.
+N_TEST_IMAGES = 10_000
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of an accuracy ``p`` measured on ``n`` independent images."""
+    return math.sqrt(p * (1 - p) / n) if n else float("nan")
+
+
+def verdict(difference: float, se: float, better: str = "beats", worse: str = "short of") -> str:
+    """``better``/``worse`` when ``difference`` is beyond 2 standard errors, else ``"within noise"``."""
+    if abs(difference) <= 2 * se:
+        return "within noise"
+    return better if difference > 0 else worse
