@@ -236,8 +236,7 @@ for kind, kwargs in [("lstm", {}), ("gru", {"reset_after": False}), ("gru", {"re
 # $b_f = b_i = +s$ in an LSTM (a counter); in a GRU, raise `u` and let $b_r$ decide whether the past leaks
 # in (appendix A.4).
 
-# %% tags=["widget"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["widget", "nbval-ignore-output"]
 with_static_view(gates.gate_explorer, steps=30, seed=seed)
 
 # %% [markdown]

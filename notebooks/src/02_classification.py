@@ -61,8 +61,7 @@ if quick:
 # The models: the shipped ones, or (with `retrain=True`) trained here first into `runs/`, whose log is long
 # and not checked by the tests.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 zoo_models = setup.prepare_models("classify", models, retrain=retrain, epochs=epochs, quick=quick)
 loaded, manifests = zoo_models.loaded, zoo_models.manifests
 
@@ -262,8 +261,7 @@ print(plots.format_table(summary, ["model", "px_50", "px_90", "final"], ["model"
 # Pick a model, a test image and how many pixels have been read: the left panel shows what the model has
 # seen (unread pixels grey), the right one its belief about each digit as the pixels come in.
 
-# %% tags=["widget"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["widget", "nbval-ignore-output"]
 with_static_view(clf.prediction_explorer, loaded, curve_set.images, curve_set.labels) if loaded else print("no trained model")
 
 # %% [markdown]

@@ -54,8 +54,7 @@ if quick:
 # The models: the shipped ones, or (with `retrain=True`) trained here first into `runs/`, whose log is long
 # and not checked by the tests.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 zoo_models = setup.prepare_models("pixel", models, retrain=retrain, epochs=epochs, quick=quick)
 loaded, manifests, missing = zoo_models.loaded, zoo_models.manifests, zoo_models.missing
 

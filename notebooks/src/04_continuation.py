@@ -53,8 +53,7 @@ if quick:
 # The models: the shipped ones, or (with `retrain=True`) trained here first into `runs/`, whose log is long
 # and not checked by the tests.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 zoo_models = setup.prepare_models("pixel", models, retrain=retrain, epochs=epochs, quick=quick)
 loaded, manifests, missing = zoo_models.loaded, zoo_models.manifests, zoo_models.missing
 
@@ -199,8 +198,7 @@ for n in ns if results else []:
 #
 # Pick an image, a horizon, a model and a seed:
 
-# %% tags=["widget"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["widget", "nbval-ignore-output"]
 with_static_view(continuation.continuation_explorer, loaded, cset, ns) if loaded else print("no trained model")
 
 # %% [markdown]

@@ -226,8 +226,7 @@ for set_name in (["1 pixel", "2x2 block", "2x2 block, stroke"] if viz_model else
 #
 # Pick a set and an image to see every candidate fill with its posterior probability (the truth marked):
 
-# %% tags=["widget"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["widget", "nbval-ignore-output"]
 with_static_view(ia.candidate_explorer, sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")
 
 # %% [markdown]
