@@ -29,8 +29,8 @@ MARKER = ".rnn-mnist-site"
 TEST_MARKERS = re.compile(r"^\s*#\s*NBVAL_[A-Z_]+\s*$")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = (
-    '<p class="site-widget-note">An interactive explorer stands here in the notebook. It needs a running Python '
-    "kernel: open the notebook in JupyterLab and run this cell to use it{above}.</p>"
+    '<p class="site-widget-note">An interactive explorer stands here in the notebook{image}. It needs a running '
+    "Python kernel: open the notebooks in JupyterLab (<code>python -m helpers.lab</code>) and run this cell.</p>"
 )
 #: MathJax's folder in the book, and how each page loads it.
 MATHJAX_DIR = "mathjax"
@@ -95,6 +95,9 @@ nav.site-nav { display: flex; gap: 1.5em; justify-content: space-between; max-wi
 nav.site-nav a { text-decoration: none; }
 .site-widget-note { font-style: italic; color: var(--jp-content-font-color2, #555); }
 .jp-RenderedText pre { overflow-x: auto; }
+/* Code lines longer than the page wrap (JupyterLab's editor box hides what overflows it). */
+.jp-InputArea-editor { overflow-x: auto; }
+.jp-InputArea-editor pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 /* The hidden MathML copy that MathJax adds for screen readers would otherwise ask for MathJax's TeX web fonts,
    which jupyter-server-mathjax does not ship (it draws with STIX-Web). */
 .MJX_Assistive_MathML, .MJX_Assistive_MathML * { font-family: serif !important; }
@@ -183,26 +186,41 @@ def prepare(nb):
     """A copy of ``nb`` as the book shows it.
 
     Test markers (``# NBVAL_IGNORE_OUTPUT`` lines) are dropped from code, links to sibling notebooks point
-    to their pages, and widget outputs (which need a kernel) become a note; the saved widget state goes.
+    to their pages, and widget outputs (which need a kernel) become their image, if they have one, and one
+    note per cell; the saved widget state goes.
     """
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = "\n".join(line for line in cell.source.splitlines() if not TEST_MARKERS.match(line))
-            image_before = False
-            for output in cell.get("outputs", []):
-                data = output.get("data") or {}
-                if WIDGET_VIEW in data:
-                    # The note replaces the whole output: its text/plain is the widget's repr, e.g.
-                    # "interactive(children=(Dropdown(...", of no use to a reader.
-                    above = " (the image above shows its default state)" if image_before else ""
-                    output["data"] = {"text/html": WIDGET_NOTE.format(above=above)}
-                    output.get("metadata", {}).pop(WIDGET_VIEW, None)
-                image_before = image_before or any(mime.startswith("image/") for mime in data)
+            cell.outputs = _book_outputs(cell.get("outputs", []))
         elif cell.cell_type == "markdown":
             cell.source = re.sub(r"\]\((?!\w+:)([^)\s]*?)\.ipynb(#[^)\s]*)?\)", r"](\1.html\2)", cell.source)
     return nb
+
+
+def _book_outputs(outputs: list) -> list:
+    """A cell's outputs with each widget view replaced: by its image (the explorer's default state) if it has
+    one, and by a single note that says how to make the explorer live (the widget's text is its repr, or a
+    hint for JupyterLab, of no use in the book)."""
+    from nbformat import from_dict
+
+    kept, noted = [], False
+    has_image = any(mime.startswith("image/") for output in outputs for mime in output.get("data") or {})
+    for output in outputs:
+        data = output.get("data") or {}
+        if WIDGET_VIEW not in data:
+            kept.append(output)
+            continue
+        images = {mime: value for mime, value in data.items() if mime.startswith("image/")}
+        if images:
+            kept.append(from_dict({**output, "data": images, "metadata": {}}))
+        if not noted:
+            note = WIDGET_NOTE.format(image=" (the image shows its default state)" if has_image else "")
+            kept.append(from_dict({**output, "data": {"text/html": note}, "metadata": {}}))
+            noted = True
+    return kept
 
 
 def _nav(pages: list[Page], index: int) -> str:

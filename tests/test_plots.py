@@ -188,3 +188,28 @@ def test_chance_exceedance_and_noise_verdict():
     many = plots.noise_verdict(5, 16)
     assert "under 1% of cases" in many and many.endswith("more than chance explains")
     assert plots.noise_verdict(1, 8, largest=4.0).endswith("more than chance explains")
+
+
+def test_save_figure_writes_the_tracked_figures_only_when_told(tmp_path, monkeypatch):
+    """Without $RNN_MNIST_FIGURES_DIR (a notebook run by hand, in JupyterLab) figures go to the git-ignored
+    lab/figures/; only the runner, which sets the variable, writes the tracked figures/."""
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    scratch = tmp_path / "lab" / "figures"
+    monkeypatch.setattr(plots, "SCRATCH_FIGURES_DIR", scratch)
+    monkeypatch.delenv(plots.FIGURES_ENV_VAR, raising=False)
+    assert plots.save_figure(fig, "by_hand") == scratch / "by_hand.png" and (scratch / "by_hand.png").is_file()
+    monkeypatch.setenv(plots.FIGURES_ENV_VAR, str(tmp_path / "runner"))
+    assert plots.save_figure(fig, "run") == tmp_path / "runner" / "run.png"
+    plt.close(fig)
+
+
+def test_the_scratch_figures_folder_is_git_ignored():
+    import subprocess
+
+    from helpers.core.paths import FIGURES_DIR, REPO_ROOT
+
+    assert plots.SCRATCH_FIGURES_DIR != FIGURES_DIR and REPO_ROOT in plots.SCRATCH_FIGURES_DIR.parents
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(plots.SCRATCH_FIGURES_DIR / "01_x.png")],
+                             cwd=REPO_ROOT, check=False)
+    assert ignored.returncode == 0, f"{plots.SCRATCH_FIGURES_DIR} must be listed in .gitignore"

@@ -120,6 +120,7 @@ def _notebook(cells):
 
 def test_prepare():
     view = {"model_id": "abc", "version_major": 2, "version_minor": 0}
+    hint = {"model_id": "", "version_major": 2, "version_minor": 0}
     nb = _notebook([
         nbformat.v4.new_markdown_cell("# Title *one*\n\nSee [02](02_classification.ipynb#Setup) and "
                                       "[the docs](https://example.org/x.ipynb)."),
@@ -130,6 +131,13 @@ def test_prepare():
         ]),
         nbformat.v4.new_code_cell("w", outputs=[nbformat.v4.new_output("display_data", data={
             "application/vnd.jupyter.widget-view+json": view, "text/plain": "HBox()"})]),
+        # What helpers.analysis.widgets.StaticView displays: the widget with its image, then the hint.
+        nbformat.v4.new_code_cell("with_static_view(explorer)", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.jupyter.widget-view+json": view, "image/png": "iVBQ", "text/plain": "[image]"}),
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.jupyter.widget-view+json": hint, "text/plain": "Static image...: run this cell"}),
+        ]),
     ])
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     prepared = site.prepare(nb)
@@ -139,10 +147,22 @@ def test_prepare():
     assert prepared.cells[1].source == "explorer()"
     image, note = prepared.cells[1].outputs
     assert image.data["image/png"] == "iVBO"
-    assert list(note.data) == ["text/html"] and "image above" in note.data["text/html"]
-    assert "image above" not in prepared.cells[2].outputs[0].data["text/html"]
+    assert list(note.data) == ["text/html"] and "the image shows" in note.data["text/html"]
+    assert "the image shows" not in prepared.cells[2].outputs[0].data["text/html"]
+    image, note = prepared.cells[3].outputs
+    assert dict(image.data) == {"image/png": "iVBQ"}, "the widget's image stays, alone"
+    assert list(note.data) == ["text/html"] and "the image shows" in note.data["text/html"]
+    assert "python -m helpers.lab" in note.data["text/html"]
     assert site.notebook_title(nb, "x") == "Title one"
     assert site.notebook_title(_notebook([]), "fallback") == "fallback"
+
+
+def test_long_code_lines_wrap(book):
+    """JupyterLab's editor box hides what overflows it: the book wraps code lines instead (the browser test
+    checks that nothing is cut)."""
+    out, pages = book
+    html = (out / pages[0].file).read_text(encoding="utf-8")
+    assert re.search(r"\.jp-InputArea-editor pre \{[^}]*white-space: pre-wrap", html)
 
 
 def _tiny(folder: Path) -> list[Path]:

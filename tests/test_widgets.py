@@ -1,4 +1,5 @@
-"""helpers.analysis.widgets: an image of an explorer's default state, displayed above the live widget."""
+"""helpers.analysis.widgets: an explorer displayed as its live widget with an image of its default state as the
+fallback, then a hint that only a viewer without a kernel shows; and the explorers' layout."""
 
 import base64
 
@@ -40,11 +41,16 @@ def test_interactive_explorer_is_built_and_drawn_once(shown, displayed):
     assert view.png.startswith(PNG_MAGIC)
 
     view._ipython_display_()
-    (bundle, kwargs), (widget, _) = displayed
-    assert kwargs == {"raw": True}
+    (bundle, kwargs), (hint, hint_kwargs) = displayed
+    assert kwargs == hint_kwargs == {"raw": True}
+    # One output holds the live widget and, for viewers that cannot render it, the image: never both shown.
+    assert bundle[hw.WIDGET_VIEW]["model_id"] == view.widget.model_id
     assert base64.b64decode(bundle["image/png"]) == view.png
-    assert "default view" in bundle["text/plain"]
-    assert widget is view.widget, "the image comes first, then the live widget"
+    assert bundle["text/plain"] == hw.STATIC_VIEW_TEXT and "children" not in bundle["text/plain"]
+    # The hint: a widget view of no model (a live kernel hides it), with a one-line text for the others.
+    assert hint[hw.WIDGET_VIEW]["model_id"] == "" and hint[hw.WIDGET_VIEW]["version_major"] == 2
+    assert hint["text/plain"] == hw.HINT_TEXT and "\n" not in hw.HINT_TEXT and "run this cell" in hw.HINT_TEXT
+    assert set(bundle) == {hw.WIDGET_VIEW, "image/png", "text/plain"} and set(hint) == {hw.WIDGET_VIEW, "text/plain"}
 
 
 def test_the_image_is_the_last_figure_drawn(shown):
@@ -72,7 +78,9 @@ def test_no_figure_means_no_image(displayed):
     view = hw.with_static_view(widgets.Label, "no trained model")
     assert view.png is None
     view._ipython_display_()
-    assert [obj for obj, _ in displayed] == [view.widget]
+    (bundle, _), = displayed
+    assert bundle[hw.WIDGET_VIEW]["model_id"] == view.widget.model_id and "image/png" not in bundle
+    assert bundle["text/plain"] == hw.HINT_TEXT, "no image: the hint is the fallback itself"
 
 
 def test_explicit_default_drawing_for_a_built_widget(displayed):
@@ -98,6 +106,23 @@ def test_pyplot_is_restored_even_on_error():
     assert plt.figure is original
 
 
+def test_interactive_explorer_shows_whole_descriptions(shown):
+    explorer = hw.interactive_explorer(lambda test_image: None,
+                                       test_image=widgets.BoundedIntText(value=0, description="test image"))
+    assert isinstance(explorer, widgets.interactive)
+    assert explorer.children[0].style.description_width == "initial"
+
+
+def test_explorer_box_keeps_the_controls_column_whole():
+    controls = hw.styled(widgets.FloatSlider(description="u (cand.)"), widgets.Dropdown(options=["a"]), width="330px")
+    box = hw.explorer_box(controls, widgets.Output())
+    column, output = box.children
+    assert column.children == tuple(controls) and all(c.layout.width == "330px" for c in controls)
+    assert column.layout.flex == "0 0 auto", "the column never shrinks (values like 8.0 were cut to '8.')"
+    assert box.layout.flex_flow == "row wrap", "a figure too wide for the cell goes below the controls"
+    assert all(c.style.description_width == "initial" for c in controls)
+
+
 @pytest.mark.slow
 def test_gate_explorer_gets_its_default_view(displayed):
     from helpers.analysis import gates
@@ -105,3 +130,5 @@ def test_gate_explorer_gets_its_default_view(displayed):
     view = hw.with_static_view(gates.gate_explorer, steps=5, seed=0)
     assert isinstance(view.widget, widgets.HBox)
     assert view.png.startswith(PNG_MAGIC)
+    column = view.widget.children[0]
+    assert column.layout.flex == "0 0 auto" and all(c.style.description_width == "initial" for c in column.children)

@@ -362,6 +362,8 @@ def prediction_explorer(models: dict, images, labels):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from helpers.analysis.widgets import interactive_explorer
+
     cache = {}
 
     def show(model_name, index, t):
@@ -371,7 +373,7 @@ def prediction_explorer(models: dict, images, labels):
         fig = plot_prediction_evolution(images[index], cache[key], t, int(labels[index]))
         plt.show(fig)
 
-    return widgets.interactive(
+    return interactive_explorer(
         show,
         model_name=widgets.Dropdown(options=list(models), description="model"),
         index=widgets.BoundedIntText(value=0, min=0, max=len(images) - 1, description="test image"),

@@ -196,6 +196,8 @@ def continuation_explorer(models: dict, cset, ns=DEFAULT_NS):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from helpers.analysis.widgets import interactive_explorer
+
     def show(index, n, model_name, seed):
         model = models[model_name]
         prefix = cset.prefix[index : index + 1]
@@ -208,7 +210,7 @@ def continuation_explorer(models: dict, cset, ns=DEFAULT_NS):
                            f"samples' cross-entropy {sampled.cross_entropy.mean():.3f} nats/pixel")
         plt.show(fig)
 
-    return widgets.interactive(
+    return interactive_explorer(
         show,
         index=widgets.BoundedIntText(value=0, min=0, max=len(cset.indices) - 1, description="image"),
         n=widgets.Dropdown(options=list(ns), value=ns[-1], description="n"),

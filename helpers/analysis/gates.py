@@ -736,6 +736,8 @@ def gate_explorer(steps: int = 30, seed: int = 0):
     import matplotlib.pyplot as plt
     from IPython.display import display
 
+    from helpers.analysis.widgets import explorer_box, styled
+
     kind = widgets.Dropdown(options=[("LSTM", "lstm"), ("GRU", "gru")], description="cell")
     behaviour = widgets.Dropdown(options=list(BEHAVIOURS), description="behaviour")
     scale = widgets.FloatSlider(value=8.0, min=0.5, max=30.0, step=0.5, description="scale s")
@@ -774,5 +776,5 @@ def gate_explorer(steps: int = 30, seed: int = 0):
     for control in (*sliders.values(), recurrent, state0):
         control.observe(draw, names="value")
     reset_biases()
-    controls = widgets.VBox([kind, behaviour, scale, *sliders.values(), recurrent, state0])
-    return widgets.HBox([controls, output])
+    controls = styled(kind, behaviour, scale, *sliders.values(), recurrent, state0, width="330px")
+    return explorer_box(controls, output)

@@ -362,11 +362,13 @@ def candidate_explorer(sets: dict, results: dict):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from helpers.analysis.widgets import interactive_explorer
+
     def show(set_name, index):
         index = min(index, len(sets[set_name].holes) - 1)
         plt.show(plot_candidates(sets[set_name], index, results[set_name]))
 
-    return widgets.interactive(
+    return interactive_explorer(
         show,
         set_name=widgets.Dropdown(options=list(sets), description="set"),
         index=widgets.BoundedIntText(value=0, min=0, max=max(len(s.holes) for s in sets.values()) - 1,

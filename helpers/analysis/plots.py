@@ -1,7 +1,8 @@
 """Plots and printed tables shared by the notebooks.
 
 Every figure function returns the matplotlib Figure (so tests can call it headless) and never calls
-``plt.show()``; :func:`save_figure` writes it under ``figures/`` atomically.
+``plt.show()``; :func:`save_figure` writes it atomically: into the tracked ``figures/`` only when the project's
+runner (``helpers.regenerate``) says so, else into the git-ignored ``lab/figures/``.
 """
 
 from __future__ import annotations
@@ -18,18 +19,23 @@ from helpers.core.paths import FIGURES_DIR
 SIZE_COLOURS = {"1x32": "tab:green", "1x64": "tab:red", "1x128": "tab:orange", "3x32": "tab:blue"}
 
 
-#: Environment variable that redirects :func:`save_figure` (``helpers.regenerate --output-dir`` sets it, so
-#: smoke runs never overwrite the committed figures).
+#: Environment variable that tells :func:`save_figure` where figures go: ``helpers.regenerate`` sets it (to its
+#: staging folder, whose figures it then moves into ``figures/`` or ``--output-dir``), ``helpers.lab`` and the
+#: tests set it to folders of their own.
 FIGURES_ENV_VAR = "RNN_MNIST_FIGURES_DIR"
+#: Where figures go when nothing says otherwise (a notebook run by hand, in JupyterLab or elsewhere): a
+#: git-ignored folder, so an interactive run never changes the tracked ``figures/``.
+SCRATCH_FIGURES_DIR = FIGURES_DIR.parent / "lab" / "figures"
 
 
 def save_figure(fig, name: str, folder: str | Path | None = None, dpi: int = 110) -> Path:
-    """Save ``fig`` as ``figures/{name}.png`` (atomically) and return the path.
+    """Save ``fig`` as ``{folder}/{name}.png`` (atomically) and return the path.
 
-    The folder is ``folder`` if given, else ``$RNN_MNIST_FIGURES_DIR`` if set, else the repository's ``figures/``.
+    The folder is ``folder`` if given, else ``$RNN_MNIST_FIGURES_DIR`` if set, else ``lab/figures/`` (git-ignored):
+    only the runner, which sets the variable, ever writes the tracked ``figures/``.
     """
     if folder is None:
-        folder = os.environ.get(FIGURES_ENV_VAR) or FIGURES_DIR
+        folder = os.environ.get(FIGURES_ENV_VAR) or SCRATCH_FIGURES_DIR
     folder = Path(folder)
     path = folder / (name if name.endswith(".png") else f"{name}.png")
     with atomic_path(path) as tmp:
