@@ -457,13 +457,14 @@ def _start_or_resume(model, run: _Run, state: dict | None, previous: dict, n_tra
     config = run.config
     if state is None:
         history = {key: [] for key in HISTORY_KEYS[config["task"]]}
-        _log(f"Training {config['task']}/{config['name']} from scratch: {model.count_params():,} parameters, "
-             f"{n_train:,} training sequences, batch {config['batch_size']}.", verbose)
+        _log(f"Training {config['task']}/{config['name']} from scratch into {display(run.out_dir)}/: "
+             f"{model.count_params():,} parameters, {n_train:,} training sequences, batch {config['batch_size']}.",
+             verbose)
         return _Progress(history, {"epoch": 0, "val_loss": float("inf"), "wait": 0})
     _load_checkpoint(model, run.resume.folder / state["checkpoint"])
     runs = state.get("runs") or earlier_runs(previous, state["epochs_run"], state["train_seconds"])
-    _log(f"Resuming {config['task']}/{config['name']} after epoch {state['epochs_run']} (best epoch "
-         f"{state['best']['epoch']}, val_loss {state['best']['val_loss']:.4f}).", verbose)
+    _log(f"Resuming {config['task']}/{config['name']} in {display(run.out_dir)}/ after epoch {state['epochs_run']} "
+         f"(best epoch {state['best']['epoch']}, val_loss {state['best']['val_loss']:.4f}).", verbose)
     return _Progress(state["history"], state["best"], state["train_seconds"], state["epochs_run"], runs)
 
 
@@ -550,7 +551,9 @@ def _finish(model, run: _Run, progress: _Progress, arrays: dict, verbose: int) -
     manifest = _write_manifest(run.manifest_path, run.config, run.command, progress.history, progress.best,
                                progress.train_seconds, status="complete", metrics=metrics, runs=progress.runs)
     _log(f"{task}/{run.config['name']} done: best epoch {progress.best['epoch']} of {progress.epochs_run}; "
-         + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("test_") and "slice" not in k),
+         + ", ".join(f"{k} {v:.2%}" if k.endswith("accuracy") else f"{k} {v:.4f}"
+                     for k, v in metrics.items() if k.startswith("test_") and "slice" not in k)
+         + f". Written to {display(run.weights_path.parent)}/: {run.weights_path.name} and {run.manifest_path.name}.",
          verbose)
     return manifest
 
