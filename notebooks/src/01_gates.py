@@ -1,20 +1,16 @@
 # %% [markdown]
 # # What gates can and cannot do: LSTM and GRU cells pushed to saturation
 #
-# A gate is a sigmoid: it only approaches 0 or 1 as its pre-activation goes to $\pm\infty$. For each
-# question of section 1 of the 2017 report, this notebook writes the weights by hand, then runs real Keras
-# cells with them at a finite scale $s$:
-#
-# - **(a)** Can an LSTM (resp. a GRU) make its state equal to the input it has just read?
-# - **(b)** Can it keep its previous state and ignore the input?
-# - **(c)** Is a GRU a special case of an LSTM?
-#
-# An explorer lets you move the gate biases; an appendix covers float32 rounding and the report's slips.
+# A gate is a sigmoid: it reaches 0 or 1 only as its pre-activation goes to $\pm\infty$. For the three
+# questions of the 2017 report's section 1 (can a cell (a) store its input, (b) keep its state, (c) is a
+# GRU a special case of an LSTM?) this notebook derives the weights on paper, then runs real Keras cells
+# with them at a finite scale $s$. How Keras stores weights comes last, in one section. Each **exercise** is
+# a function to write, checked by the cell after it.
 
 # %% [markdown]
 # ## Setup
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "setup01", "locked": true, "schema_version": 3, "solution": false}
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
@@ -24,15 +20,14 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import gates, plots
+from helpers.analysis import checks, gates, plots
 from helpers.analysis.widgets import with_static_view
 
 # %% [markdown]
 # ## Parameters
 #
-# Each construction runs on `batch` random binary sequences of `steps` steps, at every scale $s$ of a grid
-# from `grid_step` to `max_scale`. `table_scales` are the rows printed, `keep_scales` the panels of the
-# keep-state figure and `horizons` the sequence lengths compared in (b).
+# `batch` random binary sequences of `steps` steps; scales from `grid_step` to `max_scale`; rows, panels
+# and horizons of the tables and figures.
 
 # %% tags=["parameters"]
 batch = 64
@@ -55,7 +50,7 @@ print(f"{batch} sequences x {steps} steps, {x.mean():.1%} ones; {len(scales)} sc
       f"from {scales[0]:g} to {scales[-1]:g}; largest |initial state| = {np.abs(initial).max():.3f}")
 
 # %% [markdown]
-# ## The equations, and how Keras stores them
+# ## The equations
 #
 # The report's LSTM and GRU:
 #
@@ -70,56 +65,159 @@ print(f"{batch} sequences x {steps} steps, {x.mean():.1%} ones; {len(scales)} sc
 # \end{aligned}
 # $$
 #
-# (1), (2) and (4) are the forget, input and output gates, (3) the candidate $\tilde c_t$. Below, $w$ weighs
-# $x_t$ and $u$ weighs $h_{t-1}$ (scalar or diagonal).
-#
-# Keras 3 orders the weight blocks $i, f, c, o$ (LSTM) and $z, r, h$ (GRU). Its GRU computes
-# $h_t = z^K_t h_{t-1} + (1 - z^K_t)\tilde h_t$, so $z^K_t = 1 - z_t$; since $1 - \sigma(a) = \sigma(-a)$,
-# `gates.cell_from_gates` negates the $z$ weights. With `reset_after=True` (the default) its candidate is
-# $\tanh(w x_t + b + r_t (u h_{t-1} + b_U))$; `reset_after=False` is exactly (9). Both run below. The
-# store-input GRU of (a) at $s = 10$:
-
-# %%
-report = gates.saturating_gates("gru", "store_input", 10.0)
-cell = gates.saturated_cell("gru", "store_input", 10.0, reset_after=False)
-kernel, recurrent, bias = cell.get_weights()
-print("report's notation:", report)
-print("Keras kernel (z, r, h):", kernel.ravel().tolist())
-print("Keras bias   (z, r, h):", bias.ravel().tolist())
-print("recurrent_kernel is zero:", not recurrent.any())
+# Below, $w$ weighs $x_t \in \{0, 1\}$ (a pixel), $u$ weighs $h_{t-1}$, and
+# $\varepsilon_s = \sigma(-s) = 1/(1 + e^{s}) < e^{-s}$: a gate with zero weights and bias $\pm s$ is
+# $1 - \varepsilon_s$ or $\varepsilon_s$.
 
 # %% [markdown]
 # ## (a) Storing the current input
 #
-# Throughout, $x_t \in \{0, 1\}$ (a binarized pixel) and $\varepsilon_s = \sigma(-s) = 1/(1 + e^{s}) \approx e^{-s}$.
+# **LSTM.** (1) We want $c_t = x_t$ whatever $c_{t-1}$: by (5) that needs $f_t = 0$, $i_t = 1$ and
+# $\tilde c_t = x_t$.
+# (2) Gates: $b_f = -s$, $b_i = +s$ (and $b_o = +s$), zero weights, so $f_t = \varepsilon_s$,
+# $i_t = 1 - \varepsilon_s$.
+# (3) Candidate: for $x_t = 0$, $\tanh(b_c) = 0$ forces $b_c = 0$ exactly; for $x_t = 1$, $\tanh(w_c)$
+# reaches 1 only as $w_c \to \infty$: take $w_c = s$, $u = 0$.
+# (4) Then $c_t - x_t = \varepsilon_s c_{t-1} + (1 - \varepsilon_s)\tanh(s x_t) - x_t$; with
+# $|c_{t-1}| \le 1$ and $0 \le x_t - \tanh(s x_t) \le 1 - \tanh s$:
+# $$|c_t - x_t| \;\le\; \varepsilon_s + (1 - \tanh s) \;\approx\; e^{-s} \quad\text{for every } t.$$
+# So $c_t = x_t$ only as $s \to \infty$; the output $h_t = o_t \tanh(c_t)$ tends to $\tanh(x_t)$.
 #
-# **LSTM.** By (5), $c_t = x_t$ needs $f_t = 0$, $i_t = 1$, $\tilde c_t = x_t$. Take $b_f = -s$,
-# $b_i = b_o = +s$ with zero weights, and a candidate with weight $s$ on $x_t$, $u = 0$, $b_c = 0$ (exact
-# zeros: for $x_t = 0$ its pre-activation must be 0). Then
-# $c_t = \varepsilon_s c_{t-1} + (1 - \varepsilon_s)\tanh(s x_t)$ and, from $c_0 = 0$,
-# $$\max_t |c_t - x_t| \;\le\; \varepsilon_s + (1 - \tanh s) \;\approx\; e^{-s}.$$
-# So $c_t = x_t$ holds only in the limit $s \to \infty$, and for binary inputs; the output
-# $h_t = o_t \tanh(c_t)$ tends to $\tanh(x_t)$, not $x_t$.
-#
-# **GRU.** By (10), $h_t = x_t$ needs $z_t = 1$, $\tilde h_t = x_t$: $b_z = +s$ (Keras: $-s$) and the same
-# candidate, which leaves $r_t$ without effect. $h_t$ follows the LSTM's recursion, with the same bound.
-#
+# **GRU.** By (10), $h_t = x_t$ needs $z_t = 1$, $\tilde h_t = x_t$: $b_z = +s$, the same candidate
+# ($r_t$ then acts on nothing). Same recursion, same bound.
+
+# %% [markdown]
+# **Exercise 1.1.** Return the store-input LSTM's weights at scale `s`, in the report's notation
+# (`{"f": {"b": ...}, "c": {"w": ...}, ...}`; gates `f, i, c, o`, entries `w, u, b`, missing ones 0),
+# without calling `gates.saturating_gates`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_1", "locked": false, "schema_version": 3, "solution": true}
+def lstm_store_gates(s):
+    """Weights making an LSTM's c_t follow a binary x_t within about e^-s."""
+    ### BEGIN SOLUTION
+    return {"f": {"b": -s}, "i": {"b": s}, "c": {"w": s}, "o": {"b": s}}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_1_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("1.1", hint="by (5), f_t -> 0 and i_t -> 1 through their biases, candidate tanh(s x_t)") as ex:
+    _x = gates.random_binary(8, 30, seed=3)
+    for _s in [4.0, 10.0]:
+        _cell = gates.cell_from_gates("lstm", ex.call(lstm_store_gates, _s), dtype="float64")
+        _error = gates.construction_error("lstm", "store_input", _x, gates.run_cell(_cell, _x))
+        ex.at_most(f"max |c_t - x_t| of a Keras LSTM at s = {_s:g}", _error, gates.error_bound("store_input", _s) + 1e-12)
+    ### BEGIN HIDDEN TESTS
+    _cell = gates.cell_from_gates("lstm", ex.call(lstm_store_gates, 16.0), dtype="float64")
+    _error = gates.construction_error("lstm", "store_input", _x, gates.run_cell(_cell, _x))
+    ex.at_most("max |c_t - x_t| at s = 16", _error, gates.error_bound("store_input", 16.0) + 1e-12)
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 1.2.** Return the smallest $s$ for which the bound $\varepsilon_s + 1 - \tanh s$ is at most
+# `tol` (to 0.01).
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_2", "locked": false, "schema_version": 3, "solution": true}
+def store_scale(tol):
+    """Smallest s with sigma(-s) + 1 - tanh(s) <= tol."""
+    ### BEGIN SOLUTION
+    low, high = 0.0, 100.0
+    for _ in range(60):  # the bound decreases with s: bisection
+        mid = (low + high) / 2
+        low, high = (low, mid) if 1 / (1 + np.exp(mid)) + 1 - np.tanh(mid) <= tol else (mid, high)
+    return high
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_2_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("1.2", hint="the bound decreases with s: solve bound(s) = tol numerically (ln(1/tol) is close)") as ex:
+    _s = float(ex.call(store_scale, 1e-3))
+    ex.close("store_scale(1e-3)", _s, 6.9088, atol=0.01)
+    ex.close("store_scale(1e-6)", ex.call(store_scale, 1e-6), 13.8155, atol=0.01)
+    _x = gates.random_binary(8, 30, seed=3)
+    _run = gates.run_cell(gates.saturated_cell("lstm", "store_input", _s, dtype="float64"), _x)
+    _error = gates.construction_error("lstm", "store_input", _x, _run)
+    ex.at_most(f"max |c_t - x_t| of a Keras LSTM at s = {_s:.3f}", _error, 1.011e-3)  # s to 0.01: the bound to 1 %
+    ### BEGIN HIDDEN TESTS
+    ex.close("store_scale(0.05)", ex.call(store_scale, 0.05), 3.0441, atol=0.01)
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 1.3.** The same for the GRU (gates `z, r, h`, with $z$ as in (10)).
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_3", "locked": false, "schema_version": 3, "solution": true}
+def gru_store_gates(s):
+    """Weights making a GRU's h_t follow a binary x_t within about e^-s."""
+    ### BEGIN SOLUTION
+    return {"z": {"b": s}, "h": {"w": s}}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_3_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("1.3", hint="by (10), z_t -> 1 through its bias, candidate tanh(s x_t) with no bias") as ex:
+    _x = gates.random_binary(8, 30, seed=3)
+    for _s, _reset_after in [(4.0, False), (10.0, False), (10.0, True)]:
+        _cell = gates.cell_from_gates("gru", ex.call(gru_store_gates, _s), dtype="float64", reset_after=_reset_after)
+        _error = gates.construction_error("gru", "store_input", _x, gates.run_cell(_cell, _x))
+        ex.at_most(f"max |h_t - x_t| of a Keras GRU at s = {_s:g} (reset_after={_reset_after})", _error,
+                   gates.error_bound("store_input", _s) + 1e-12)
+    ### BEGIN HIDDEN TESTS
+    _cell = gates.cell_from_gates("gru", ex.call(gru_store_gates, 16.0), dtype="float64", reset_after=False)
+    _error = gates.construction_error("gru", "store_input", _x, gates.run_cell(_cell, _x, {"h": 0.9}))
+    ex.at_most("max |h_t - x_t| at s = 16 from h_0 = 0.9", _error, gates.error_bound("store_input", 16.0) + 1e-12)
+    ### END HIDDEN TESTS
+
+# %% [markdown]
 # ## (b) Keeping the state and ignoring the input
 #
-# **LSTM.** By (5), $c_t = c_{t-1}$ needs $i_t = 0$, $f_t = 1$: swap the signs, $b_i = -s$, $b_f = +s$, and
-# keep the candidate of (a) as an input to ignore. Then $c_t = (1 - \varepsilon_s) c_{t-1} + \varepsilon_s \tilde c_t$
-# drifts towards an average of candidates in $(-1, 1)$:
-# $$\max_{t \le T} |c_t - c_0| \;\le\; \bigl(1 - (1 - \varepsilon_s)^T\bigr)(|c_0| + 1) \;\le\; T e^{-s} (|c_0| + 1).$$
-# Unlike (a), the error adds up over time: holding $T$ steps within $\delta$ is guaranteed from
-# $s = \ln\bigl(T(|c_0| + 1)/\delta\bigr)$, 2.3 more per tenfold $T$.
+# **LSTM.** (1) $c_t = c_{t-1}$ needs $f_t = 1$, $i_t = 0$: swap the signs, $b_f = +s$, $b_i = -s$, and keep
+# the candidate of (a) as an input to ignore.
+# (2) Then $c_t = (1 - \varepsilon_s) c_{t-1} + \varepsilon_s \tilde c_t$. The drift $d_t = c_t - c_0$
+# obeys $d_t = (1 - \varepsilon_s) d_{t-1} + \varepsilon_s(\tilde c_t - c_0)$, with
+# $|\tilde c_t - c_0| \le 1 + |c_0|$.
+# (3) Unrolled from $d_0 = 0$, a geometric series:
+# $$|d_T| \le \varepsilon_s (1 + |c_0|) \sum_{k=0}^{T-1} (1 - \varepsilon_s)^k
+# = \bigl(1 - (1 - \varepsilon_s)^T\bigr)(|c_0| + 1) \;\le\; T e^{-s} (|c_0| + 1).$$
+# (4) Holding $T$ steps within $\delta$ is guaranteed from $s = \ln\bigl(T(|c_0| + 1)/\delta\bigr)$.
 #
-# **GRU.** $z_t = 0$ suffices: $b_z = -s$ (Keras: $+s$). Same recursion, same bound with $|h_0|$.
+# **GRU.** $z_t = 0$ suffices: $b_z = -s$. Same recursion, same bound with $|h_0|$.
+#
+# **Exercise 1.4.** Return that scale for horizon `T`, initial state `c0` and tolerance `tol`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_4", "locked": false, "schema_version": 3, "solution": true}
+def keep_scale(T, c0, tol):
+    """Scale s from which the bound T e^-s (|c0| + 1) is at most tol."""
+    ### BEGIN SOLUTION
+    return float(np.log(T * (abs(c0) + 1) / tol))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_4_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("1.4", hint="solve T e^-s (|c0| + 1) = tol for s") as ex:
+    ex.close("keep_scale(500, 1.0, 1e-3)", ex.call(keep_scale, 500, 1.0, 1e-3), np.log(1e6))
+    _s = float(ex.call(keep_scale, 50, 0.5, 1e-2))
+    ex.close("keep_scale(50, 0.5, 1e-2)", _s, np.log(7500))
+    _x = gates.random_binary(8, 50, seed=3)
+    _run = gates.run_cell(gates.saturated_cell("lstm", "keep_state", _s, dtype="float64"), _x, {"c": 0.5})
+    ex.at_most(f"drift |c_t - c_0| of a Keras LSTM over 50 steps at s = {_s:.3f}",
+               gates.construction_error("lstm", "keep_state", _x, _run), 1e-2)
+    ### BEGIN HIDDEN TESTS
+    ex.close("keep_scale(100, -0.8, 1e-4) (a negative c0)", ex.call(keep_scale, 100, -0.8, 1e-4), np.log(1.8e6))
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Question.** Why does the error of storing stay the same over any number of steps, while the error of
+# keeping grows with $T$?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q1_1", "locked": false, "schema_version": 3, "solution": true}
+# *Model answer.* Storing, $f_t = \varepsilon_s$ erases the previous state, errors included: only the
+# last step's error remains. Keeping, $f_t = 1 - \varepsilon_s$ keeps the drift so far and each step leaks
+# $\varepsilon_s$ of a candidate in: $T$ errors add up (the geometric series).
 
 # %% [markdown]
 # ## Checking (a) and (b) on real Keras cells
 #
-# Each construction runs as one Keras cell with one unit per scale (diagonal weights: units never interact),
-# for the LSTM and both GRU variants, in float32 and float64. `keep_state` starts from the states drawn above.
+# One Keras cell per construction, one unit per scale (diagonal weights: units never interact), for the
+# LSTM and both GRU variants (see *How Keras stores the weights*), in float32 and float64.
 
 # %%
 errors = gates.measure_errors(scales, x, initial, steps=horizons)
@@ -131,7 +229,6 @@ within = all(np.all(err <= bounds[key[1]] + 1e-15) for key, err in errors.items(
 print(f"{sum(len(k) == 3 for k in errors)} cells run; every float64 error is within its bound: {within}")
 print(f"largest difference between the three cells' float64 errors: {gates.cell_disagreement(errors):.1e}")
 
-# %% [markdown]
 # The worst error over the batch and the steps (float64, largest of the three cells) beside its bound:
 # $|c_t - x_t|$ or $|h_t - x_t|$ for storing, the drift $|c_t - c_0|$ or $|h_t - h_0|$ for keeping.
 
@@ -158,27 +255,41 @@ print(gates.horizon_table(scales, errors, horizons, c0_max))
 # %% [markdown]
 # Three sequences in float32, each with its initial state (thin line): the LSTM's $c_t$ solid, the GRU's
 # $h_t$ dashed on top of it. At small $s$ the state leaks towards an average of the candidates; at large
-# $s$ it stays put.
-
-# %%
-keep = np.array(keep_scales, dtype=float)
-lstm = gates.run_cell(gates.saturated_cell("lstm", "keep_state", keep), x, {"c": initial})["c"]
-gru = gates.run_cell(gates.saturated_cell("gru", "keep_state", keep, reset_after=False), x, {"h": initial})["h"]
-fig = gates.plot_keep_state(keep, {"LSTM": ("c", lstm), "GRU": ("h", gru)})
-plots.save_figure(fig, "01_keep_state", dpi=120)
-plt.show()
-
 # %% [markdown]
 # ## (c) Is a GRU a special case of an LSTM?
 #
-# "Special case" means: for every GRU, some LSTM gives the same outputs $h_1, h_2, \dots$ on every input,
-# both from a zero state (the Keras default). The mapping $i_t = z_t$, $f_t = 1 - z_t$, $o_t = 1$ fails (the
-# LSTM outputs $\tanh(c_t)$ and has no $r_t$), but only counter-examples prove the answer.
+# "Special case": for every GRU, some LSTM gives the same outputs $h_1, h_2, \dots$ on every input, both
+# from a zero state. Mapping $i_t = z_t$, $f_t = 1 - z_t$, $o_t = 1$ fails, but only a counter-example
+# proves the answer.
 #
-# **Claim 1: no LSTM reproduces the store-input GRU.** From a zero state $c_1 = i_1 \tilde c_1$, so
-# $|c_1| < 1$ and $|h_1| < \tanh 1$ for every LSTM and input, while the GRU of (a) outputs
-# $h_1 = (1 - \varepsilon_s)\tanh s$ on $x_1 = 1$. Checked against the store-input LSTM and 1024 random
-# LSTM units (weights from $\mathcal N(0, 4^2)$, inputs $x_1 \in [-5, 5]$):
+# **Claim 1: no LSTM reproduces the store-input GRU.** (1) From $c_0 = 0$, (5) gives
+# $c_1 = i_1 \tilde c_1$, a product of a number in $(0, 1)$ and one in $(-1, 1)$: $|c_1| < 1$.
+# (2) By (6), $|h_1| = o_1 |\tanh c_1| < \tanh 1 \approx 0.762$, for every LSTM and every input.
+# (3) The GRU of (a) outputs $h_1 = (1 - \varepsilon_s)\tanh s$ on $x_1 = 1$, which tends to 1.
+#
+# **Exercise 1.5.** Return the smallest integer $s$ at which that GRU's $h_1$ exceeds $\tanh 1$.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_5", "locked": false, "schema_version": 3, "solution": true}
+def gru_beats_lstm_scale():
+    """Smallest integer s with (1 - sigma(-s)) tanh(s) > tanh(1)."""
+    ### BEGIN SOLUTION
+    s = 1
+    while (1 - 1 / (1 + np.exp(s))) * np.tanh(s) <= np.tanh(1):
+        s += 1
+    return s
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_5_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("1.5", hint="evaluate (1 - sigma(-s)) tanh(s) at s = 1, 2, 3, ... and compare with tanh(1)") as ex:
+    _s = ex.call(gru_beats_lstm_scale)
+    ex.close("the smallest integer s", _s, 2)
+    _h1 = gates.run_cell(gates.saturated_cell("gru", "store_input", float(_s), dtype="float64"), np.ones((1, 1, 1)))["h"]
+    ex.equal(f"a Keras GRU's h_1 = {_h1[0, 1, 0]:.4f} at s = {_s} is above tanh(1) = 0.7616", bool(_h1[0, 1, 0] > np.tanh(1)), True)
+
+# %% [markdown]
+# Checked on Keras cells against the store-input LSTM and 1024 random LSTM units (weights from
+# $\mathcal N(0, 4^2)$, inputs $x_1 \in [-5, 5]$):
 
 # %%
 one = np.ones((1, 1, 1))
@@ -206,21 +317,71 @@ print(gates.format_table(["t", "u_A", "v_A", "u_B", "v_B", "c_A", "c_B", "h_A", 
 print("same output at t=1 (to 1e-15):", bool(abs(run["h"][0, 1, 0] - run["h"][1, 1, 0]) < 1e-15))
 print(f"output difference at t=2: {abs(run['h'][0, 2, 0] - run['h'][1, 2, 0]):.4f}")
 
+
 # %% [markdown]
-# A GRU matching this LSTM has one unit, so its state is its output: after step 1 it is in the same state
-# on A and on B, and on the same $(0, 0)$ it gives the same $h_2$. The LSTM's $h_2$ differ, so an LSTM is
-# not a special case of a GRU either.
+# A one-unit GRU's state is its output: equal $h_1$ on A and B means equal states, hence equal $h_2$ on
+# $(0, 0)$. The LSTM's $h_2$ differ. **Answer: no**, neither family contains the other (under this strict
+# definition; a linear read-out $y_t = W h_t$ could rescale and hide units).
+
+# %% [markdown]
+# ## How Keras stores the weights
 #
-# **Answer: no**; neither family contains the other. Claim 1 comes from the squashing
-# $h_t = o_t \tanh(c_t)$, claim 2 from the output gate hiding state. Both hold under this strict definition,
-# which compares raw outputs; with a linear read-out $y_t = W h_t$ they do not apply, since $W$ can scale an
-# LSTM's output past $\tanh 1$ and ignore GRU units that then hold hidden state.
+# `gates.cell_from_gates` turns the report's notation into a Keras cell:
+#
+# - Keras 3 orders the weight blocks $i, f, c, o$ (LSTM) and $z, r, h$ (GRU), in `kernel` (on $x_t$),
+#   `recurrent_kernel` (on $h_{t-1}$) and `bias`.
+# - Keras' GRU computes $h_t = z^K_t h_{t-1} + (1 - z^K_t)\tilde h_t$, so $z^K_t = 1 - z_t$; since
+#   $1 - \sigma(a) = \sigma(-a)$, the report's $z$ weights are negated.
+# - With `reset_after=True` (the default) the candidate is $\tanh(w x_t + b + r_t (u h_{t-1} + b_U))$;
+#   `reset_after=False` is exactly (9); with $b_U = 0$ both agree here.
+#
+# The store-input GRU of (a) at $s = 10$:
+
+# %%
+report = gates.saturating_gates("gru", "store_input", 10.0)
+cell = gates.saturated_cell("gru", "store_input", 10.0, reset_after=False)
+kernel, recurrent, bias = cell.get_weights()
+print("report's notation:", report)
+print("Keras kernel (z, r, h):", kernel.ravel().tolist())
+print("Keras bias   (z, r, h):", bias.ravel().tolist())
+print("recurrent_kernel is zero:", not recurrent.any())
+
+# %% [markdown]
+# **Exercise 1.6.** Write one step of Keras' `GRUCell(reset_after=False)` in numpy: `x` is (batch, inputs),
+# `h` (batch, units), the weights as `cell.get_weights()` returns them.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_6", "locked": false, "schema_version": 3, "solution": true}
+def gru_step(x, h, kernel, recurrent_kernel, bias):
+    """h_t of Keras' GRUCell(reset_after=False) from x_t and h_{t-1}."""
+    ### BEGIN SOLUTION
+    n = h.shape[1]
+    sigmoid = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    z = sigmoid(x @ kernel[:, :n] + h @ recurrent_kernel[:, :n] + bias[:n])
+    r = sigmoid(x @ kernel[:, n:2 * n] + h @ recurrent_kernel[:, n:2 * n] + bias[n:2 * n])
+    candidate = np.tanh(x @ kernel[:, 2 * n:] + (r * h) @ recurrent_kernel[:, 2 * n:] + bias[2 * n:])
+    return z * h + (1 - z) * candidate
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_6_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("1.6", hint="blocks z, r, h in that order; Keras keeps z * h_{t-1} + (1 - z) * candidate") as ex:
+    _rng = np.random.default_rng(5)
+    _cell = gates.random_cell("gru", 3, 1.0, seed=5, input_dim=2, reset_after=False, dtype="float64")
+    _xs, _h = _rng.normal(size=(4, 2)), _rng.uniform(-1, 1, (4, 3))
+    _want = _cell(tf.constant(_xs), [tf.constant(_h)])[0].numpy()
+    ex.close("h_t of a random 3-unit GRU, 4 inputs", ex.call(gru_step, _xs, _h, *_cell.get_weights()), _want, atol=1e-9)
+    ### BEGIN HIDDEN TESTS
+    _cell = gates.random_cell("gru", 5, 2.0, seed=6, input_dim=1, reset_after=False, dtype="float64")
+    _xs, _h = _rng.normal(size=(7, 1)), _rng.uniform(-1, 1, (7, 5))
+    _want = _cell(tf.constant(_xs), [tf.constant(_h)])[0].numpy()
+    ex.close("h_t of a random 5-unit GRU", ex.call(gru_step, _xs, _h, *_cell.get_weights()), _want, atol=1e-9)
+    ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Explore the gates
 #
-# The explorer plots, for a one-unit cell on a random binary sequence, the input, the gates and the states:
-# states from the Keras cell, gates recomputed in numpy (`gates.gate_trace`), which agrees with Keras:
+# A one-unit cell on a random binary sequence: input, gates (recomputed in numpy by `gates.gate_trace`,
+# which agrees with Keras) and states:
 
 # %%
 for kind, kwargs in [("lstm", {}), ("gru", {"reset_after": False}), ("gru", {"reset_after": True})]:
@@ -230,11 +391,9 @@ for kind, kwargs in [("lstm", {}), ("gru", {"reset_after": False}), ("gru", {"re
     print(f"{kind} {kwargs}: numpy and Keras states agree within 1e-12: {same}")
 
 # %% [markdown]
-# The image is the default state (LSTM, `store_input`, $s = 8$); run the cell for the live explorer. Picking
-# a cell, behaviour or scale resets the bias sliders to the construction; then move any bias, the
-# candidate's recurrent weight `u` or the initial state. Try: lower $s$ until `keep_state` leaks; set
-# $b_f = b_i = +s$ in an LSTM (a counter); in a GRU, raise `u` and let $b_r$ decide whether the past leaks
-# in (appendix A.4).
+# The image is the default state; run the cell for the live explorer (a cell, behaviour or scale resets the
+# biases). Try: lower $s$ until `keep_state` leaks; $b_f = b_i = +s$ in an LSTM (a counter); in a GRU,
+# raise `u` and let $b_r$ decide whether the past leaks in (A.4).
 
 # %% tags=["widget", "nbval-ignore-output"]
 with_static_view(gates.gate_explorer, steps=30, seed=seed)
@@ -242,58 +401,26 @@ with_static_view(gates.gate_explorer, steps=30, seed=seed)
 # %% [markdown]
 # ## Summary
 #
-# - **(a)** Yes, in the limit: $f_t \to 0$, $i_t \to 1$ (LSTM) or $z_t \to 1$ (GRU), candidate
-#   $\tanh(s x_t)$. The error is below $\varepsilon_s + 1 - \tanh s \approx e^{-s}$; the LSTM outputs $\tanh(x_t)$.
-# - **(b)** Yes, in the limit, with the signs swapped. The drift over $T$ steps is below
-#   $T e^{-s}(|c_0| + 1)$, so $s$ must grow like $\ln T$.
-# - **(c)** No: an LSTM's first output stays below $\tanh 1$, which a GRU exceeds, and an LSTM can hide
-#   state behind its output gate, which a GRU cannot.
+# - **(a)** Yes, in the limit; error below $\varepsilon_s + 1 - \tanh s \approx e^{-s}$.
+# - **(b)** Yes, in the limit; drift over $T$ steps below $T e^{-s}(|c_0| + 1)$: $s$ grows like $\ln T$.
+# - **(c)** No: an LSTM's $h_1$ stays below $\tanh 1$, which a GRU exceeds; an LSTM can hide state
+#   behind its output gate, a GRU cannot.
 
 # %% [markdown]
 # ## Appendix
 #
 # ### A.1 float32: when rounding makes an error exactly 0
 #
-# Some float32 curves of the error figure stop: the error became exactly 0, because a sigmoid or a tanh
-# returned exactly 1.0. Where that happens depends on the implementation, not only on the precision
-# (scanned with step 0.001; "correctly rounded" is the exact value rounded to the nearest float):
+# Some float32 curves of the error figure stop: the error became exactly 0 because a sigmoid or a tanh
+# returned exactly 1.0, from a scale that depends on the implementation as well as the precision (scanned
+# with step 0.001; "correctly rounded" is the exact value rounded to the nearest float). In float32 a
+# keep-state GRU stops writing once $\sigma(s)$ rounds to 1; an LSTM only once $\varepsilon_s$ falls below
+# half the float32 spacing at $c_t$. The details, with the measured drifts, are in `docs/float32.md`.
 
 # %%
 print(gates.rounding_table())
-print(f"numpy float32: 1 - tanh(9.25) = {1.0 - float(np.tanh(np.float32(9.25))):.3g} = 2^-24")
 
 # %% [markdown]
-# Keras' float32 tanh (TensorFlow's approximation) returns 1.0 from $s \approx 7.91$, before correct
-# rounding would ($1 - \tanh s \le 2^{-25}$ from $s \approx 9.01$); numpy's float32 tanh is still below 1
-# at 9.25 and reaches 1.0 at 10; in float64, numpy's reaches 1.0 near 19 and Keras' near 17.7. Keras'
-# float32 sigmoid $1/(1 + e^{-s})$ is 1.0 from $24 \ln 2 \approx 16.64$, where $1 + e^{-s}$ rounds to 1.
-#
-# The consequences for `keep_state` in float32:
-#
-# - **GRU**: Keras computes $(1 - z^K_t)\tilde h_t$ with $z^K_t = \sigma(s)$. Once that is 1.0 (first grid
-#   point 16.75) nothing is written and the drift is exactly 0.
-# - **LSTM**: its forget gate is 1.0 from the same $s$, but its input gate $\varepsilon_s$ stays positive
-#   and adds up to $\varepsilon_s$ at each step. The addition is lost only when it is below half the float32
-#   spacing at $c_t$, which is smallest at the smallest $|c_0|$. So the drift is exactly 0 from
-#   $s = \ln(1/\text{half spacing} - 1)$ for the smallest $|c_0|$ of the batch, larger for a smaller one, and
-#   never for $c_0 = 0$:
-
-# %%
-smallest = float(np.abs(initial).min())
-print(f"smallest |c_0| = {smallest:.4f}; half the float32 spacing there = "
-      f"{np.spacing(np.float32(smallest)) / 2:.3g}; predicted exact 0 from s = "
-      f"{gates.float32_exact_keep_scale(initial):.2f}")
-print("measured exact 0 from s =", {label: gates.first_exact_scale(scales, errors[label, "keep_state", "float32"])
-                                    for label in gates.VARIANTS})
-from_zero = gates.run_cell(gates.saturated_cell("lstm", "keep_state", max_scale), x[:1], {"c": 0.0})["c"]
-print(f"LSTM from c_0 = 0 at s = {max_scale:g}: float32 drift {np.abs(from_zero).max():.2g}")
-rows = [s for s in (14, 16.5, 16.75, 20, 20.75, 21, 25) if s <= max_scale]
-print(gates.float32_keep_table(scales, errors, bounds, rows))
-
-# %% [markdown]
-# For `store_input` the error is carried by $\varepsilon_s$ itself, which float32 represents down to about
-# $10^{-38}$, so it keeps falling like $e^{-s}$ in both precisions.
-#
 # ### A.2 The report's slips
 #
 # - **Equation references.** (1) is the forget gate, (2) the input gate, (3) the candidate $\tilde c_t$,

@@ -16,7 +16,7 @@
 # %% [markdown]
 # ## Setup
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "setup02", "locked": true, "schema_version": 3, "solution": false}
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
@@ -27,7 +27,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from helpers import experiments
-from helpers.analysis import classification as clf, plots, setup
+from helpers.analysis import checks, classification as clf, plots, setup
 from helpers.analysis.widgets import with_static_view
 from helpers.core import data
 
@@ -122,6 +122,60 @@ for cell in ("lstm", "gru"):
     cell_rows = [r for r in rows if r["model"].startswith(cell)]
     if cell_rows:
         print(plots.format_table(cell_rows, columns, headers, formats=pct), "\n")
+
+# %% [markdown]
+# **Exercise 2.1.** A test accuracy $p$ on $n$ independent images is a binomial proportion. Return its
+# standard error.
+
+# %% nbgrader={"grade": false, "grade_id": "ex2_1", "locked": false, "schema_version": 3, "solution": true}
+def binomial_se(p, n):
+    """Standard error of an accuracy p measured on n independent images."""
+    ### BEGIN SOLUTION
+    return float(np.sqrt(p * (1 - p) / n))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex2_1_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("2.1", hint="n independent 0/1 outcomes with mean p: the variance of their mean is p(1 - p)/n") as ex:
+    ex.close("binomial_se(0.9, 10_000)", ex.call(binomial_se, 0.9, 10_000), 0.003)
+    ex.close("binomial_se(0.5, 100)", ex.call(binomial_se, 0.5, 100), 0.05)
+    ### BEGIN HIDDEN TESTS
+    ex.close("binomial_se(0.9529, 10_000)", ex.call(binomial_se, 0.9529, 10_000), np.sqrt(0.9529 * 0.0471 / 10_000))
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 2.2.** Give the table's verdict on our accuracy `ours` against the report's `ref`: `"beats"`
+# or `"short of"` when they differ by more than two standard errors of ours (on `n` images), else
+# `"within noise"`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex2_2", "locked": false, "schema_version": 3, "solution": true}
+def compare_with_report(ours, ref, n):
+    """The verdict of our accuracy against the report's: beats, short of or within noise."""
+    ### BEGIN SOLUTION
+    se = np.sqrt(ours * (1 - ours) / n)
+    if abs(ours - ref) <= 2 * se:
+        return "within noise"
+    return "beats" if ours > ref else "short of"
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex2_2_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("2.2", hint="compare |ours - ref| with 2 sqrt(ours (1 - ours) / n); the sign gives the verdict") as ex:
+    for _ours, _ref, _want in [(0.8593, 0.7021, "beats"), (0.9668, 0.9647, "within noise"), (0.9689, 0.9747, "short of")]:
+        ex.equal(f"compare_with_report({_ours}, {_ref}, 10_000)", ex.call(compare_with_report, _ours, _ref, 10_000), _want)
+    ### BEGIN HIDDEN TESTS
+    for _ours, _ref, _n, _want in [(0.95, 0.954, 10_000, "within noise"), (0.9, 0.8, 100, "beats"), (0.9, 0.85, 100, "within noise")]:
+        ex.equal(f"compare_with_report({_ours}, {_ref}, {_n})", ex.call(compare_with_report, _ours, _ref, _n), _want)
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Question.** The protocol below picks and compares models on the validation images, never on the test
+# images. Why?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q2_1", "locked": false, "schema_version": 3, "solution": true}
+# *Model answer.* A choice made by looking at the test images (which epoch, which model is best) fits the
+# noise of those images too, so the test accuracy of the chosen model would be biased upwards. Kept aside,
+# the test set gives an unbiased estimate of what the chosen model does on new digits.
 
 # %% [markdown]
 # ## Learning curves

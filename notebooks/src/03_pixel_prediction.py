@@ -11,7 +11,7 @@
 # %% [markdown]
 # ## Setup
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "setup03", "locked": true, "schema_version": 3, "solution": false}
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
@@ -21,7 +21,7 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import pixel_prediction as pixel, plots, setup
+from helpers.analysis import checks, pixel_prediction as pixel, plots, setup
 from helpers.core import data
 
 # %% [markdown]
@@ -99,6 +99,48 @@ print(plots.format_table(
 errors = {split: max((r[f"{key}_se"] for r in rows), default=float("nan")) for split, key in
           (("test", "test"), ("validation", "val"), ("train", "train"))}
 print("standard errors of these means over the images, at most:", ", ".join(f"{s} {e:.4f}" for s, e in errors.items()))
+
+# %% [markdown]
+# **Exercise 3.1.** Return the mean cross-entropy, in nats per pixel, of binary `targets` under the
+# model's `logits` ($p = \sigma(\text{logit})$), without overflow for logits as large as $\pm 1000$.
+
+# %% nbgrader={"grade": false, "grade_id": "ex3_1", "locked": false, "schema_version": 3, "solution": true}
+def nats_per_pixel(logits, targets):
+    """Mean of -[x log p + (1 - x) log(1 - p)] with p = sigmoid(logits), in nats."""
+    ### BEGIN SOLUTION
+    logits, targets = np.asarray(logits, dtype=float), np.asarray(targets, dtype=float)
+    return float(np.mean(np.logaddexp(0.0, logits) - targets * logits))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex3_1_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("3.1", hint="-log sigma(l) = log(1 + e^-l) = np.logaddexp(0, -l); never form p itself") as ex:
+    _logits, _targets = np.array([0.0, 2.0, -3.0, 0.5]), np.array([1.0, 0.0, 0.0, 1.0])
+    _p = 1 / (1 + np.exp(-_logits))
+    _want = float(np.mean(-_targets * np.log(_p) - (1 - _targets) * np.log(1 - _p)))
+    ex.close("nats_per_pixel of four pixels", ex.call(nats_per_pixel, _logits, _targets), _want)
+    ex.close("nats_per_pixel([1000, -1000], [1, 0]) (confident and right)", ex.call(nats_per_pixel, np.array([1000.0, -1000.0]), np.array([1.0, 0.0])), 0.0)
+    ### BEGIN HIDDEN TESTS
+    ex.close("nats_per_pixel([800], [0]) (confident and wrong)", ex.call(nats_per_pixel, np.array([800.0]), np.array([0.0])), 800.0)
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 3.2.** Convert a loss in nats per predicted pixel into bits per image.
+
+# %% nbgrader={"grade": false, "grade_id": "ex3_2", "locked": false, "schema_version": 3, "solution": true}
+def bits_per_image(nats):
+    """Nats per predicted pixel -> bits per image (783 predicted pixels)."""
+    ### BEGIN SOLUTION
+    return nats * 783 / np.log(2)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex3_2_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("3.2", hint="783 pixels are predicted per image, and 1 nat = 1 / ln 2 bits") as ex:
+    ex.close("bits_per_image(0.0845)", ex.call(bits_per_image, 0.0845), 0.0845 * 783 / np.log(2))
+    ### BEGIN HIDDEN TESTS
+    ex.close("bits_per_image(np.log(2))", ex.call(bits_per_image, np.log(2)), 783.0)
+    ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Learning curves

@@ -10,7 +10,7 @@
 # %% [markdown]
 # ## Setup
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "setup04", "locked": true, "schema_version": 3, "solution": false}
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
@@ -20,7 +20,7 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import continuation, plots, setup
+from helpers.analysis import checks, continuation, plots, setup
 from helpers.analysis.widgets import with_static_view
 from helpers.core import data, reference
 from helpers.inference import sampling
@@ -91,6 +91,57 @@ plt.show()
 print(zoo_models.report())
 print("\n".join(setup.status_lines(manifests)))
 results = {name: continuation.continuation_results(model, cset, ns, num_samples, seed) for name, model in loaded.items()}
+
+# %% [markdown]
+# **Exercise 4.1.** One step of the sampler: given the model's probabilities `p` of ink and uniforms `u` (one
+# per continuation), return the sampled pixels (1.0 where `u < p`, as the sampler draws them) and the
+# surprise $-\log p(\tilde x_t)$ of each sampled pixel, in nats.
+
+# %% nbgrader={"grade": false, "grade_id": "ex4_1", "locked": false, "schema_version": 3, "solution": true}
+def sample_step(p, u):
+    """(pixels, nats): x ~ Bernoulli(p) drawn with u, and -log p(x)."""
+    ### BEGIN SOLUTION
+    pixels = (u < p).astype(float)
+    return pixels, -np.log(np.where(pixels == 1, p, 1 - p))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_1_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("4.1", hint="x = 1 when u < p; the surprise is -log p for a 1 and -log(1 - p) for a 0") as ex:
+    _p, _u = np.array([0.9, 0.2, 0.5]), np.array([0.95, 0.1, 0.5])
+    _got = ex.call(sample_step, _p, _u)
+    ex.equal("the number of values returned", len(_got) if isinstance(_got, tuple | list) else _got, 2)
+    ex.close("the pixels", _got[0], [0.0, 1.0, 0.0])
+    ex.close("the surprises in nats", _got[1], -np.log([0.1, 0.2, 0.5]))
+    ### BEGIN HIDDEN TESTS
+    _rng = np.random.default_rng(4)
+    _p, _u = _rng.uniform(0.01, 0.99, (5, 7)), _rng.uniform(size=(5, 7))
+    _got = ex.call(sample_step, _p, _u)
+    ex.close("the surprises of a (5, 7) batch", _got[1], -np.log(np.where(_u < _p, _p, 1 - _p)))
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 4.2.** Return the entropy $H(p) = -p \log p - (1-p)\log(1-p)$ in nats, element-wise, with
+# $H(0) = H(1) = 0$.
+
+# %% nbgrader={"grade": false, "grade_id": "ex4_2", "locked": false, "schema_version": 3, "solution": true}
+def binary_entropy(p):
+    """Entropy of Bernoulli(p) in nats, 0 at p = 0 and p = 1."""
+    ### BEGIN SOLUTION
+    p = np.asarray(p, dtype=float)
+    q = np.clip(p, 1e-300, 1 - 1e-16)
+    return np.where((p > 0) & (p < 1), -q * np.log(q) - (1 - q) * np.log1p(-q), 0.0)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_2_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("4.2", hint="p log p tends to 0 as p -> 0: treat p = 0 and p = 1 apart (np.where)") as ex:
+    ex.close("binary_entropy([0.5, 0.1])", ex.call(binary_entropy, np.array([0.5, 0.1])),
+             [np.log(2), -0.1 * np.log(0.1) - 0.9 * np.log(0.9)])
+    ex.close("binary_entropy([0.0, 1.0])", ex.call(binary_entropy, np.array([0.0, 1.0])), [0.0, 0.0])
+    ### BEGIN HIDDEN TESTS
+    ex.close("binary_entropy(0.99)", ex.call(binary_entropy, np.array([0.99])), [-0.99 * np.log(0.99) - 0.01 * np.log(0.01)])
+    ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Table 12, recomputed

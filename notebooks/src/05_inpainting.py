@@ -12,7 +12,7 @@
 # %% [markdown]
 # ## Setup
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "setup05", "locked": true, "schema_version": 3, "solution": false}
 # %matplotlib inline
 import os, sys
 sys.path.insert(0, os.path.abspath(".."))          # the repository root, where helpers/ lives
@@ -22,7 +22,7 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import inpainting as ia, plots, setup
+from helpers.analysis import checks, inpainting as ia, plots, setup
 from helpers.analysis.widgets import with_static_view
 from helpers.core import reference
 from helpers.inference import inpainting
@@ -90,6 +90,57 @@ print(f"{n_images} images per set")
 # The scorer (`helpers.inpainting.most_probable_fill`) enumerates the 2 or 16 candidates, runs the
 # recurrent state up to the first missing pixel once per image, continues every candidate from that state
 # to the end in one batch, normalises with log-sum-exp and takes the argmax.
+
+# %% [markdown]
+# **Exercise 5.1.** Given the log-likelihoods $\ell_0, \ell_1$ of the image completed with $x_i = 0$ and
+# with $x_i = 1$ (sums of hundreds of log-probabilities, e.g. $-800$), return $p(x_i = 1 \mid x_{\neq i})$
+# without underflow.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5_1", "locked": false, "schema_version": 3, "solution": true}
+def pixel_posterior(loglik0, loglik1):
+    """p(x_i = 1 | the other pixels) from the log-likelihoods of the two completed images."""
+    ### BEGIN SOLUTION
+    return float(1 / (1 + np.exp(loglik0 - loglik1)))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_1_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("5.1", hint="divide e^l1 / (e^l0 + e^l1) by e^l1: only l0 - l1 matters") as ex:
+    ex.close("pixel_posterior(-80, -79)", ex.call(pixel_posterior, -80.0, -79.0), 1 / (1 + np.exp(-1.0)))
+    ex.close("pixel_posterior(-800, -801.5)", ex.call(pixel_posterior, -800.0, -801.5), 1 / (1 + np.exp(1.5)))
+    ### BEGIN HIDDEN TESTS
+    ex.close("pixel_posterior(-1000, -990)", ex.call(pixel_posterior, -1000.0, -990.0), 1 / (1 + np.exp(-10.0)))
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 5.2.** The scorer numbers the $2^k$ fills of $k$ missing pixels: fill $c$ sets them, in reading
+# order, to the $k$ binary digits of $c$, most significant first. Return those digits as a list of 0/1.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5_2", "locked": false, "schema_version": 3, "solution": true}
+def candidate_bits(c, k):
+    """The k binary digits of c, most significant first."""
+    ### BEGIN SOLUTION
+    return [(c >> (k - 1 - j)) & 1 for j in range(k)]
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_2_check", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+with checks.exercise("5.2", hint="digit j (from the left) of c is (c >> (k - 1 - j)) & 1") as ex:
+    ex.close("candidate_bits(5, 4)", ex.call(candidate_bits, 5, 4), [0, 1, 0, 1])
+    ex.close("candidate_bits(1, 1)", ex.call(candidate_bits, 1, 1), [1])
+    ### BEGIN HIDDEN TESTS
+    for _c in range(16):
+        ex.close(f"candidate_bits({_c}, 4)", ex.call(candidate_bits, _c, 4), inpainting.candidate_patterns(4)[_c])
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Question.** The model reads left to right, top to bottom. How can a pixel *below* a hole change the
+# posterior of the hole?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q5_1", "locked": false, "schema_version": 3, "solution": true}
+# *Model answer.* The hole's value is an input to every later prediction, so each candidate gives the later
+# observed pixels different probabilities $p(x_t \mid x_{<t})$. Bayes' rule weighs each candidate by how
+# well it predicts them: a candidate after which the observed stroke below is likely gains posterior mass.
 
 # %% [markdown]
 # ## The data sets
