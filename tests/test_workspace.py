@@ -190,3 +190,110 @@ def test_promote_cli_errors_are_one_line(tmp_path, capsys):
     assert promote.main(["classify", "gru_1x32", "--from", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "helpers.train classify gru_1x32" in err
+
+
+def shipped_copy(finished_run, tmp_path):
+    """A shipped-models folder holding the finished run, and a snapshot of its bytes."""
+    shipped = tmp_path / "shipped"
+    promote.promote("classify", "gru_1x32", finished_run, models_dir=shipped, evaluate=False)
+    return shipped, snapshot(shipped)
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_promote_refuses_another_models_manifest(finished_run, tmp_path):
+    shipped, before = shipped_copy(finished_run, tmp_path)
+    runs = copy_of(finished_run, tmp_path)
+    manifest_path = runs / "classify" / "gru_1x32.json"
+    manifest = json.loads(manifest_path.read_text())
+    for change in ({"name": "gru_3x32"}, {"task": "pixel"}, {"config": {**manifest["config"], "name": "lstm_1x32"}}):
+        manifest_path.write_text(json.dumps({**manifest, **change}))
+        with pytest.raises(WorkspaceError, match="another model's"):
+            promote.promote("classify", "gru_1x32", runs, models_dir=shipped, replace_shipped=True, evaluate=False)
+    assert snapshot(shipped) == before
+
+
+def test_promote_refuses_weights_of_another_architecture(finished_run, tmp_path):
+    shipped, before = shipped_copy(finished_run, tmp_path)
+    runs = copy_of(finished_run, tmp_path)
+    models.build("classify", "lstm_1x32").save_weights(runs / "classify" / "gru_1x32.weights.h5")
+    with pytest.raises(WorkspaceError, match="do not load into the zoo's gru_1x32"):
+        promote.promote("classify", "gru_1x32", runs, models_dir=shipped, replace_shipped=True)
+    assert snapshot(shipped) == before
+
+
+def test_promote_records_slice_metrics_a_manifest_lacks(finished_run, tmp_path):
+    runs = copy_of(finished_run, tmp_path)
+    manifest_path = runs / "classify" / "gru_1x32.json"
+    manifest = json.loads(manifest_path.read_text())
+    recorded = {k: v for k, v in manifest["metrics"].items() if k.startswith("test_slice")}
+    manifest["metrics"] = {k: v for k, v in manifest["metrics"].items() if not k.startswith("test_slice")}
+    manifest_path.write_text(json.dumps(manifest))
+    path = promote.promote("classify", "gru_1x32", runs, models_dir=tmp_path / "shipped")
+    metrics = json.loads(path.read_text())["metrics"]
+    assert recorded and metrics["test_slice_size"] == training.TEST_SLICE["classify"]
+    assert 0 < metrics["test_slice_loss"] < 10 and 0 <= metrics["test_slice_accuracy"] <= 1
+    manifest_path.write_text(path.read_text())  # the recorded slice now checks the weights on every promote
+    promote.promote("classify", "gru_1x32", runs, models_dir=tmp_path / "shipped", replace_shipped=True)
+
+
+def test_promote_refuses_a_checkpoint_that_is_not_there(finished_run, tmp_path):
+    shipped, before = shipped_copy(finished_run, tmp_path)
+    runs = copy_of(finished_run, tmp_path)
+    resume = runs / "classify" / "resume" / "gru_1x32"
+    for folder in resume.glob("epoch-*"):
+        shutil.rmtree(folder)
+    with pytest.raises(WorkspaceError, match="names checkpoint 'epoch-0002', which is not in"):
+        promote.promote("classify", "gru_1x32", runs, models_dir=shipped, replace_shipped=True, evaluate=False)
+    assert snapshot(shipped) == before
+
+
+@pytest.mark.parametrize("failing_call", [1, 2, 4])
+def test_a_full_disk_leaves_the_shipped_files_as_they_were(finished_run, tmp_path, monkeypatch, failing_call):
+    """A copy (staging) or a move (the swap) that fails: the shipped files are as before, no staging is left."""
+    shipped, before = shipped_copy(finished_run, tmp_path)
+    calls = {"n": 0}
+    real = promote.os.replace if failing_call == 4 else shutil.copyfile
+
+    def fail_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == failing_call:
+            raise OSError(28, "No space left on device", str(args[-1]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(promote.os if failing_call == 4 else shutil, "replace" if failing_call == 4 else "copyfile",
+                        fail_once)
+    with pytest.raises(WorkspaceError, match="No space left on device. Nothing was shipped"):
+        promote.promote("classify", "gru_1x32", finished_run, models_dir=shipped, replace_shipped=True,
+                        evaluate=False)
+    assert calls["n"] >= failing_call
+    assert snapshot(shipped) == before
+    assert not list((shipped / "classify").glob(".promote-*"))
+
+
+def test_a_second_run_on_a_locked_folder_is_refused_naming_the_first(tmp_path):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from helpers.core import workspace\n"
+         f"with workspace.run_lock({str(tmp_path)!r}):\n print('locked', flush=True); time.sleep(60)"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(WorkspaceError, match=rf"in use by `python -c[^`]*` \(process {holder.pid}\)"), \
+                workspace.run_lock(tmp_path):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with workspace.run_lock(tmp_path):  # the killed run's lock is recovered at once
+        pass
+
+
+def test_a_non_shipped_name_never_gets_git_checkout_advice():
+    assert "git checkout" in workspace.restore_advice(MODELS_DIR / "classify" / "gru_1x32.json")
+    for path in (MODELS_DIR / "classify" / "gru_1x99.json", MODELS_DIR / "pixel" / "lstm_1x32.weights.h5"):
+        assert "git checkout" not in workspace.restore_advice(path)

@@ -18,9 +18,10 @@ import numpy as np
 
 from helpers.core import data as data_lib
 from helpers.core import zoo
-from helpers.core.config import TrainConfig
+from helpers.core.config import RECIPE_KEYS, TrainConfig, command_options
 from helpers.core.files import atomic_path, write_json_atomic
 from helpers.core.machine import (
+    execution,
     hardware_description,
     keras_backend,
     software_versions,
@@ -41,6 +42,7 @@ from helpers.core.workspace import (
     WorkspaceError,
     check_writable,
     display,
+    locked_run,
     read_json,
     refuse_shipped,
     resume_folder,

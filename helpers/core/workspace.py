@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.core.paths import MODELS_DIR, REPO_ROOT
@@ -85,10 +86,29 @@ def check_writable(folder: str | os.PathLike, flag: str = "--out", min_free: int
     return folder
 
 
+def ships(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is one of the files the repository ships (a zoo model's weights, manifest or checkpoint).
+
+    Unlike :func:`is_shipped`, a name outside the zoo (``data/models/classify/gru_1x99.json``) is not: git
+    never had it, so ``git checkout`` cannot restore it.
+    """
+    from helpers.core.config import TASK_MODELS
+
+    if not is_shipped(path):
+        return False
+    parts = Path(path).resolve().relative_to(MODELS_DIR.resolve()).parts
+    if len(parts) < 2 or parts[0] not in TASK_MODELS:
+        return False
+    name = parts[2] if parts[1] == "resume" and len(parts) > 2 else parts[1].split(".")[0]
+    return name in TASK_MODELS[parts[0]]
+
+
 def restore_advice(path: str | os.PathLike) -> str:
     """What to do about a damaged or missing file: ``git checkout`` for shipped files, else start over."""
-    if is_shipped(path):
+    if ships(path):
         return f"restore it with `git checkout -- {display(path)}`"
+    if is_shipped(path):
+        return "it is no shipped model's file (git never had it): delete it"
     return "delete it (or pass --fresh) to start that run over"
 
 
@@ -125,3 +145,154 @@ def check_weights_file(path: str | os.PathLike) -> None:
                              f"{restore_advice(path)}.") from None
     if not arrays:
         raise WorkspaceError(f"weights file {display(path)} holds no weights: {restore_advice(path)}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# One run per folder
+# --------------------------------------------------------------------------------------------------
+
+#: Where the locks of folders inside the repository live (git-ignored, so a lock never shows in ``git status``).
+LOCKS_DIR = RUNS_DIR / ".locks"
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """This process's command as a user typed it, e.g. ``python -m helpers.train classify gru_1x32``."""
+    import shlex
+    import sys
+
+    argv = sys.argv if argv is None else argv
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    head = ["python", "-m", spec.name] if spec is not None and spec.name.startswith("helpers") else \
+        ["python", Path(argv[0]).name] if argv and argv[0] else ["python"]
+    return shlex.join([*head, *argv[1:]])
+
+
+def lock_path(target: str | os.PathLike) -> Path:
+    """The lock file of ``target`` (a folder or a model's files), under ``runs/.locks/`` (git-ignored).
+
+    One place for every lock, so that taking one never creates a file in a folder the user named.
+    """
+    import hashlib
+
+    target = Path(target).resolve()
+    try:
+        name = "__".join(target.relative_to(REPO_ROOT.resolve()).parts) or "repository"
+    except ValueError:
+        digest = hashlib.sha256(str(target).encode()).hexdigest()[:12]
+        name = f"{'__'.join(target.parts[-2:])}-{digest}"
+    return LOCKS_DIR / f"{name}.lock"
+
+
+def _owner_line(owner_file: Path) -> str:
+    """Who holds a lock, from its owner file: "`COMMAND` (process PID)"."""
+    try:
+        owner = json.loads(owner_file.read_text())
+        return f"`{owner['command']}` (process {owner['pid']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+@contextmanager
+def run_lock(target: str | os.PathLike, what: str | None = None):
+    """Hold the one-run lock of ``target`` for the ``with`` block; a second run is refused at once, naming the first.
+
+    The lock is an OS file lock (``filelock``): a run killed with ``kill -9`` releases it, so the next run
+    recovers it without help.
+    """
+    from filelock import FileLock, Timeout
+
+    path = lock_path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, timeout=0)
+    owner_file = path.with_name(path.name + ".owner")
+    try:
+        lock.acquire()
+    except Timeout:
+        raise WorkspaceError(
+            f"{what or display(target)} is in use by {_owner_line(owner_file)}: one run per folder. Wait for it "
+            f"to finish, or stop it (Ctrl-C; a stopped run keeps its progress), then run this command again.") from None
+    try:
+        owner_file.write_text(json.dumps({"command": command_line(), "pid": os.getpid()}))
+        yield path
+    finally:
+        owner_file.unlink(missing_ok=True)
+        lock.release()
+
+
+def locked_run(train):
+    """Decorate ``train(task, name, ..., out=, quick=)`` so that it holds the lock of ``{out}/{task}/{name}``."""
+    import contextlib
+    import functools
+
+    @functools.wraps(train)
+    def locked(task, name, *args, out=None, quick=False, **kwargs):
+        out_dir = Path(out) if out is not None else (QUICK_RUNS_DIR if quick else RUNS_DIR)
+        with contextlib.ExitStack() as stack:
+            # A folder that cannot take a lock (a file, read-only) is left to train's own checks.
+            with contextlib.suppress(OSError):
+                stack.enter_context(run_lock(out_dir / task / name, f"the run {task}/{name} in {display(out_dir)}"))
+            return train(task, name, *args, out=out, quick=quick, **kwargs)
+
+    return locked
+
+
+# --------------------------------------------------------------------------------------------------
+# Where commands write
+# --------------------------------------------------------------------------------------------------
+
+#: Top-level folders of the repository that git ignores: commands may write there.
+IGNORED_TOP = ("runs", "site", "scratch", "logs")
+
+
+def refuse_tracked(out: str | os.PathLike, flag: str = "--output-dir") -> Path:
+    """Raise unless ``out`` lies outside the repository's tracked folders (root, notebooks/, figures/, data/, ...)."""
+    resolved = Path(out).resolve()
+    root = REPO_ROOT.resolve()
+    try:
+        relative = resolved.relative_to(root)
+    except ValueError:
+        return Path(out)
+    top = relative.parts[0] if relative.parts else ""
+    if not relative.parts or (top not in IGNORED_TOP and (root / top).exists()):
+        where = "the repository itself" if not relative.parts else f"{top}/, a folder of the repository"
+        raise WorkspaceError(
+            f"{flag} {out} is {where}: commands never write over committed files. Name a folder of your own "
+            f"(outside the repository, or under runs/), e.g. {flag} runs/{Path(out).name or 'out'}.")
+    return Path(out)
+
+
+class WrittenRecord:
+    """The small list of files each command wrote into a folder, so that a later run removes only its own files.
+
+    Kept in ``{folder}/.written.json``, or under ``runs/.records/`` for a folder inside the repository.
+    """
+
+    def __init__(self, folder: str | os.PathLike, command: str):
+        self.folder, self.command = Path(folder), command
+        resolved = self.folder.resolve()
+        try:
+            relative = resolved.relative_to(REPO_ROOT.resolve())
+            self.path = RUNS_DIR / ".records" / f"{'__'.join(relative.parts) or 'repository'}.json"
+        except ValueError:
+            self.path = self.folder / ".written.json"
+
+    def read(self) -> set[str]:
+        """The names this command wrote into the folder in earlier runs."""
+        try:
+            record = json.loads(self.path.read_text())
+            return set(record.get(self.command, []))
+        except (OSError, ValueError, AttributeError):
+            return set()
+
+    def update(self, added: set[str], removed: set[str] = frozenset()) -> None:
+        """Record ``added`` as written by this command, and forget ``removed``."""
+        from helpers.core.files import write_json_atomic
+
+        try:
+            record = json.loads(self.path.read_text())
+            record = record if isinstance(record, dict) else {}
+        except (OSError, ValueError):
+            record = {}
+        names = (set(record.get(self.command, [])) | set(added)) - set(removed)
+        record[self.command] = sorted(names)
+        write_json_atomic(self.path, record)
