@@ -18,10 +18,9 @@ import numpy as np
 
 from helpers.core import data as data_lib
 from helpers.core import zoo
-from helpers.core.config import RECIPE_KEYS, TrainConfig, command_options
+from helpers.core.config import TrainConfig
 from helpers.core.files import atomic_path, write_json_atomic
 from helpers.core.machine import (
-    execution,
     hardware_description,
     keras_backend,
     software_versions,
