@@ -359,6 +359,7 @@ class _Progress:
         return self.best["wait"] >= config["patience"] or self.epochs_run >= config["max_epochs"]
 
 
+@locked_run  # one run per model folder: a second one is refused at once
 def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | None = None,
           lr: float | None = None, seed: int | None = None, quick: bool = False,
           out: str | Path | None = None, fresh: bool = False, extend: bool = False, from_shipped: bool = False,
