@@ -66,19 +66,17 @@ def _random_batch(task: str, batch: int, steps: int, seed: int = 0):
 
 
 def _compile_like_engine(model, config: dict):
-    """Compile ``model`` as :func:`helpers.core.training.compile_model` does (Adam with clipping, the task's loss,
-    XLA where :func:`helpers.core.training.use_xla` says), with a constant learning rate (speed is the same)."""
+    """Compile ``model`` as :func:`helpers.core.training.compile_model` does (Adam with clipping, the task's loss
+    and metrics, XLA where :func:`helpers.core.machine.execution` says), with a constant learning rate (speed is
+    the same)."""
     import keras
 
-    from helpers.core.training import use_xla
+    from helpers.core.machine import execution
+    from helpers.core.training import loss_and_metrics
 
-    if config["task"] == "classify":
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    else:
-        loss, metrics = keras.losses.BinaryCrossentropy(from_logits=True), []
+    loss, metrics = loss_and_metrics(config["task"])
     model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=config["clipnorm"]),
-                  loss=loss, metrics=metrics, jit_compile=use_xla(config))
+                  loss=loss, metrics=metrics, jit_compile=execution(config["task"], config).xla)
     return model
 
 

@@ -14,73 +14,33 @@ import argparse
 import sys
 
 from helpers.core import zoo
+from helpers.core.config import POSITIVE_INT, POSITIVE_NUMBER, POSITIVE_OR_NONE, Rule, command_options
 
 
-def _number(convert, what: str, minimum: float, strict: bool):
-    """An argparse type: ``convert(text)`` that must be above (``strict``) or at least ``minimum``."""
+def _option_type(rule: Rule):
+    """An argparse type for a config field: ``rule.parse`` then ``rule.test``; ``none`` stays the word ``"none"``
+    (an option left out is None: :func:`config_options` turns the word into None)."""
 
     def parse(text: str):
+        if rule is POSITIVE_OR_NONE and text.lower() == "none":
+            return "none"
         try:
-            value = convert(text)
+            value = rule.parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value != value or value == float("inf") or value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {rule.what}, got {text!r}") from None
+        if not rule.test(value):
+            raise argparse.ArgumentTypeError(f"expected {rule.what}, got {text!r}")
         return value
 
     return parse
 
 
-_positive_int = _number(int, "a positive integer", 1, strict=False)
-_non_negative_int = _number(int, "a non-negative integer", 0, strict=False)
-_positive_float = _number(float, "a positive number", 0.0, strict=True)
-
-
-def _clipnorm(text: str):
-    """A positive number, or ``none`` for no clipping."""
-    return "none" if text.lower() == "none" else _positive_float(text)
-
-
-def _fraction(low_open: bool, high_open: bool, what: str):
-    """An argparse type: a float in the interval from 0 to 1, each end open or closed as asked."""
-
-    def parse(text: str):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        above = value > 0 if low_open else value >= 0
-        below = value < 1 if high_open else value <= 1
-        if not (above and below):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "yes", "1"):
-        return True
-    if lowered in ("false", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-#: Recipe options: (flag, config key, argparse type, help). ``reproduce_command`` writes them all.
-RECIPE_OPTIONS = (
-    ("--decay-rate", "decay_rate", _fraction(True, False, "a number in (0, 1]"),
-     "learning-rate decay factor, applied every --decay-every epochs (1 = constant)"),
-    ("--decay-every", "decay_every", _positive_int, "epochs between two learning-rate decays (staircase)"),
-    ("--dropout", "dropout", _fraction(False, True, "a number in [0, 1)"),
-     "dropout rate on the recurrent output (the report's keep probability 0.75 is a rate of 0.25)"),
-    ("--clipnorm", "clipnorm", _clipnorm, "gradient clipping: maximum global norm, or none (no clipping)"),
-    ("--patience", "patience", _positive_int, "early stopping: epochs without a better validation loss"),
-    ("--reset-after", "reset_after", _boolean,
-     "GRU only: true = Keras/cuDNN variant (reset gate after the matmul), false = the original GRU"),
-    ("--gate-bias-init", "gate_bias_init", None,
-     "chrono = gates initialised for long memory (Tallec & Ollivier 2018), default = Keras' zeros"),
-)
+#: The options of the training command that set a config field: ``(flag, config key, argparse type, help)``, read
+#: from :class:`helpers.core.config.TrainConfig` (where each is declared, with its range). The option's name is
+#: its :func:`helpers.core.training.make_config` keyword: ``--epochs``, ``--batch-size``, ``--lr``, ``--seed``,
+#: then the recipe's own fields, all of which ``reproduce_command`` writes.
+RECIPE_OPTIONS = tuple((flag, flag[2:].replace("-", "_"), _option_type(rule), text)
+                       for flag, _, rule, text in command_options())
 
 
 def _model_name(text: str) -> str:
@@ -99,10 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("task", choices=zoo.TASKS, help="classify (digit from 784 pixels) or pixel (next pixel)")
     parser.add_argument("name", type=_model_name, help="zoo model name, e.g. gru_1x32")
-    parser.add_argument("--epochs", type=_positive_int, help="maximum number of epochs (early stopping may end sooner)")
-    parser.add_argument("--batch-size", type=_positive_int, help="training batch size")
-    parser.add_argument("--lr", type=_positive_float, help="initial learning rate")
-    parser.add_argument("--seed", type=_non_negative_int, help="random seed (data order, init, dropout)")
+    recipe = parser.add_argument_group("recipe", "training recipe (default: the model's config, default_config in helpers/core/config.py)")
+    for flag, key, kind, text in RECIPE_OPTIONS:  # --epochs, --batch-size, --lr, --seed first, with the others
+        group = parser if key in ("epochs", "batch_size", "lr", "seed") else recipe
+        group.add_argument(flag, dest=key, type=kind, help=text)
     parser.add_argument("--quick", action="store_true",
                         help="tiny subset, 2 epochs: a smoke test (into runs/quick/ by default; never shipped)")
     parser.add_argument("--out", help="output folder (default: runs/); the shipped data/models is refused")
@@ -112,17 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--from-shipped", action="store_true",
                         help="start from the shipped model's last checkpoint and its recipe, to extend it to a "
                              "larger --epochs in --out; ship the result with python -m helpers.promote")
-    parser.add_argument("--max-epochs-now", type=_positive_int, dest="stop_after_epochs",
+    parser.add_argument("--max-epochs-now", type=_option_type(POSITIVE_INT), dest="stop_after_epochs",
                         help="stop (resumably) after this many epochs in this run")
-    parser.add_argument("--max-minutes-now", type=_positive_float, dest="stop_after_minutes",
+    parser.add_argument("--max-minutes-now", type=_option_type(POSITIVE_NUMBER), dest="stop_after_minutes",
                         help="time box for this run: stop (resumably) before an epoch that would not end within "
                              "this many minutes")
-    recipe = parser.add_argument_group("recipe", "training recipe (default: the model's config, default_config in helpers/core/config.py)")
-    for flag, key, kind, text in RECIPE_OPTIONS:
-        if key == "gate_bias_init":
-            recipe.add_argument(flag, dest=key, choices=("chrono", "default"), help=text)
-        else:
-            recipe.add_argument(flag, dest=key, type=kind, help=text)
     return parser
 
 

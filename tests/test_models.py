@@ -418,13 +418,15 @@ def test_fused_and_plain_weights_files_are_interchangeable(task, name, tmp_path)
 def test_fused_is_chosen_per_device(monkeypatch):
     """Fused on a CPU for pixel models and stacked classifiers; plain layers (cuDNN) when a GPU is visible, for
     one-layer classifiers, and for the GRU variant without a fused form (reset_after=False)."""
-    monkeypatch.setattr(models, "gpu_visible", lambda: False)
+    from helpers.core import machine
+
+    monkeypatch.setattr(machine, "visible_gpus", lambda backend=None: [])
     assert models.build("pixel", "gru_1x8").zoo_fused
     assert models.build("pixel", "lstm_1x8").zoo_fused
     assert models.build("classify", "gru_2x8").zoo_fused
     assert not models.build("classify", "gru_1x8").zoo_fused
     assert not models.build("pixel", "gru_1x8", reset_after=False).zoo_fused
-    monkeypatch.setattr(models, "gpu_visible", lambda: True)
+    monkeypatch.setattr(machine, "visible_gpus", lambda backend=None: ["NVIDIA H100"])
     assert not models.build("pixel", "gru_1x8").zoo_fused
     assert not models.build("classify", "lstm_3x8").zoo_fused
     assert models.build("pixel", "gru_1x8", fused=True).zoo_fused  # asked for explicitly
@@ -452,7 +454,9 @@ def test_fused_model_trains_and_variable_lengths():
 
 def test_fused_training_cuts_the_batch_into_parts(monkeypatch):
     """The batch runs in parts (one per core) whose loops are independent: the same outputs and gradients."""
-    monkeypatch.setattr(models, "_batch_parts", lambda batch: 3)
+    from helpers.core import fused as fused_lib
+
+    monkeypatch.setattr(fused_lib, "batch_parts", lambda batch: 3)
     for task, name in (("pixel", "gru_2x8"), ("classify", "lstm_2x8")):
         plain, fused = _twins(task, name, dropout=0.0)
         x, y = _batch(task, n=70, steps=20, seed=5)

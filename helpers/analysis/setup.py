@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.core import zoo
+from helpers.core.config import recipe_columns
 from helpers.core.paths import REPO_ROOT
 from helpers.core.records import still_improving
 from helpers.core.training import shipped_recipe
@@ -88,8 +89,7 @@ def recipe_rows(manifests: dict) -> list[dict]:
         config = manifest["config"]
         rows.append({
             "model": name, "params": zoo.count_params(manifest["task"], name, config.get("reset_after", True)),
-            "lr": config["learning_rate"], "decay": f"{config['decay_rate']:g}/{config['decay_every']}ep",
-            "batch": config["batch_size"], "dropout": config["dropout"], "epochs_run": manifest["epochs_run"],
+            **recipe_columns(config), "epochs_run": manifest["epochs_run"],
             "best_epoch": manifest["best_epoch"], "status": manifest["status"],
             "stopped_by": stopped_by(manifest),
             "hours": manifest["train_seconds"] / 3600,

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -110,54 +113,110 @@ def default_config(task: str, name: str) -> dict:
 ARCHITECTURE_KEYS = ("cell", "layers", "units", "reset_after", "dropout", "gate_bias_init")
 
 
+def _is_int(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+def _is_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) and bool(
+        np.isfinite(value))
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise ValueError(text)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The values a config field accepts: ``what`` they are (for messages), a ``test``, how a command-line text
+    ``parse``s into one, and the ``choices`` where there are a few."""
+
+    what: str
+    test: Callable[[Any], bool]
+    parse: Callable[[str], Any]
+    choices: tuple = ()
+
+    def check(self, key: str, value) -> None:
+        """A ValueError naming ``key`` unless ``value`` passes."""
+        if not self.test(value):
+            raise ValueError(f"{key} must be {self.what}, got {value!r}.")
+
+    @staticmethod
+    def show(value) -> str:
+        """``value`` as a command-line text that :attr:`parse` reads back exactly."""
+        if isinstance(value, bool) or value is None:
+            return str(value).lower()
+        if isinstance(value, str):
+            return shlex.quote(value)
+        return str(int(value)) if _is_int(value) else repr(float(value))
+
+
+POSITIVE_INT = Rule("a positive integer", lambda v: _is_int(v) and v >= 1, int)
+NON_NEGATIVE_INT = Rule("a non-negative integer", lambda v: _is_int(v) and v >= 0, int)
+POSITIVE_NUMBER = Rule("a positive number", lambda v: _is_number(v) and v > 0, float)
+#: ``None`` (written ``none`` on a command line) or a positive number.
+POSITIVE_OR_NONE = Rule("a positive number or none", lambda v: v is None or (_is_number(v) and v > 0),
+                        lambda text: None if text.lower() == "none" else float(text))
+RATE = Rule("a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1, float)
+PROBABILITY = Rule("a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1, float)
+BOOLEAN = Rule("true or false", lambda v: isinstance(v, bool), _boolean)
+GATE_INITS = Rule("'chrono' or 'default'", lambda v: v in ("chrono", "default"), str, ("chrono", "default"))
+CELL = Rule(f"one of {CELLS}", lambda v: v in CELLS, str, CELLS)
+
+
+def _field(role: str, rule: Rule | None = None, flag: str | None = None, help: str | None = None,
+           column: str | None = None, **kwargs):
+    """A :class:`TrainConfig` field and everything said about it once: its ``role`` (``model``: the model's
+    identity; ``recipe``: how it trains; ``run``/``reference``: neither), its :class:`Rule`, its ``helpers.train``
+    option (``flag``, ``help``) and its column in recipe tables."""
+    return field(metadata={"role": role, "rule": rule, "flag": flag, "help": help, "column": column}, **kwargs)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every hyper-parameter of one run, validated once, here (manifests store it as a plain dict)."""
+    """Every hyper-parameter of one run, validated once, here (manifests store it as a plain dict).
 
-    task: str
-    name: str
-    cell: str
-    layers: int
-    units: int
-    reset_after: bool
-    dropout: float
-    gate_bias_init: str
-    learning_rate: float
-    decay_rate: float
-    decay_every: int
-    clipnorm: float | None
-    batch_size: int
-    max_epochs: int
-    patience: int
-    jit_compile: bool
-    seed: int
-    reference_recipe: dict = field(default_factory=dict)
-    quick: bool = False
+    Each field declares its range, command-line option and table column (:func:`_field`): ``helpers.train``'s
+    options, their checks, the reproducing command and the recipe tables all read them from here.
+    """
+
+    task: str = _field("model")
+    name: str = _field("model")
+    cell: str = _field("model", CELL)
+    layers: int = _field("model", POSITIVE_INT)
+    units: int = _field("model", POSITIVE_INT)
+    max_epochs: int = _field("recipe", POSITIVE_INT, "--epochs", "maximum number of epochs (early stopping may end sooner)")
+    batch_size: int = _field("recipe", POSITIVE_INT, "--batch-size", "training batch size", column="batch")
+    learning_rate: float = _field("recipe", POSITIVE_NUMBER, "--lr", "initial learning rate", column="lr")
+    seed: int = _field("recipe", NON_NEGATIVE_INT, "--seed", "random seed (data order, init, dropout)")
+    decay_rate: float = _field("recipe", RATE, "--decay-rate", "learning-rate decay factor, applied every "
+                               "--decay-every epochs (1 = constant)", column="decay")
+    decay_every: int = _field("recipe", POSITIVE_INT, "--decay-every", "epochs between two learning-rate decays "
+                              "(staircase)")
+    dropout: float = _field("recipe", PROBABILITY, "--dropout", "dropout rate on the recurrent output (the report's "
+                            "keep probability 0.75 is a rate of 0.25)", column="dropout")
+    clipnorm: float | None = _field("recipe", POSITIVE_OR_NONE, "--clipnorm", "gradient clipping: maximum global "
+                                    "norm, or none (no clipping)")
+    patience: int = _field("recipe", POSITIVE_INT, "--patience", "early stopping: epochs without a better "
+                           "validation loss")
+    reset_after: bool = _field("recipe", BOOLEAN, "--reset-after", "GRU only: true = Keras/cuDNN variant (reset gate "
+                               "after the matmul), false = the original GRU")
+    gate_bias_init: str = _field("recipe", GATE_INITS, "--gate-bias-init", "chrono = gates initialised for long "
+                                 "memory (Tallec & Ollivier 2018), default = Keras' zeros")
+    jit_compile: bool = _field("recipe")
+    reference_recipe: dict = _field("reference", default_factory=dict)
+    quick: bool = _field("run", default=False)
 
     def __post_init__(self):
         check_task(self.task)
-        for key in ("max_epochs", "batch_size", "decay_every", "patience", "layers", "units"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{key} must be a positive integer, got {value!r}.")
-        for key in ("learning_rate", "clipnorm"):
-            value = getattr(self, key)
-            if key == "clipnorm" and value is None:
-                continue  # no gradient clipping (the report's recipe)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and np.isfinite(value)):
-                raise ValueError(f"{key} must be a positive number, got {value!r}.")
-        if not 0 < self.decay_rate <= 1:
-            raise ValueError(f"decay_rate must be in (0, 1], got {self.decay_rate!r}.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
-        if not isinstance(self.reset_after, bool):
-            raise ValueError(f"reset_after must be True or False, got {self.reset_after!r}.")
-        if self.gate_bias_init not in ("chrono", "default"):
-            raise ValueError(f"gate_bias_init must be 'chrono' or 'default', got {self.gate_bias_init!r}.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}.")
-        if self.cell not in CELLS:
-            raise ValueError(f"Unknown cell {self.cell!r}; choose one of {CELLS}.")
+        for spec in dataclasses.fields(self):
+            if spec.metadata["rule"] is not None:
+                spec.metadata["rule"].check(spec.name, getattr(self, spec.name))
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -168,3 +227,26 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"Unknown config key(s) {unknown}; known: {sorted(f.name for f in dataclasses.fields(self))}.")
         return dataclasses.replace(self, **changes)
+
+
+#: The keys of a training recipe (what :func:`helpers.core.training.shipped_recipe` carries over).
+RECIPE_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["role"] == "recipe")
+
+
+def command_options() -> list[tuple[str, str, Rule, str]]:
+    """``(flag, key, rule, help)`` of every field ``python -m helpers.train`` sets, in the order a command spells
+    them: ``--epochs``, ``--batch-size``, ``--lr``, ``--seed``, then the rest of the recipe."""
+    return [(f.metadata["flag"], f.name, f.metadata["rule"], f.metadata["help"])
+            for f in dataclasses.fields(TrainConfig) if f.metadata["flag"]]
+
+
+def recipe_columns(config: dict) -> dict:
+    """The recipe of ``config`` as table columns: ``batch``, ``lr``, ``decay`` (``rate/every``), ``dropout``."""
+    columns = {}
+    for spec in dataclasses.fields(TrainConfig):
+        column = spec.metadata["column"]
+        if column == "decay":
+            columns[column] = f"{config['decay_rate']:g}/{config['decay_every']}ep"
+        elif column:
+            columns[column] = config[spec.name]
+    return columns

@@ -1,10 +1,14 @@
-"""What a run ran on: the Keras backend, the CPU and GPUs, library versions, the time."""
+"""What a run runs on (the Keras backend, the CPU and GPUs, library versions, the time), and the one decision
+that follows from it: how a zoo model runs here (:func:`execution`: plain or fused, XLA or not, which devices).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 
@@ -33,6 +37,57 @@ def visible_gpus(backend: str | None = None) -> list[str]:
         return [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
     except Exception:  # pragma: no cover - description only
         return []
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a zoo model runs on this machine (decided by :func:`execution`)."""
+
+    backend: str
+    gpus: int
+    fused: bool
+    xla: bool
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether training spreads over several GPUs (TensorFlow's ``MirroredStrategy``)."""
+        return self.backend == "tensorflow" and self.gpus > 1
+
+    def scope(self):
+        """Where to build and compile the model: ``MirroredStrategy``'s scope over several GPUs, else nothing."""
+        if not self.mirrored:
+            return contextlib.nullcontext()
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy().scope()
+
+
+def execution(task: str, config: dict, fused: bool | None = None) -> Execution:
+    """The one decision of how a zoo model runs here: formulation, XLA, devices.
+
+    - fused: where :func:`helpers.core.fused.supports` the model (TensorFlow only) and no GPU is visible: on a
+      GPU, Keras runs plain GRU/LSTM layers with cuDNN, which the fused loop cannot use. ``fused`` True or
+      False asks for one formulation (True where none exists is a ValueError).
+    - xla (compile the train step): the config's ``jit_compile``, except on PyTorch (never: ``torch.compile``
+      would replace the cuDNN kernels with a slow loop) and on TensorFlow with a GPU (cuDNN is not XLA).
+    - devices: the GPUs the backend sees; with several, TensorFlow trains under ``MirroredStrategy``.
+    """
+    backend = keras_backend()
+    gpus = len(visible_gpus(backend))
+    supported = False
+    if backend == "tensorflow":
+        from helpers.core import fused as fused_lib
+
+        supported = fused_lib.supports(task, config)
+    if fused is None:
+        fused = supported and gpus == 0
+    elif fused and not supported:
+        reset = f", reset_after={config['reset_after']}" if config["cell"] == "gru" else ""
+        raise ValueError(f"No fused formulation for the {task} model {config['name']!r} with {config['layers']} "
+                         f"{config['cell'].upper()} layer(s){reset} on {backend}: it needs a GRU (reset_after=True) "
+                         "or LSTM pixel model, or a classifier of 2+ layers, on TensorFlow; pass fused=False.")
+    xla = bool(config.get("jit_compile")) and backend != "torch" and not (backend == "tensorflow" and gpus > 0)
+    return Execution(backend, gpus, bool(fused), xla)
 
 
 def hardware_description() -> dict:

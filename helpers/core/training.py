@@ -18,9 +18,10 @@ import numpy as np
 
 from helpers.core import data as data_lib
 from helpers.core import zoo
-from helpers.core.config import TrainConfig
+from helpers.core.config import RECIPE_KEYS, TrainConfig, command_options
 from helpers.core.files import atomic_path, write_json_atomic
 from helpers.core.machine import (
+    execution,
     hardware_description,
     keras_backend,
     software_versions,
@@ -70,34 +71,19 @@ def make_config(task: str, name: str, *, epochs=None, batch_size=None, lr=None, 
     return TrainConfig(**zoo.default_config(task, name)).replace(**changes).as_dict()
 
 
-#: Recipe keys and the ``helpers.train`` flags that set them; every recorded command spells them all out, so
-#: that it reproduces its run even after a model's defaults change.
-RECIPE_FLAGS = (("--decay-rate", "decay_rate"), ("--decay-every", "decay_every"), ("--dropout", "dropout"),
-                ("--clipnorm", "clipnorm"), ("--patience", "patience"), ("--reset-after", "reset_after"),
-                ("--gate-bias-init", "gate_bias_init"))
-
-
 def reproduce_command(config: dict, out: Path | None) -> str:
-    """The exact CLI command that reproduces a run with this config."""
-    parts = ["python -m helpers.train", config["task"], config["name"],
-             f"--epochs {config['max_epochs']}", f"--batch-size {config['batch_size']}",
-             f"--lr {float(config['learning_rate'])!r}", f"--seed {config['seed']}"]  # repr: exact round trip
-    for flag, key in RECIPE_FLAGS:
+    """The exact CLI command that reproduces a run with this config: every option of
+    :func:`helpers.core.config.command_options` spelled out, so that it survives a change of the defaults."""
+    parts = ["python -m helpers.train", config["task"], config["name"]]
+    for flag, key, rule, _ in command_options():
         if key == "reset_after" and config["cell"] != "gru" and config[key] is True:
             continue  # a GRU-only option: left out of LSTM commands unless it was changed
-        value = config[key]
-        if isinstance(value, bool) or value is None:
-            value = str(value).lower()
-        parts.append(f"{flag} {shlex.quote(value) if isinstance(value, str) else repr(value)}")
+        parts.append(f"{flag} {rule.show(config[key])}")
     if config.get("quick"):
         parts.append("--quick")
     if out is not None:
         parts.append(f"--out {shlex.quote(display(out))}")
     return " ".join(parts)
-
-
-#: Config keys that are part of a model's identity or of the run, not of its training recipe.
-_NOT_RECIPE = ("task", "name", "cell", "layers", "units", "quick", "reference_recipe")
 
 
 def shipped_recipe(task: str, name: str, models_dir: str | Path | None = None) -> dict:
@@ -106,8 +92,7 @@ def shipped_recipe(task: str, name: str, models_dir: str | Path | None = None) -
     if not manifest_path.exists():
         return {}
     config = read_json(manifest_path, "manifest").get("config", {})
-    defaults = zoo.default_config(task, name)
-    return {key: value for key, value in config.items() if key in defaults and key not in _NOT_RECIPE}
+    return {key: value for key, value in config.items() if key in RECIPE_KEYS}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -131,34 +116,8 @@ def load_task_data(task: str, quick: bool = False, splits: data_lib.MnistSplits 
 
 
 def _strategy_scope():
-    """Where to build the model: ``MirroredStrategy`` over several GPUs (TensorFlow), else nothing special."""
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return contextlib.nullcontext()
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-    return strategy.scope()
-
-
-def use_xla(config: dict) -> bool:
-    """Whether to compile the train step with XLA.
-
-    TensorFlow: on a CPU only (on a GPU, Keras runs GRU/LSTM layers with cuDNN, which XLA cannot use).
-    PyTorch: never (``torch.compile`` would also replace the cuDNN kernels with a slow loop). JAX: as configured.
-    """
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "torch":
-        return False
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(config["jit_compile"]) and not tf.config.list_physical_devices("GPU")
-    return bool(config["jit_compile"])
+    """Nothing: :func:`compile_model` enters the device scope that :func:`helpers.core.machine.execution` decides."""
+    return contextlib.nullcontext()
 
 
 def compile_model(config: dict, steps_per_epoch: int):
@@ -171,19 +130,22 @@ def compile_model(config: dict, steps_per_epoch: int):
         # Keep float32 arithmetic on Ampere and later GPUs, as on a CPU (cuDNN would otherwise use TF32).
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
-    overrides = {k: config[k] for k in zoo.ARCHITECTURE_KEYS}
-    model = zoo.build(config["task"], config["name"], seed=config["seed"], **overrides)
-    schedule = keras.optimizers.schedules.ExponentialDecay(
-        config["learning_rate"], decay_steps=config["decay_every"] * steps_per_epoch,
-        decay_rate=config["decay_rate"], staircase=True)
-    optimizer = keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
-    loss, metrics = _loss_and_metrics(config["task"])
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=use_xla(config))
-    optimizer.build(model.trainable_variables)
+    plan = execution(config["task"], config)
+    with plan.scope():
+        overrides = {k: config[k] for k in zoo.ARCHITECTURE_KEYS}
+        model = zoo.build(config["task"], config["name"], fused=plan.fused, seed=config["seed"], **overrides)
+        schedule = keras.optimizers.schedules.ExponentialDecay(
+            config["learning_rate"], decay_steps=config["decay_every"] * steps_per_epoch,
+            decay_rate=config["decay_rate"], staircase=True)
+        optimizer = keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
+        loss, metrics = loss_and_metrics(config["task"])
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=plan.xla)
+        optimizer.build(model.trainable_variables)
     return model
 
 
-def _loss_and_metrics(task: str):
+def loss_and_metrics(task: str):
+    """The training loss and metrics of a task (from logits): cross-entropy, and accuracy for classifiers."""
     import keras
 
     if task == "classify":
@@ -194,7 +156,7 @@ def _loss_and_metrics(task: str):
 
 def compile_for_evaluation(model, task: str):
     """Compile a loaded model with the training loss and metrics, so that :func:`evaluate` works."""
-    loss, metrics = _loss_and_metrics(task)
+    loss, metrics = loss_and_metrics(task)
     model.compile(loss=loss, metrics=metrics)
     return model
 

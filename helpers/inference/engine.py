@@ -94,20 +94,85 @@ def check_span(start: int, n: int, length: int = SEQUENCE_LENGTH) -> tuple[int, 
 # --------------------------------------------------------------------------------------------------
 
 
+def pixel_model_parts(model) -> tuple[list, object]:
+    """``(cells, head)``: the recurrent cells of a pixel model, bottom first, and its ``logits`` layer (checked)."""
+    from helpers.core.zoo import recurrent_layers
+
+    layers = recurrent_layers(model)
+    if not layers:
+        raise ValueError("The model has no recurrent layers named rnn_0, rnn_1, ...; build it with helpers.models.")
+    try:
+        head = model.get_layer("logits")
+    except ValueError as err:
+        raise ValueError("The model has no 'logits' layer: pass a pixel model (helpers.models.build('pixel', ...)).") from err
+    if int(head.units) != 1 or int(model.input_shape[-1]) != 1:
+        raise ValueError("Expected a pixel model (one input and one logit per step); got a different model.")
+    return [layer.cell for layer in layers], head
+
+
+def zero_states(cells, batch: int) -> list:
+    """The initial state (all zeros) of ``batch`` rows: ``[h]`` per GRU layer, ``[h, c]`` per LSTM layer."""
+    import tensorflow as tf
+
+    return [[tf.zeros((batch, int(cell.units)), tf.float32)] * (2 if type(cell).__name__.startswith("LSTM") else 1)
+            for cell in cells]
+
+
+def pending_logit(head, states):
+    """The pending logit (batch,): the ``head`` applied to the top layer's ``h``, the next pixel's prediction."""
+    return head(states[-1][0], training=False)[:, 0]
+
+
+def step_cells(cells, x, states) -> list:
+    """Feed one pixel ``x`` (batch,) or (batch, 1) to every cell, bottom first; return the new states."""
+    import tensorflow as tf
+
+    inputs = tf.reshape(tf.cast(x, tf.float32), (-1, 1))
+    new_states = []
+    for cell, state in zip(cells, states):
+        inputs, new_state = cell.call(inputs, list(state), training=False)
+        new_states.append(list(new_state))
+    return new_states
+
+
+def feed_loop(cells, head, states, values, known, uniforms, greedy: bool):
+    """The stepping loop (graph mode); batch-major (B, T) in and out: ``(fed, logits, states, logit)``.
+
+    At each step: record the pending logit, choose the pixel to feed (``values`` where ``known``, else u < p or,
+    ``greedy``, p > 0.5), advance the cells. ``known`` None: teacher forcing; ``uniforms`` None: greedy.
+    """
+    import tensorflow as tf
+
+    values = tf.transpose(values)  # time-major: values[t] is step t of every row
+    known = None if known is None else tf.transpose(known)
+    uniforms = None if uniforms is None else tf.transpose(uniforms)
+    steps = tf.shape(values)[0]
+    fed_ta = tf.TensorArray(tf.float32, size=steps)
+    logits_ta = tf.TensorArray(tf.float32, size=steps)
+    logit = pending_logit(head, states)
+    for t in tf.range(steps):
+        if known is None:
+            x = values[t]
+        else:
+            p = tf.sigmoid(logit)
+            draw = p > 0.5 if greedy else uniforms[t] < p
+            x = tf.where(known[t], values[t], tf.cast(draw, tf.float32))
+        fed_ta = fed_ta.write(t, x)
+        logits_ta = logits_ta.write(t, logit)
+        states = step_cells(cells, x, states)
+        logit = pending_logit(head, states)
+    return tf.transpose(fed_ta.stack()), tf.transpose(logits_ta.stack()), states, logit
+
+
 class PixelStepper:
     """Run a pixel model's recurrent cells one pixel at a time, carrying their state.
 
-    The state of a model is a list with one entry per recurrent layer: ``[h]`` for a GRU, ``[h, c]`` for
-    an LSTM, each (batch, units) float32. The pending prediction of a state is the head (``logits``
-    layer) applied to the top layer's ``h``: after reading ``seq[:t]`` it is the logit of ``seq[t]``.
-    Dropout is inactive (inference). Weights are read from the model's variables at every call, so the
-    stepper follows any later change of the weights.
-
-    :meth:`run` is the one compiled loop behind everything: at each step it records the pending logit,
-    chooses the pixel to feed (the given value where it is known, otherwise a sample u < p or, greedily,
-    p > 0.5) and advances the cells. It is a plain ``tf.function`` (graph mode, no XLA): on a CPU,
-    ``jit_compile=True`` made the loop about twice slower in our measurements (XLA's CPU matmuls), and
-    it would recompile for every new sequence length.
+    The state of a model is a list with one entry per recurrent layer: ``[h]`` for a GRU, ``[h, c]`` for an
+    LSTM, each (batch, units) float32. The pending prediction of a state is the head (``logits`` layer) applied
+    to the top layer's ``h``: after reading ``seq[:t]`` it is the logit of ``seq[t]``. Dropout is inactive
+    (inference). Weights are read from the model's variables at every call, so the stepper follows any later
+    change of the weights. :meth:`run` is the one compiled loop behind everything (:func:`feed_loop`), a plain
+    ``tf.function`` (no XLA: see docs/internals.md).
 
     Args:
         model: a pixel model from ``helpers.models.build("pixel", ...)`` or ``load("pixel", ...)``.
@@ -116,74 +181,25 @@ class PixelStepper:
     def __init__(self, model):
         import tensorflow as tf
 
-        from helpers.core.zoo import recurrent_layers
-
-        layers = recurrent_layers(model)
-        if not layers:
-            raise ValueError("The model has no recurrent layers named rnn_0, rnn_1, ...; build it with helpers.models.")
-        try:
-            self.head = model.get_layer("logits")
-        except ValueError as err:
-            raise ValueError(
-                "The model has no 'logits' layer: pass a pixel model (helpers.models.build('pixel', ...))."
-            ) from err
-        if int(self.head.units) != 1 or int(model.input_shape[-1]) != 1:
-            raise ValueError("Expected a pixel model (one input and one logit per step); got a different model.")
-        self.cells = [layer.cell for layer in layers]
+        self.cells, self.head = pixel_model_parts(model)
         self.lstm = [type(cell).__name__.startswith("LSTM") for cell in self.cells]
         self.units = [int(cell.units) for cell in self.cells]
         self._run = tf.function(self._run_graph, reduce_retracing=True)
 
-    # -- single steps (usable eagerly or inside tf.function) ----------------------------------------
-
     def zero_states(self, batch: int) -> list:
         """The initial state (all zeros) of a batch of ``batch`` rows: what the model starts from."""
-        import tensorflow as tf
+        return zero_states(self.cells, batch)
 
-        return [
-            [tf.zeros((batch, u), tf.float32)] * (2 if lstm else 1) for u, lstm in zip(self.units, self.lstm)
-        ]
-
-    def logit(self, states) -> tf.Tensor:  # noqa: F821 (TensorFlow is imported lazily)
+    def logit(self, states):
         """The pending logit (batch,): the prediction of the next pixel from ``states``."""
-        return self.head(states[-1][0], training=False)[:, 0]
+        return pending_logit(self.head, states)
 
     def step(self, x, states) -> list:
         """Feed one pixel ``x`` (batch,) or (batch, 1) to every layer; return the new states."""
-        import tensorflow as tf
-
-        inputs = tf.reshape(tf.cast(x, tf.float32), (-1, 1))
-        new_states = []
-        for cell, state in zip(self.cells, states):
-            inputs, new_state = cell.call(inputs, list(state), training=False)
-            new_states.append(list(new_state))
-        return new_states
-
-    # -- the compiled loop -------------------------------------------------------------------------
+        return step_cells(self.cells, x, states)
 
     def _run_graph(self, states, values, known, uniforms, greedy: bool):
-        """The loop; batch-major (B, T) in and out. ``known`` None: teacher forcing; ``uniforms`` None: greedy."""
-        import tensorflow as tf
-
-        values = tf.transpose(values)  # time-major: values[t] is step t of every row
-        known = None if known is None else tf.transpose(known)
-        uniforms = None if uniforms is None else tf.transpose(uniforms)
-        steps = tf.shape(values)[0]
-        fed_ta = tf.TensorArray(tf.float32, size=steps)
-        logits_ta = tf.TensorArray(tf.float32, size=steps)
-        logit = self.logit(states)
-        for t in tf.range(steps):
-            if known is None:
-                x = values[t]
-            else:
-                p = tf.sigmoid(logit)
-                draw = p > 0.5 if greedy else uniforms[t] < p
-                x = tf.where(known[t], values[t], tf.cast(draw, tf.float32))
-            fed_ta = fed_ta.write(t, x)
-            logits_ta = logits_ta.write(t, logit)
-            states = self.step(x, states)
-            logit = self.logit(states)
-        return tf.transpose(fed_ta.stack()), tf.transpose(logits_ta.stack()), states, logit
+        return feed_loop(self.cells, self.head, states, values, known, uniforms, greedy)
 
     def run(self, states, values, known=None, uniforms=None, greedy: bool = False):
         """Advance ``states`` over T steps, feeding known pixels and sampling (or choosing) the others.
@@ -301,15 +317,32 @@ def teacher_forcing_logits(model, sequences, batch_size: int = DEFAULT_BATCH_SIZ
     return run_prefix(model, sequences, batch_size)[1]
 
 
-def sequence_cross_entropy(model, sequences, start: int, n: int, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+def continuation_logits(model, states, values, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    """Logits (N, T) of ``values`` (N, T) fed after ``states`` (the per-layer states after each row's prefix, e.g.
+    :func:`prefix_states`): column t is the logit of ``values[:, t]`` given the prefix and ``values[:, :t]``."""
+    values = np.asarray(values, np.float32)
+    run = stepper(model)
+    logits = []
+    for rows in row_batches(len(values), batch_size):
+        _, part, _, _ = run.run([[s[rows] for s in layer] for layer in states], values[rows])
+        logits.append(part)
+    return np.concatenate(logits)
+
+
+def sequence_cross_entropy(model, sequences, start: int, n: int, batch_size: int = DEFAULT_BATCH_SIZE,
+                           states=None) -> np.ndarray:
     """Mean cross-entropy (nats per pixel) of positions ``start .. start + n - 1`` of ``sequences`` (N,).
 
     Teacher forcing: each pixel is scored given the true pixels before it (``start`` >= 1, 0-based).
     This is the ground-truth ("GT") row of the course's continuation table with ``start = 784 - n_hidden``.
-    ``sequences``: (N, 784), (N, 784, 1) or images (N, 28, 28), binary.
+    ``sequences``: (N, 784), (N, 784, 1) or images (N, 28, 28), binary. ``states``: the per-layer states after
+    ``sequences[:, :start]`` (:func:`prefix_states`), if already known: only the span is then stepped.
     """
     sequences = as_binary_rows(sequences, "sequences")
     start, n = check_span(start, n, sequences.shape[1])
-    logits = teacher_forcing_logits(model, sequences[:, : start + n], batch_size)
-    logp = log_prob(logits[:, start : start + n], sequences[:, start : start + n])
-    return -logp.mean(axis=1)
+    span = sequences[:, start : start + n]
+    if states is None:
+        logits = teacher_forcing_logits(model, sequences[:, : start + n], batch_size)[:, start : start + n]
+    else:
+        logits = continuation_logits(model, states, span, batch_size)
+    return -log_prob(logits, span).mean(axis=1)
