@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from helpers.analysis.plots import FIGURES_DIR, FIGURES_ENV_VAR
 from helpers.core.files import atomic_path
 from helpers.core.paths import NOTEBOOKS_DIR, REPO_ROOT
+from helpers.core.workspace import WrittenRecord, display, refuse_tracked, run_lock
 
 KERNEL_NAME = "python3"
 #: Longest time one cell may run before the notebook is declared failed (seconds; None: no limit, since
@@ -98,10 +101,17 @@ def parse_value(text: str):
 UNCHECKED = object()
 
 
-def parameter_defaults(path: Path) -> dict:
-    """Names assigned in the notebook's ``parameters``-tagged cell, with their default values."""
+class Declared(NamedTuple):
+    """A parameter of a notebook's ``parameters`` cell: its default, and its annotation's text if it has one."""
+
+    default: object
+    annotation: str | None = None
+
+
+def parameter_declarations(path: Path) -> dict[str, Declared]:
+    """Names assigned in the notebook's ``parameters``-tagged cell, with their defaults and annotations."""
     notebook = read_notebook(path)
-    defaults = {}
+    declared = {}
     for cell in notebook.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
             for node in ast.parse(cell.source).body:
@@ -111,21 +121,45 @@ def parameter_defaults(path: Path) -> dict:
                     default = ast.literal_eval(value) if value is not None else UNCHECKED
                 except ValueError:
                     default = UNCHECKED
-                defaults.update({t.id: default for t in targets if isinstance(t, ast.Name)})
-    return defaults
+                annotation = ast.unparse(node.annotation) if isinstance(node, ast.AnnAssign) else None
+                declared.update({t.id: Declared(default, annotation) for t in targets if isinstance(t, ast.Name)})
+    return declared
+
+
+def parameter_defaults(path: Path) -> dict:
+    """Names assigned in the notebook's ``parameters``-tagged cell, with their default values."""
+    return {name: spec.default for name, spec in parameter_declarations(path).items()}
 
 
 def declared_parameters(path: Path) -> set[str]:
     """Names assigned in the notebook's ``parameters``-tagged cell."""
-    return set(parameter_defaults(path))
+    return set(parameter_declarations(path))
 
 
 _KINDS = {bool: "True or False", int: "an integer", float: "a number", str: "a string", list: "a list",
-          dict: "a dict", tuple: "a tuple"}
+          dict: "a dict", tuple: "a tuple", type(None): "None"}
+_ANNOTATION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict,
+                     "tuple": tuple, "None": type(None)}
 
 
-def typed_value(name: str, text: str, default, where: str):
-    """``text`` converted to the type of ``default``; a ValueError that names the parameter otherwise."""
+def annotation_types(annotation: str) -> tuple[type, ...]:
+    """The types an annotation such as ``int | None`` or ``list[str]`` allows (outer types only)."""
+    kinds = []
+    for part in annotation.split("|"):
+        head = part.strip().split("[", 1)[0].strip()
+        if head not in _ANNOTATION_TYPES:
+            raise ValueError(f"annotation {annotation!r}: only int, float, str, bool, list, dict, tuple and None "
+                             f"are understood")
+        kinds.append(_ANNOTATION_TYPES[head])
+    return tuple(kinds)
+
+
+def typed_value(name: str, text: str, default, where: str, annotation: str | None = None):
+    """``text`` converted to the declared type (the annotation, else the default's); a ValueError naming it."""
+    if annotation is not None:
+        return _typed_by_annotation(name, text, annotation, where)
+    if default is None and name in PARAMETER_TYPES:
+        return _typed_by_annotation(name, text, PARAMETER_TYPES[name], where)
     if default is UNCHECKED:
         return parse_value(text)
     kind = type(default)
@@ -152,6 +186,25 @@ def typed_value(name: str, text: str, default, where: str):
                      f"{_KINDS.get(kind, kind.__name__)}" + (" (true/false also accepted)" if kind is bool else "") + ".")
 
 
+def _typed_by_annotation(name: str, text: str, annotation: str, where: str):
+    """``text`` as a value of one of the annotation's types (``int | None``: 5 or None, never 2.5 or 'x')."""
+    kinds = annotation_types(annotation)
+    value = parse_value(text)
+    if bool in kinds and text in ("true", "false"):
+        value = text == "true"
+    if isinstance(value, bool):
+        ok = bool in kinds
+    elif isinstance(value, int) and float in kinds and int not in kinds:
+        value, ok = float(value), True
+    else:
+        ok = isinstance(value, tuple(k for k in kinds if k is not bool)) and _is_literal(text) \
+            or (str in kinds and isinstance(value, str))
+    if not ok:
+        wanted = " or ".join(_KINDS.get(k, k.__name__) for k in kinds)
+        raise ValueError(f"-p {name} {text!r}: {name} in {where} is {annotation}, so the value must be {wanted}.")
+    return value
+
+
 def _is_literal(text: str) -> bool:
     try:
         ast.literal_eval(text)
@@ -160,14 +213,64 @@ def _is_literal(text: str) -> bool:
     return True
 
 
+#: Declared types of the project's parameters whose default is None, used when the parameters cell does not
+#: annotate them (an annotation such as ``epochs: int | None = None`` wins).
+PARAMETER_TYPES = {"epochs": "int | None", "eval_subset": "int | None"}
+#: Parameters that count something: a value must be at least this (lists: every item).
+MINIMUM = {"epochs": 1, "eval_subset": 1, "train_subset": 1, "curve_images": 1, "protocol_epochs": 1,
+           "n_images": 1, "num_samples": 1, "n_examples": 1, "batch": 1, "steps": 1, "ns": 1, "cut": 1,
+           "grid_step": 1e-9, "max_scale": 1e-9, "table_scales": 1e-9, "keep_scales": 1e-9, "horizons": 1,
+           "seed": 0, "set_seed": 0}
+#: Parameters that name zoo models.
+MODEL_PARAMETERS = ("models", "table_model")
+
+
+def check_meaning(name: str, value, where: str, task_models: tuple[str, ...]) -> None:
+    """Raise a ValueError naming ``-p name`` when ``value`` means nothing here (an unknown model, a count < 1)."""
+    from helpers.core.config import ZOO
+
+    if name in MODEL_PARAMETERS and value is not None:
+        names = value if isinstance(value, list) else [value]
+        allowed = task_models or ZOO
+        unknown = [n for n in names if n not in allowed]
+        if unknown or not names:
+            raise ValueError(f"-p {name}: {', '.join(map(repr, unknown)) or 'an empty list'} is not a model of "
+                             f"{where}; choose from {', '.join(allowed)}.")
+    low = MINIMUM.get(name)
+    items = value if isinstance(value, list) else [value]
+    numbers = [v for v in items if isinstance(v, int | float) and not isinstance(v, bool)]
+    if low is not None and any(not (v >= low and math.isfinite(v)) for v in numbers):
+        wanted = "a positive" if low > 0 else "a non-negative"
+        raise ValueError(f"-p {name} {value!r}: {where} needs {wanted} {'number' if low < 1 else 'count'}"
+                         f"{' in every item' if isinstance(value, list) else ''}.")
+
+
+def notebook_task_models(path: Path) -> tuple[str, ...]:
+    """The zoo models a notebook can show: those of the task it prepares (``prepare_models("pixel", ...)``)."""
+    import re
+
+    from helpers.core.config import TASK_MODELS
+
+    notebook = read_notebook(path)
+    for cell in notebook.cells:
+        found = re.search(r"prepare_models\(\s*[\"'](\w+)[\"']", cell.source)
+        if cell.cell_type == "code" and found and found.group(1) in TASK_MODELS:
+            return tuple(TASK_MODELS[found.group(1)])
+    return ()
+
+
 def check_parameters(notebooks: list[Path], raw: dict[str, str]) -> dict[Path, dict]:
-    """Per notebook, the parameters it declares, typed against its defaults (a ValueError before any work)."""
+    """Per notebook, the parameters it declares, typed and checked for meaning (a ValueError before any work)."""
     typed, declared_anywhere = {}, set()
     for path in notebooks:
-        defaults = parameter_defaults(path)
-        declared_anywhere |= set(defaults)
-        typed[path] = {name: typed_value(name, text, defaults[name], path.name)
-                       for name, text in raw.items() if name in defaults}
+        declared = parameter_declarations(path)
+        declared_anywhere |= set(declared)
+        typed[path] = {}
+        for name, text in raw.items():
+            if name in declared:
+                value = typed_value(name, text, declared[name].default, path.name, declared[name].annotation)
+                check_meaning(name, value, path.name, notebook_task_models(path))
+                typed[path][name] = value
     unknown = sorted(set(raw) - declared_anywhere)
     if unknown:
         raise ValueError(f"no selected notebook declares parameter(s) {unknown}; --list shows each notebook's.")
@@ -178,9 +281,9 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
                  cell_timeout: float | None = CELL_TIMEOUT_S, figures_dir: Path | None = None) -> float:
     """Execute one notebook (built from its source if it has one) into ``output``; return the seconds it took.
 
-    Runs in ``path``'s folder; ``output`` is written atomically, in JupyterLab's form. Figures go to
-    ``figures_dir`` if given, else (when ``output`` is not the notebook itself) to ``{output folder}/figures/``,
-    else to the repository's ``figures/``.
+    Runs in ``path``'s folder; ``output`` is written atomically, in JupyterLab's form, without run metadata
+    (:func:`strip_run_metadata`). Figures go to ``figures_dir`` if given, else (when ``output`` is not the
+    notebook itself) to ``{output folder}/figures/``, else to the repository's ``figures/``.
     """
     import nbformat
     import papermill
@@ -189,8 +292,7 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
 
     parameters = parameters or {}
     declared = declared_parameters(path)
-    unknown_everywhere = {k for k in parameters if k not in declared}
-    used = {k: v for k, v in parameters.items() if k not in unknown_everywhere}
+    used = {k: v for k, v in parameters.items() if k in declared}
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env_path) if p)
     if figures_dir is not None:
@@ -203,15 +305,18 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
 
     tick = time.perf_counter()
     for attempt in range(1, ATTEMPTS + 1):
+        notebook = read_notebook(path)
+        reporter = CellProgress(path.name, notebook, injected=bool(used)) if progress else None
         try:
             with atomic_path(output) as tmp:
                 papermill.execute_notebook(
-                    read_notebook(path), str(tmp), parameters=used, kernel_name=KERNEL_NAME, cwd=str(path.parent),
-                    progress_bar=progress, log_output=False, report_mode=False,
+                    notebook, str(tmp), parameters=used, kernel_name=KERNEL_NAME, cwd=str(path.parent),
+                    progress_bar=False, log_output=False, report_mode=False,
                     execution_timeout=cell_timeout,  # a stuck cell fails the run instead of hanging it
                     timeout_func=cell_timeout_function(cell_timeout),
+                    **({"on_cell_execute": reporter.cell_started} if reporter else {}),
                 )
-                write_notebook(nbformat.read(tmp, as_version=4), tmp)
+                write_notebook(strip_run_metadata(nbformat.read(tmp, as_version=4)), tmp)
             break
         except CellTimeoutError:
             # Only a widget cell can time out when no --cell-timeout is set: that is the known hang.
@@ -220,23 +325,83 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
             print(f"{path.name}: a widget cell did not return within {WIDGET_CELL_TIMEOUT_S:.0f} s (a known "
                   f"headless-execution hang); executing the notebook again ({attempt + 1} of {ATTEMPTS}).",
                   file=sys.stderr, flush=True)
+        finally:
+            if reporter:
+                reporter.close()
     return time.perf_counter() - tick
 
 
-def install_figures(notebook: Path, staged: Path, target: Path) -> list[Path]:
+def strip_run_metadata(nb):
+    """``nb`` without what only says when and where it ran (papermill's record, execution timestamps).
+
+    So a regeneration that changes no output changes no byte of the notebook.
+    """
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+class CellProgress:
+    """One progress bar per notebook that says which cell runs: its section heading and first line."""
+
+    def __init__(self, name: str, notebook, injected: bool = False):
+        from tqdm import tqdm
+
+        self.labels, heading = {}, ""
+        for cell in notebook.cells:
+            lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+            if cell.cell_type == "markdown":
+                heading = next((line.lstrip("#").strip() for line in lines if line.startswith("#")), heading)
+            elif cell.cell_type == "code":
+                first = next((line.lstrip("# ") for line in lines if not line.startswith("%")), "")
+                self.labels[cell.get("id")] = " | ".join(part for part in (heading, first) if part)[:70]
+        total = len(self.labels) + (1 if injected else 0)  # papermill adds a cell for the parameters given
+        self.bar = tqdm(total=total, desc=name, unit="cell", file=sys.stdout, dynamic_ncols=True, leave=False,
+                        mininterval=0)
+
+    def cell_started(self, cell=None, cell_index=None, **_):
+        """nbclient's ``on_cell_execute`` hook: advance the bar and show what the cell is doing."""
+        label = self.labels.get(cell.get("id")) if cell is not None else None
+        self.bar.set_postfix_str(label or "parameters given with -p", refresh=False)
+        self.bar.update(1)
+
+    def close(self):
+        self.bar.close()
+
+
+def install_figures(notebook: Path, staged: Path, target: Path, written_before: set[str] | None = None) -> list[Path]:
     """Move the notebook's staged figures (``NN_*.png``) into ``target``; delete those it no longer draws.
 
-    Returns the deleted paths, so ``target`` holds exactly the figures the notebook now shows.
+    Only figures that an earlier run wrote (``written_before``; every ``NN_*.png`` when None) are deleted:
+    never a file this command did not make. Returns the deleted paths.
     """
     prefix = Path(notebook).name.split("_", 1)[0]
     target.mkdir(parents=True, exist_ok=True)
     produced = {p.name: p for p in staged.glob(f"{prefix}_*.png")} if staged.exists() else {}
-    stale = [p for p in sorted(target.glob(f"{prefix}_*.png")) if p.name not in produced]
+    stale = [p for p in sorted(target.glob(f"{prefix}_*.png")) if p.name not in produced
+             and (written_before is None or p.name in written_before)]
     for name, path in produced.items():
         os.replace(path, target / name)
     for path in stale:
         path.unlink()
     return stale
+
+
+def written_before(figures_dir: Path, record: WrittenRecord) -> set[str]:
+    """Figures an earlier regeneration wrote into ``figures_dir``: its record, and the committed ones in figures/."""
+    names = record.read()
+    if Path(figures_dir).resolve() == FIGURES_DIR.resolve():
+        import subprocess
+
+        try:
+            listed = subprocess.run(["git", "ls-files", "-z", "--", "."], cwd=FIGURES_DIR, capture_output=True,
+                                    text=True, timeout=30, check=True).stdout
+            names |= {Path(name).name for name in listed.split("\0") if name}
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return names
 
 
 def regenerate(notebooks: list[Path], parameters: dict[Path, dict], output_dir: Path | None = None,
@@ -246,28 +411,51 @@ def regenerate(notebooks: list[Path], parameters: dict[Path, dict], output_dir: 
     if figures_dir is None:
         figures_dir = target / "figures" if output_dir is not None else _figures_for(target)
     target.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".regenerate-", dir=target))
-    try:
-        total = 0.0
-        for i, path in enumerate(notebooks, 1):
-            print(f"[{i}/{len(notebooks)}] {path.name} ...", flush=True)
-            try:
-                total += run_notebook(path, staging / path.name, parameters.get(path, {}), cell_timeout=cell_timeout,
-                                      figures_dir=staging / "figures")
-            except Exception as err:  # papermill raises PapermillExecutionError with the cell's details
-                print(f"error: {_failure_message(path, err)}", file=sys.stderr)
+    with run_lock(target, f"the notebooks folder {display(target)}"):
+        staging = Path(tempfile.mkdtemp(prefix=".regenerate-", dir=target))
+        try:
+            total = _execute_all(notebooks, parameters, staging, cell_timeout)
+            if total is None:
                 print(f"Nothing was changed: no notebook or figure in {target} or {figures_dir} was written.",
                       file=sys.stderr)
                 return 1
-            print(f"[{i}/{len(notebooks)}] {path.name} done", flush=True)
-        for path in notebooks:
-            for stale in install_figures(path, staging / "figures", figures_dir):
-                print(f"{stale.name} is no longer drawn by {path.name}: removed", flush=True)
-            os.replace(staging / path.name, target / path.name)
-        print(f"All {len(notebooks)} notebook(s) executed in {total:.0f} s -> {target} (figures: {figures_dir}).")
-        return 0
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            _install(notebooks, staging, target, figures_dir)
+            print(f"All {len(notebooks)} notebook(s) executed in {total:.0f} s -> {target} (figures: {figures_dir}).")
+            return 0
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"no notebook or figure in {display(target)} or {display(figures_dir)} was "
+                                    f"changed") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _execute_all(notebooks: list[Path], parameters: dict[Path, dict], staging: Path, cell_timeout) -> float | None:
+    """Run every notebook into ``staging``; the seconds they took, or None after the first failure (reported)."""
+    total = 0.0
+    for i, path in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {path.name} ...", flush=True)
+        try:
+            total += run_notebook(path, staging / path.name, parameters.get(path, {}), cell_timeout=cell_timeout,
+                                  figures_dir=staging / "figures")
+        except Exception as err:  # papermill raises PapermillExecutionError with the cell's details
+            print(f"error: {_failure_message(path, err)}", file=sys.stderr)
+            return None
+        print(f"[{i}/{len(notebooks)}] {path.name} done", flush=True)
+    return total
+
+
+def _install(notebooks: list[Path], staging: Path, target: Path, figures_dir: Path) -> None:
+    """Move the staged notebooks and figures into place; remove figures an earlier run wrote and this one did not."""
+    record = WrittenRecord(figures_dir, "helpers.regenerate")
+    before = written_before(figures_dir, record)
+    drawn = {p.name for p in (staging / "figures").glob("*.png")} if (staging / "figures").exists() else set()
+    removed = set()
+    for path in notebooks:
+        for stale in install_figures(path, staging / "figures", figures_dir, before):
+            print(f"{stale.name} is no longer drawn by {path.name}: removed", flush=True)
+            removed.add(stale.name)
+        os.replace(staging / path.name, target / path.name)
+    record.update(drawn, removed)
 
 
 def _figures_for(notebooks_dir: Path) -> Path:
@@ -315,9 +503,15 @@ def main(argv: list[str] | None = None) -> int:
             defaults = parameter_defaults(path)
             print(f"{path.name}: " + ", ".join(f"{k}={'...' if v is UNCHECKED else repr(v)}" for k, v in defaults.items()))
         return 0
-    if args.output_dir is not None and args.output_dir.exists() and not args.output_dir.is_dir():
-        print(f"error: --output-dir {args.output_dir} is a file; choose a folder.", file=sys.stderr)
-        return 2
+    if args.output_dir is not None:
+        try:
+            refuse_tracked(args.output_dir)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        if args.output_dir.exists() and not args.output_dir.is_dir():
+            print(f"error: --output-dir {args.output_dir} is a file; choose a folder.", file=sys.stderr)
+            return 2
     return regenerate(notebooks, parameters, args.output_dir, args.cell_timeout)
 
 
@@ -332,4 +526,6 @@ def _positive_seconds(text: str) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from helpers.core import cli
+
+    sys.exit(cli.guard(main, interrupted="Run the same command again when you are ready."))

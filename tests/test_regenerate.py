@@ -1,10 +1,13 @@
 """helpers.regenerate (the papermill runner) on small synthetic notebooks in a tmp folder."""
 
+import json
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import regenerate
+from helpers.core.paths import REPO_ROOT
 
 
 def write_notebook(path, *sources, parameters=None):
@@ -161,28 +164,31 @@ def test_every_explorer_cell_of_the_notebooks_is_tagged_widget():
 
 
 SAVE_FIGURE = ("import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
-               "from helpers.analysis.plots import save_figure\nfig = plt.figure()\nsave_figure(fig, NAME)")
+               "from helpers.analysis.plots import save_figure\nfig = plt.figure()\n_ = save_figure(fig, NAME)")
 
 
 @pytest.mark.slow
 def test_figures_are_replaced_only_when_every_notebook_succeeds(tmp_path, capsys):
-    """A late failure leaves the figures as they were; a success installs new ones and removes stale ones."""
+    """A late failure leaves the figures as they were; a success installs new ones and removes those an earlier
+    run wrote and this one no longer draws, never a file it did not make."""
     notebooks, figures = tmp_path / "notebooks", tmp_path / "figures"
     notebooks.mkdir()
     figures.mkdir()
-    (figures / "01_old.png").write_bytes(b"committed")
-    (figures / "01_kept.png").write_bytes(b"committed")
-    write_notebook(notebooks / "01_draws.ipynb", SAVE_FIGURE.replace("NAME", "'01_kept'"), "assert ok",
-                   parameters="ok = True")
+    (figures / "01_mine.png").write_bytes(b"the user's own")
+    draw = SAVE_FIGURE.replace("NAME", "'01_kept'") + "\nif both:\n    save_figure(plt.figure(), '01_gone')"
+    write_notebook(notebooks / "01_draws.ipynb", draw, "assert ok", parameters="ok = True\nboth = True")
     assert regenerate.main(["--notebooks-dir", str(notebooks), "-p", "ok", "false"]) == 1
-    assert sorted(p.name for p in figures.iterdir()) == ["01_kept.png", "01_old.png"]
-    assert (figures / "01_kept.png").read_bytes() == b"committed"
+    assert sorted(p.name for p in figures.iterdir()) == ["01_mine.png"]
     assert [p.name for p in notebooks.iterdir()] == ["01_draws.ipynb"]  # no staging folder left
 
     assert regenerate.main(["--notebooks-dir", str(notebooks)]) == 0
-    assert sorted(p.name for p in figures.iterdir()) == ["01_kept.png"]
+    assert sorted(p.name for p in figures.glob("*.png")) == ["01_gone.png", "01_kept.png", "01_mine.png"]
+    assert regenerate.main(["--notebooks-dir", str(notebooks), "-p", "both", "false"]) == 0
+    assert sorted(p.name for p in figures.glob("*.png")) == ["01_kept.png", "01_mine.png"]
     assert (figures / "01_kept.png").read_bytes().startswith(b"\x89PNG")
-    assert "01_old.png is no longer drawn" in capsys.readouterr().out
+    assert (figures / "01_mine.png").read_bytes() == b"the user's own"
+    out = capsys.readouterr().out
+    assert "01_gone.png is no longer drawn" in out and "01_mine.png is no longer" not in out
 
 
 @pytest.mark.slow
@@ -194,8 +200,43 @@ def test_output_dir_keeps_every_output_under_it(tmp_path):
     out = tmp_path / "out"
     assert regenerate.main(["--notebooks-dir", str(notebooks), "--output-dir", str(out)]) == 0
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["01_draws.ipynb", "figures",
-                                                                       "figures/01_fig.png"]
+                                                                       "figures/.written.json", "figures/01_fig.png"]
     assert not figures.exists() and source.read_bytes() == before
+    executed = json.loads((out / "01_draws.ipynb").read_text())
+    assert "papermill" not in executed["metadata"]  # no run metadata: an unchanged output is an unchanged file
+    assert not any({"papermill", "execution"} & set(cell["metadata"]) for cell in executed["cells"])
+    first = (out / "01_draws.ipynb").read_bytes()
+    assert regenerate.main(["--notebooks-dir", str(notebooks), "--output-dir", str(out)]) == 0
+    assert (out / "01_draws.ipynb").read_bytes() == first
+
+
+@pytest.mark.parametrize("folder_name", [".", "notebooks", "figures", "data", "data/models", "benchmarks"])
+def test_output_dir_in_a_tracked_folder_is_refused_before_work(folder_name, folder, capsys, monkeypatch):
+    monkeypatch.setattr(regenerate, "run_notebook", lambda *a, **k: pytest.fail("must not run"))
+    assert regenerate.main(["--notebooks-dir", str(folder), "--output-dir", str(REPO_ROOT / folder_name)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--output-dir" in err and "never write over committed files" in err
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["-p", "models", '["gru_1x99"]'], "'gru_1x99' is not a model"),
+    (["-p", "epochs", "2.5"], "an integer or None"),
+    (["-p", "epochs", "0"], "positive"),
+    (["-p", "eval_subset", "'x'"], "an integer or None"),
+])
+def test_parameters_are_checked_for_meaning(args, fragment, capsys, monkeypatch):
+    monkeypatch.setattr(regenerate, "run_notebook", lambda *a, **k: pytest.fail("must not run"))
+    assert regenerate.main(["--only", "02", *args]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_annotations_declare_the_type_of_a_none_default():
+    assert regenerate.typed_value("n", "5", None, "x.ipynb", "int | None") == 5
+    assert regenerate.typed_value("n", "None", None, "x.ipynb", "int | None") is None
+    assert regenerate.typed_value("f", "2", None, "x.ipynb", "float") == 2.0
+    for text in ("2.5", "'5'", "True", "[5]"):
+        with pytest.raises(ValueError, match=r"-p n .*n in x.ipynb is int \| None"):
+            regenerate.typed_value("n", text, None, "x.ipynb", "int | None")
 
 
 @pytest.mark.parametrize("text, default, expected", [
