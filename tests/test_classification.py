@@ -156,8 +156,12 @@ def test_evaluate_zoo_rows(model, small_splits):
     assert [r["model"] for r in rows] == ["gru_1x32", "gru_1x8"]
     keys = {"model", "test_loss", "train_loss", "test_accuracy", "train_accuracy", "ref_test_loss",
             "ref_train_loss", "ref_test_accuracy", "ref_train_accuracy", "delta_test_accuracy", "delta_test_points",
-            "test_logits", "test_se", "verdict"}
+            "test_logits", "test_se", "verdict", "delta_text", "judgement", "train_images"}
     assert all(set(r) == keys for r in rows)
+    assert rows[0]["train_images"] == 20
+    assert clf.train_note(rows, 20) == "The train columns are computed on all 20 training images."
+    assert clf.train_note(rows, 55_000) == ("The train columns are computed on the first 20 of the 55,000 training "
+                                            "images (train_subset), to keep this notebook fast.")
     test_x = (small_splits.test.images[:12] > 0.1).astype(np.float32).reshape(12, 784, 1)
     train_x = (small_splits.train.images[:20] > 0.1).astype(np.float32).reshape(20, 784, 1)
     test_pred = model.predict(test_x, verbose=0).astype(np.float64)
@@ -181,6 +185,10 @@ def test_evaluate_zoo_rows(model, small_splits):
     assert rows[0]["delta_test_points"] == pytest.approx(100 * rows[0]["delta_test_accuracy"])
     assert rows[1]["ref_test_accuracy"] is None and rows[1]["delta_test_accuracy"] is None
     assert rows[1]["delta_test_points"] is None and rows[1]["verdict"] is None
+    # The verdict is the shared rule's, on the binomial error of the 12 images and the model's seed spread.
+    judged = reference.judge("classify", "gru_1x32", rows[0]["test_accuracy"], rows[0]["test_se"], n_images=12)
+    assert rows[0]["judgement"] == judged and rows[0]["verdict"] == judged.verdict
+    assert rows[0]["delta_text"] == judged.delta_text() and rows[0]["delta_text"].endswith(" pp")
     assert rows[0]["test_se"] == pytest.approx(clf.binomial_se(rows[0]["test_accuracy"], 12))
 
 

@@ -1,5 +1,7 @@
 """The computed discussions of notebooks 02-05: their sentences must follow the numbers they are given."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ from helpers.analysis import classification as clf
 from helpers.analysis import continuation, plots, setup
 from helpers.analysis import inpainting as ia
 from helpers.analysis import pixel_prediction as pixel
-from helpers.core import reference
+from helpers.core import reference, spread
 
 
 def fake_manifest(task, name, status="complete", epochs=30, best=30, max_epochs=30, hours=1.0,
@@ -45,12 +47,14 @@ def test_status_lines_name_every_model():
 # -- notebook 02 ---------------------------------------------------------------------------------------
 
 
-def classify_row(name, accuracy, n=10_000):
-    ref = reference.CLASSIFY[name]
-    se = clf.binomial_se(accuracy, n)
-    delta = (accuracy - ref["test_accuracy"]) * 100
-    return {"model": name, "test_accuracy": accuracy, "ref_test_accuracy": ref["test_accuracy"], "test_se": se,
-            "delta_test_points": delta, "verdict": clf.verdict(delta, se * 100)}
+NO_SPREAD = spread.SeedSpread(0.0, "none")
+POOLED = spread.SeedSpread(0.65, "pooled", 1, 4, ("gru_1x32", "lstm_1x32"))
+
+
+def classify_row(name, accuracy, seeds=NO_SPREAD):
+    judged = reference.judge("classify", name, accuracy, spread=seeds)
+    return {"model": name, "test_accuracy": accuracy, "ref_test_accuracy": judged.ref, "judgement": judged,
+            "delta_test_points": judged.difference, "verdict": judged.verdict}
 
 
 def test_classification_discussion_groups_verdicts_with_their_evidence():
@@ -60,10 +64,26 @@ def test_classification_discussion_groups_verdicts_with_their_evidence():
                  "gru_1x64": fake_manifest("classify", "gru_1x64", best=20)}
     lines = clf.discussion(rows, manifests, missing=["lstm_1x64"])
     assert lines[0].startswith("Against the report's test accuracy (Δ ± 2 SE, pp): beats: lstm_1x32 (+15.72 ± 0.70)")
-    assert "within noise: gru_1x64 (+0.21 ± 0.36)" in lines[0] and "short of: gru_1x32 (-7.64" in lines[0]
+    assert "within noise: gru_1x64 (+0.21 ± 0.36)" in lines[0] and "short of: gru_1x32 (-7.64 ± 0.60)" in lines[0]
+    assert lines[1].startswith("Read together as one family of 3 comparisons with the report, Holm's correction")
+    assert "keeps the 2 verdicts beyond noise; Bonferroni would ask for 2.43 standard errors" in lines[1]
     assert "Not trained, so not compared: lstm_1x64." in lines
-    assert "Their training, for those short of the report: gru_1x32 60 epochs (its limit), best at 60." in lines
+    assert ("Their training, for those below the report's number (short of it or within noise): gru_1x32 60 epochs "
+            "(its limit), best at 60.") in lines
     assert lines[-1].startswith("Still improving") and "gru_1x32" in lines[-1] and "lstm_1x32" not in lines[-1]
+
+
+def test_classification_discussion_carries_the_seed_spread():
+    # 96.89 % against 97.47 %: 3.3 binomial SEs short, but within 2 SEs once two runs' seed spread is in.
+    alone, spread_in = classify_row("gru_1x32", 0.9689), classify_row("gru_1x32", 0.9689, POOLED)
+    assert alone["verdict"] == "short of" and spread_in["verdict"] == "within noise"
+    manifests = {"gru_1x32": fake_manifest("classify", "gru_1x32", epochs=76, best=68, max_epochs=100)}
+    lines = clf.discussion([spread_in], manifests)
+    assert "within noise: gru_1x32 (-0.58 ± 1.87); short of: none" in lines[0]
+    notes = clf.table_notes([dict(spread_in, train_images=10_000)], 55_000)
+    assert "the other row rests on one run and uses the seed SD pooled over gru_1x32 and lstm_1x32 (0.65 pp" in notes[0]
+    assert notes[1].startswith("The train columns are computed on the first 10,000 of the 55,000 training images")
+    assert "gru_1x32 76 epochs (early-stopped), best at 68" in lines[-1]
 
 
 def test_classification_discussion_keeps_checkpoints_out_of_verdicts():
@@ -78,8 +98,8 @@ def test_classification_discussion_keeps_checkpoints_out_of_verdicts():
 # -- notebook 03 ---------------------------------------------------------------------------------------
 
 
-def pixel_row(name, test, train):
-    return {"model": name, "test_loss": test, "train_loss": train,
+def pixel_row(name, test, train, se=0.0003):
+    return {"model": name, "test_loss": test, "train_loss": train, "test_se": se,
             "ref_test_loss": reference.PIXEL[name]["test_loss"]}
 
 
@@ -89,9 +109,16 @@ def test_pixel_discussion():
                  "gru_1x128": fake_manifest("pixel", "gru_1x128", hours=4.16)}
     lines = pixel.discussion(rows, manifests, missing=["gru_3x32"])
     text = "\n".join(lines)
-    assert lines[0].startswith("2 of 3 pixel models are trained; 1 of the 2")
-    assert "gru_1x128: 0.0864 nats/pixel falls short of the report's 0.0819 (+0.0045, that is +3.5 nats per image)" in text
-    assert "gru_1x64: 0.0868 nats/pixel beats the report's 0.0963" in text
+    assert lines[0].startswith("2 of 3 pixel models are trained; of the 2 with a reference number, 1 beat the report's "
+                               "test cross-entropy, 0 match it within noise and 1 fall short of it")
+    assert ("gru_1x128: 0.0864 nats/pixel falls short of the report's 0.0819: +0.0045 ± 0.0006 nats/pixel, that is "
+            "+3.5 nats per image (± 2 SE: per-image error on 10,000 test images alone") in text
+    assert "gru_1x64: 0.0868 nats/pixel beats the report's 0.0963: -0.0095 ± 0.0006 nats/pixel" in text
+    assert "Read together as one family of 2 comparisons with the report" in text
+    unknown = pixel.discussion([pixel_row("gru_1x64", 0.0868, 0.0890, se=None)], manifests)
+    assert unknown[0].endswith("; 1 without a standard error are not judged.")
+    assert unknown[1].startswith("gru_1x64: 0.0868 nats/pixel against the report's 0.0963: -0.0095 nats/pixel")
+    assert "not judged: no per-image standard error" in unknown[1]
     assert "gru_1x128 against gru_1x64: better by 0.0004 nats/pixel (0.3 nats per image)" in text
     assert "2.4x the training hours" in text
     assert "different recipes" not in text  # same lr, decay and epochs
@@ -192,3 +219,71 @@ def test_format_table_never_prints_negative_zero():
                                formats={"b": "{:+.3f}", "c": "{:+.1f}"})
     assert table.splitlines()[-1].split() == ["0.0000", "+0.000", "-0.5"]
     assert plots.signed(-0.00004) == "+0.000" and plots.signed(-0.0123) == "-0.012"
+
+
+# -- the verdict convention (helpers.core.spread, helpers.core.reference.judge) -------------------------
+
+
+def _seed_summary(folder, run, model, experiment="seeds", task="classify", **metrics):
+    summary = {"run": run, "model": model, "experiment": experiment, "config": {"task": task}, "metrics": metrics}
+    (folder / f"{run}.json").write_text(json.dumps(summary))
+
+
+def test_seed_spread_own_pooled_or_none(tmp_path):
+    for i, accuracy in enumerate((0.90, 0.92, 0.94)):
+        _seed_summary(tmp_path, f"gru_1x32-seed{i}", "gru_1x32", test_accuracy=accuracy)
+    for i, accuracy in enumerate((0.85, 0.86)):
+        _seed_summary(tmp_path, f"lstm_1x32-seed{i}", "lstm_1x32", test_accuracy=accuracy)
+    _seed_summary(tmp_path, "lstm_1x32-report", "lstm_1x32", "report recipe", test_accuracy=0.45)
+    groups = spread.seed_groups(tmp_path)
+    assert sorted(groups) == [("classify", "gru_1x32"), ("classify", "lstm_1x32")]
+    own = spread.spread_for("classify", "gru_1x32", groups)
+    assert (own.source, own.seeds, own.sd) == ("own", 3, pytest.approx(2.0))
+    # Two seeds are too few for a model's own spread; they still count in the pooled one:
+    # (2 * 2.0**2 + 1 * 0.7071**2) / 3 degrees of freedom.
+    pooled = spread.spread_for("classify", "lstm_1x32", groups)
+    assert (pooled.source, pooled.dof, pooled.groups) == ("pooled", 3, ("gru_1x32", "lstm_1x32"))
+    assert pooled.sd == pytest.approx(np.sqrt((8 + 0.5) / 3))
+    assert spread.spread_for("classify", "gru_3x32", groups) == pooled
+    assert spread.spread_for("pixel", "gru_1x32", groups).source == "none"
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ValueError, match="broken.json is not valid JSON"):
+        spread.seed_groups(tmp_path)
+
+
+def test_judge_combines_the_test_error_with_two_runs_seed_spread():
+    seeds = spread.SeedSpread(0.5, "own", 3, 2, ("gru_1x32",))
+    j = reference.judge("classify", "gru_1x32", 0.9689, spread=seeds)
+    binomial = np.sqrt(0.9689 * 0.0311 / 10_000) * 100
+    assert j.error == pytest.approx(np.sqrt(binomial**2 + 2 * 0.5**2))
+    assert j.difference == pytest.approx(-0.58) and j.verdict == "within noise"
+    assert j.delta_text() == f"-0.58 ± {2 * j.error:.2f} pp"
+    # Pixel models: lower is better, and the verdict needs the per-image error.
+    better = reference.judge("pixel", "gru_1x64", 0.0868, 0.0003, spread.SeedSpread(0.0, "none"))
+    assert better.verdict == "beats" and better.improvement > 0 and better.delta_text() == "-0.0095 ± 0.0006 nats/pixel"
+    assert reference.judge("pixel", "gru_1x128", 0.0845, 0.0003, spread.SeedSpread(0.0, "none")).verdict == "short of"
+    assert reference.judge("pixel", "gru_1x128", 0.0845).verdict == "not judged"
+    with pytest.raises(ValueError, match="no pixel model 'lstm_1x32'"):
+        reference.judge("pixel", "lstm_1x32", 0.1)
+
+
+def test_holm_and_the_family_sentence():
+    assert reference.holm({"a": 0.01, "b": 0.02, "c": 0.04}, 0.05) == {"a", "b", "c"}
+    assert reference.holm({"a": 0.01, "b": 0.03, "c": 0.04}, 0.05) == {"a"}  # 0.03 > 0.05 / 2 stops the steps
+    line = reference.family_sentence({"a": 0.001, "b": 0.03, "c": 0.5}, ["a", "b"], "pairs")
+    assert line.startswith("Read together as one family of 3 pairs, Holm's correction at the same level (family-wise "
+                           "error 4.6%) turns 1 of the 2 verdicts beyond noise into within noise (b)")
+    assert line.endswith("Bonferroni would ask for 2.43 standard errors instead of 2.")
+    assert "has no verdict beyond noise to change" in reference.family_sentence({"a": 0.5}, [])
+
+
+def test_claim_family_reading():
+    accuracies = {"lstm_1x32": 0.85, "gru_1x32": 0.95, "lstm_3x32": 0.852, "gru_3x32": 0.861}
+    rows = [{"model": m, "val_accuracy": a, "val_se": 0.003, "lr": 3e-3} for m, a in accuracies.items()]
+    # gru_3x32 - lstm_3x32 = +0.90 pp at an error of 0.42 pp: beyond 2 SE alone (p = 0.034), but not beyond
+    # Holm's third step (4.55 % / 2) once the two clear differences are taken out.
+    claims = clf.claim_verdicts(rows)
+    assert "gru_3x32 - lstm_3x32 = +0.90 ± 0.42 pp (higher)" in claims[0]["evidence"]
+    line = clf.claim_family_reading(rows)
+    assert line.startswith("Read together as one family of 4 pairwise comparisons behind the two claims")
+    assert "turns 1 of the 3 verdicts beyond noise into within noise (gru_3x32 - lstm_3x32)" in line

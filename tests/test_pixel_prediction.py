@@ -103,10 +103,11 @@ def test_discussion_calls_differences_within_noise_so():
     manifests = {name: _manifest(name) for name in ("gru_1x64", "gru_3x32", "gru_1x128")}
     text = "\n".join(pixel.discussion(rows, manifests))
     # gru_3x32 is 0.0002 below the report's 0.0906 with a standard error of 0.0003: within noise, not "beats".
-    assert "gru_3x32: 0.0904 nats/pixel matches the report's 0.0906 within noise (-0.0002" in text
+    assert "gru_3x32: 0.0904 nats/pixel matches the report's 0.0906 within noise: -0.0002 ± 0.0006 nats/pixel" in text
     assert "gru_3x32: 0.0904 nats/pixel beats" not in text
-    assert "1 of them only within noise" in text
-    assert "gru_1x64: 0.0868 nats/pixel beats the report's 0.0963 (-0.0095, that is -7.4 nats per image; 32 standard errors)" in text
+    assert "1 beat the report's test cross-entropy, 1 match it within noise and 1 fall short of it" in text
+    assert ("gru_1x64: 0.0868 nats/pixel beats the report's 0.0963: -0.0095 ± 0.0006 nats/pixel, that is -7.4 nats "
+            "per image (± 2 SE: per-image error on 400 test images alone, as it rests on one run") in text
     # A paired difference of 0.0002 with a paired error of about 0.0005: no difference beyond noise.
     assert "gru_1x128 against gru_1x64: no difference beyond noise" in text
     assert "better by" not in text.split("gru_1x128 against gru_1x64")[1].split("\n")[0]

@@ -12,7 +12,7 @@ import numpy as np
 from helpers.core import data as data_lib
 from helpers.core import reference, zoo
 from helpers.core.records import still_improving
-from helpers.core.reference import binomial_se, verdict
+from helpers.core.reference import binomial_se, family_reading, family_sentence, judge, verdict
 
 
 def predict_logits(model, images, batch_size: int = 500) -> np.ndarray:
@@ -40,7 +40,9 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
 
     ``train_subset`` / ``test_subset``: evaluate on the first N images only (None = the whole split).
     ``delta_test_accuracy`` is ours minus the reference's test accuracy (a fraction), ``delta_test_points``
-    the same in percentage points. Each row also carries the per-model logits of the test set under ``"test_logits"``.
+    the same in percentage points, ``delta_text`` that with two standard errors of the comparison and
+    ``verdict`` the word, both from :func:`helpers.core.reference.judge` (binomial error and seed spread).
+    Each row also carries the per-model logits of the test set under ``"test_logits"``.
     """
     rows = []
     test, train = splits.test.head(test_subset), splits.train.head(train_subset)
@@ -50,10 +52,12 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
         train_loss, train_accuracy = loss_and_accuracy(predict_logits(model, train.images), train.labels)
         ref = reference.CLASSIFY.get(name, {})
         se = binomial_se(test_accuracy, len(test.labels))
+        judged = judge("classify", name, test_accuracy, se, n_images=len(test.labels)) if ref else None
         rows.append({
             "model": name, "test_loss": test_loss, "train_loss": train_loss,
             "test_accuracy": test_accuracy, "train_accuracy": train_accuracy, "test_se": se,
-            "verdict": verdict((test_accuracy - ref["test_accuracy"]) * 100, se * 100) if ref else None,
+            "train_images": len(train.labels), "judgement": judged,
+            "verdict": judged.verdict if judged else None, "delta_text": judged.delta_text() if judged else None,
             "ref_test_loss": ref.get("test_loss"), "ref_train_loss": ref.get("train_loss"),
             "ref_test_accuracy": ref.get("test_accuracy"), "ref_train_accuracy": ref.get("train_accuracy"),
             "delta_test_accuracy": test_accuracy - ref["test_accuracy"] if ref else None,
@@ -61,6 +65,24 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
             "test_logits": test_logits,
         })
     return rows
+
+
+def table_notes(rows: list[dict], n_train: int) -> list[str]:
+    """The sentences under tables 9-10: what ± holds and which spread each row uses, and the train images."""
+    judgements = [row["judgement"] for row in rows if row.get("judgement")]
+    return [line for line in ([reference.convention_sentence(judgements)] if judgements else [])
+            + [train_note(rows, n_train)] if line]
+
+
+def train_note(rows: list[dict], n_train: int) -> str:
+    """Which training images the train columns of :func:`evaluate_zoo` were computed on."""
+    used = {row["train_images"] for row in rows}
+    if not used:
+        return ""
+    if used == {n_train}:
+        return f"The train columns are computed on all {n_train:,} training images."
+    return (f"The train columns are computed on the first {max(used):,} of the {n_train:,} training images "
+            "(train_subset), to keep this notebook fast.")
 
 
 def at_equal_epochs(manifest: dict, epochs: int) -> dict:
@@ -103,6 +125,22 @@ def compare_pair(rows: dict, a: str, b: str, seed_sd: float = 0.0) -> dict | Non
             "note": recipe_differences(rows[a], rows[b])}
 
 
+#: The report's two claims and the (a, b) pairs that test them (a should beat b).
+CLAIM_PAIRS = (("GRU beats LSTM", tuple((f"gru_{s}", f"lstm_{s}") for s in ("1x32", "1x64", "1x128", "3x32"))),
+               ("depth helps (3x32 beats 1x32)", tuple((f"{c}_3x32", f"{c}_1x32") for c in ("lstm", "gru"))))
+
+
+def claim_family_reading(rows: list[dict], seed_sd: float = 0.0) -> str:
+    """What reading the claims' pairwise comparisons as one family changes (Holm; Bonferroni's threshold)."""
+    import math
+
+    by_name = {r["model"]: r for r in rows}
+    results = [r for _, pairs in CLAIM_PAIRS for r in (compare_pair(by_name, a, b, seed_sd) for a, b in pairs) if r]
+    p_values = {f"{r['a']} - {r['b']}": math.erfc(abs(r["difference"]) / r["se"] / math.sqrt(2)) for r in results}
+    decided = [f"{r['a']} - {r['b']}" for r in results if r["verdict"] != "within noise"]
+    return family_sentence(p_values, decided, "pairwise comparisons behind the two claims")
+
+
 def claim_verdicts(rows: list[dict], seed_sd: float = 0.0) -> list[dict]:
     """The report's two claims, judged at equal epochs: GRU beats LSTM (per size) and depth helps (per cell).
 
@@ -111,8 +149,7 @@ def claim_verdicts(rows: list[dict], seed_sd: float = 0.0) -> list[dict]:
     """
     by_name = {r["model"]: r for r in rows}
     claims = []
-    for claim, pairs in (("GRU beats LSTM", [(f"gru_{s}", f"lstm_{s}") for s in ("1x32", "1x64", "1x128", "3x32")]),
-                         ("depth helps (3x32 beats 1x32)", [(f"{c}_3x32", f"{c}_1x32") for c in ("lstm", "gru")])):
+    for claim, pairs in CLAIM_PAIRS:
         results = [r for r in (compare_pair(by_name, a, b, seed_sd) for a, b in pairs) if r]
         votes = {r["verdict"] for r in results}
         if not results or votes == {"within noise"}:
@@ -210,20 +247,23 @@ def _report_recipe_lines(summaries: dict) -> list[str]:
 def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     """The verdicts against the report, with their evidence, computed from the tables so they stay true.
 
-    A model still training is reported as a checkpoint and left out of the verdicts.
+    Each row's ``judgement`` (:func:`evaluate_zoo`) carries the verdict, two standard errors of the comparison
+    and the spread it uses. A model still training is reported as a checkpoint and left out of the verdicts.
     """
     finished = {name for name, m in manifests.items() if m["status"] == "complete"}
+    judged = [row for row in rows if row.get("judgement") and row["model"] in finished]
     groups = {"beats": [], "within noise": [], "short of": []}
-    for row in rows:
-        if row.get("verdict") and row["model"] in finished:
-            groups[row["verdict"]].append(f"{row['model']} ({row['delta_test_points']:+.2f} ± {2 * row['test_se'] * 100:.2f})")
+    for row in judged:
+        groups[row["judgement"].verdict].append(f"{row['model']} ({row['judgement'].delta_text()[:-3]})")
     lines = [(f"Against the report's test accuracy (Δ ± 2 SE, pp): beats: {', '.join(groups['beats']) or 'none'}; "
               f"within noise: {', '.join(groups['within noise']) or 'none'}; "
               f"short of: {', '.join(groups['short of']) or 'none'}.")]
-    short = [row["model"] for row in rows if row.get("verdict") == "short of" and row["model"] in finished]
-    if short:
-        lines.append("Their training, for those short of the report: "
-                     + "; ".join(f"{name} {budget(manifests[name])}" for name in short) + ".")
+    if judged:  # what the ± holds and which spread each row uses is said under tables 9-10 (table_notes)
+        lines.append(family_reading([row["judgement"] for row in judged]))
+    below = [row["model"] for row in judged if row["judgement"].improvement < 0]
+    if below:
+        lines.append("Their training, for those below the report's number (short of it or within noise): "
+                     + "; ".join(f"{name} {budget(manifests[name])}" for name in below) + ".")
     training = [name for name in manifests if name not in finished]
     if training:
         lines.append(f"Still training (checkpoints, not results): {', '.join(training)}.")
@@ -234,6 +274,41 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
         lines.append(f"Still improving when their epoch budget ran out (best epoch among the last two): "
                      f"{', '.join(improving)}; more epochs would likely raise them.")
     return lines
+
+
+def _span(values) -> str:
+    """``"36-76"``, or ``"30"`` when every value is the same."""
+    low, high = min(values), max(values)
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+
+def _usual_and_exceptions(values: dict) -> str:
+    """``"0.003 (0.005 for gru_1x32)"``: the most common value, then the models that differ from it."""
+    usual = max(values.values(), key=list(values.values()).count)
+    others = {}
+    for name, value in values.items():
+        if value != usual:
+            others.setdefault(value, []).append(name)
+    rest = "; ".join(f"{value} for {', '.join(names)}" for value, names in others.items())
+    return f"{usual}" + (f" ({rest})" if rest else "")
+
+
+def protocol_preamble(manifests: dict, epochs: int) -> str:
+    """Why the models are compared at equal epochs, with the budgets and recipes read from their manifests."""
+    finished = {n: m for n, m in manifests.items() if m["status"] == "complete"}
+    spans = [f"{_span([m['epochs_run'] for n, m in finished.items() if n.startswith(cell)])} for the {label}"
+             for cell, label in (("lstm", "LSTMs"), ("gru", "GRUs")) if any(n.startswith(cell) for n in finished)]
+    configs = {n: m["config"] for n, m in finished.items()}
+    recipe = "; ".join(f"{label} {_usual_and_exceptions({n: show(c) for n, c in configs.items()})}" for label, show in (
+        ("learning rate", lambda c: f"{c['learning_rate']:g}"),
+        ("decay", lambda c: f"{c['decay_rate']:g} every {c['decay_every']} epochs"),
+        ("dropout", lambda c: f"{c['dropout']:g}"), ("batch", lambda c: f"{c['batch_size']}"),
+        ("gate biases", lambda c: c.get("gate_bias_init", "default")), ("clipnorm", lambda c: f"{c.get('clipnorm')}")))
+    return (f"The shipped models ran different numbers of epochs ({', '.join(spans)}), so their test accuracies "
+            f"do not compare cells or depths fairly. Here every model is taken as it stood after its first "
+            f"{epochs} epochs, at its best validation-loss epoch within them, and judged on the "
+            f"{data_lib.N_VALIDATION:,} validation images (binomial SE), never on the test set. Their recipes "
+            f"(Adam, staircase decay, output dropout): {recipe}.")
 
 
 def budget(manifest: dict) -> str:

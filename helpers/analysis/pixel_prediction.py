@@ -158,10 +158,10 @@ def _within_noise(difference: float, error: float | None, z: float = 2.0) -> boo
 def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     """Sentences summarising table 11 and the recipe table, computed so they stay true.
 
-    Differences smaller than two standard errors are called within noise: against the report, the error
-    of our test mean (``test_se``); between two models, the paired error of their per-image differences
-    (``test_per_image``); between splits, the two splits' errors combined. Rows without them are compared
-    on the means alone.
+    Differences smaller than two standard errors are called within noise: against the report, the rule of
+    :func:`helpers.core.reference.judge` on the error of our test mean (``test_se``; a row without it is not
+    judged); between two models, the paired error of their per-image differences (``test_per_image``);
+    between splits, the two splits' errors combined. Rows without them are compared on the means alone.
 
     Args:
         rows: :func:`evaluate_pixel_zoo` rows.
@@ -184,29 +184,32 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
 
 
 def _report_lines(rows: list[dict], manifests: dict, missing) -> list[str]:
-    """How many models are trained, and each one against the report's test cross-entropy."""
+    """How many models are trained, and each one against the report's test cross-entropy.
+
+    Every verdict is :func:`helpers.core.reference.judge`'s, from the row's per-image standard error
+    (``test_se``), the same rule as the README's table and the manifests' notes.
+    """
     from helpers.analysis.setup import training_state
 
-    lines = []
     compared = [r for r in rows if r.get("ref_test_loss") is not None]
-    delta = {r["model"]: r["test_loss"] - r["ref_test_loss"] for r in compared}
-    level = [r["model"] for r in compared if _within_noise(delta[r["model"]], r.get("test_se"))]
-    beats = [r["model"] for r in compared if delta[r["model"]] <= 0 or r["model"] in level]
-    lines.append(f"{len(rows)} of {len(rows) + len(missing)} pixel models are trained; {len(beats)} of the "
-                 f"{len(compared)} with a reference number match or beat the report's test cross-entropy"
-                 + (f" ({len(level)} of them only within noise)." if level else "."))
+    judged = {r["model"]: reference.judge("pixel", r["model"], r["test_loss"], r.get("test_se"),
+                                          n_images=len(r.get("test_per_image", ())) or reference.N_TEST_IMAGES)
+              for r in compared}
+    counts = {word: sum(j.verdict == word for j in judged.values())
+              for word in ("beats", "within noise", "short of", "not judged")}
+    lines = [f"{len(rows)} of {len(rows) + len(missing)} pixel models are trained; of the {len(compared)} with a "
+             f"reference number, {counts['beats']} beat the report's test cross-entropy, {counts['within noise']} "
+             f"match it within noise and {counts['short of']} fall short of it (Δ ± 2 standard errors)"
+             + (f"; {counts['not judged']} without a standard error are not judged." if counts["not judged"] else ".")]
     for row in compared:
-        d, error = delta[row["model"]], row.get("test_se")
-        per_image = f"{d:+.4f}, that is {d * PREDICTED_PIXELS:+.1f} nats per image"
-        if row["model"] in level:
-            lines.append(f"{row['model']}: {row['test_loss']:.4f} nats/pixel matches the report's "
-                         f"{row['ref_test_loss']:.4f} within noise ({per_image}, against a standard error of "
-                         f"{error:.4f}); {training_state(manifests[row['model']])}.")
-            continue
-        verdict = "beats" if d <= 0 else "falls short of"
-        errors = f"; {abs(d) / error:.0f} standard errors" if error and np.isfinite(error) else ""
-        lines.append(f"{row['model']}: {row['test_loss']:.4f} nats/pixel {verdict} the report's "
-                     f"{row['ref_test_loss']:.4f} ({per_image}{errors}); {training_state(manifests[row['model']])}.")
+        j = judged[row["model"]]
+        word = {"beats": "beats", "short of": "falls short of", "within noise": "matches"}.get(j.verdict, "against")
+        lines.append(f"{row['model']}: {row['test_loss']:.4f} nats/pixel {word} the report's "
+                     f"{row['ref_test_loss']:.4f}" + (" within noise" if j.verdict == "within noise" else "")
+                     + f": {j.delta_text()}, that is {j.difference * PREDICTED_PIXELS:+.1f} nats per image "
+                     f"({j.basis()}); {training_state(manifests[row['model']])}.")
+    if len(judged) > 1:
+        lines.append(reference.family_reading(list(judged.values())))
     if missing:
         lines.append(f"Not trained yet, so not compared: {', '.join(missing)}.")
     return lines

@@ -111,40 +111,39 @@ def completion_note(manifest: dict) -> str:
 
 
 def results_table(models_dir: str | os.PathLike) -> str:
-    """A Markdown table of the finished models under ``models_dir`` against the report (the README's table).
+    """A Markdown table of the finished models under ``models_dir`` against the report, and the paragraph
+    that reads it (the README's results block; every verdict from :func:`reference.judge`).
 
-    Classifiers: test accuracy, with "beats"/"short of" only beyond two binomial standard errors (10,000
-    images); pixel models: test cross-entropy (nats per pixel), "lower" or "higher" than the report's, which
-    notebook 03 judges against its per-image standard error. Empty (``""``) when no model has finished.
+    Empty (``""``) when no model has finished.
     """
-    lines = ["| task | model | ours (test) | report | Δ | verdict | epochs (best) | trained on |",
+    lines = ["| task | model | ours (test) | report | Δ ± 2 SE | verdict | epochs (best) | trained on |",
              "|---|---|---|---|---|---|---|---|"]
+    judgements, shown = [], []
     for task, table in (("classify", reference.CLASSIFY), ("pixel", reference.PIXEL)):
         for name in table:
             path = Path(models_dir) / task / f"{name}.json"
-            if not path.exists():
-                continue
-            manifest = json.loads(path.read_text())
+            manifest = json.loads(path.read_text()) if path.exists() else {}
             if manifest.get("status") != "complete":
                 continue
+            j = reference.judge_metrics(task, name, manifest["metrics"])
+            judgements.append(j)
+            shown.append(manifest)
+            ours, ref = (f"{j.ours:.2%}", f"{j.ref:.2%}") if task == "classify" else (f"{j.ours:.4f}", f"{j.ref:.4f}")
             epochs = f"{manifest['epochs_run']} ({manifest['best_epoch']})"
-            if task == "classify":
-                ours, ref = manifest["metrics"]["test_accuracy"], table[name]["test_accuracy"]
-                delta, se = (ours - ref) * 100, 100 * reference.binomial_se(ours, reference.N_TEST_IMAGES)
-                cells = [f"{ours:.2%}", f"{ref:.2%}", f"{delta:+.2f} ± {2 * se:.2f} pp", reference.verdict(delta, se)]
-            else:
-                ours, ref = manifest["metrics"]["test_loss"], table[name]["test_loss"]
-                cells = [f"{ours:.4f}", f"{ref:.4f}", f"{ours - ref:+.4f} nats/pixel", "lower" if ours < ref else "higher"]
-            lines.append(f"| {task} | {name} | " + " | ".join(cells) + f" | {epochs} | {describe_runs(manifest)} |")
-    return "\n".join(lines) if len(lines) > 2 else ""
+            cells = [ours, ref, j.delta_text(), j.verdict, epochs, describe_runs(manifest)]
+            lines.append(f"| {task} | {name} | " + " | ".join(cells) + " |")
+    if not judgements:
+        return ""
+    return "\n".join(lines) + "\n\n" + reference.results_prose(shown, judgements)
 
 
 def refresh_notes(models_dir: str | os.PathLike) -> list[Path]:
     """Rewrite the ``notes`` of every finished, real manifest under ``models_dir`` with :func:`completion_note`.
 
-    For when the wording of the notes improves after models were shipped: nothing but ``notes`` changes, and
-    each file is rewritten atomically. Manifests still in progress, quick smoke runs and files whose notes are
-    already current are left alone. Returns the paths rewritten.
+    For when the wording of the notes improves after models were shipped: nothing but ``notes`` changes (except
+    that a pixel model without ``metrics.test_se``, its per-image test error, gets it measured once from its
+    weights: its verdict needs it), and each file is rewritten atomically. Manifests still in progress, quick
+    smoke runs and files whose notes are already current are left alone. Returns the paths rewritten.
     """
     rewritten = []
     for path in sorted(Path(models_dir).glob("*/*.json")):
@@ -157,8 +156,15 @@ def refresh_notes(models_dir: str | os.PathLike) -> list[Path]:
             continue
         if manifest.get("config", {}).get("quick"):
             continue
+        metrics = manifest.get("metrics", {})
+        weights = path.with_suffix(".weights.h5")
+        if manifest.get("task") == "pixel" and "test_se" not in metrics and weights.exists():
+            # The pixel verdicts need the per-image error, which training did not record before: measure it once.
+            from helpers.core.spread import pixel_test_se
+
+            manifest["metrics"] = {**metrics, "test_se": pixel_test_se(models_dir, manifest["name"])}
         note = completion_note(manifest)
-        if manifest.get("notes") != note:
+        if manifest.get("notes") != note or manifest.get("metrics") is not metrics:
             write_json_atomic(path, {**manifest, "notes": note})
             rewritten.append(path)
     return rewritten

@@ -1,11 +1,21 @@
 """The 2017 reference report's numbers, quoted once so every notebook compares against the same values,
 and the rule for judging a difference against them (beyond two standard errors, or "within noise").
 
+:func:`judge` is the one verdict on "ours against the report" that the README's table, the manifests' notes
+and notebooks 02-03 all print: "±" is two standard errors of the comparison (the test-set error of our
+number and the seed spread of both runs, see docs/internals.md), and :func:`family_reading` says what
+reading several such verdicts together changes.
+
 Accuracies are fractions (0.9747 = 97.47 %); losses are in nats (classification: mean cross-entropy per
 image; pixel prediction: mean cross-entropy per predicted pixel).
 """
 
 import math
+import textwrap
+from dataclasses import dataclass
+from statistics import NormalDist
+
+from helpers.core.spread import SeedSpread, spread_for
 
 #: Tables 9 (LSTM) and 10 (GRU): test/train loss and accuracy of the 8 classifiers.
 CLASSIFY = {
@@ -52,37 +62,6 @@ INPAINTING = {
 }
 
 
-def compare(task: str, name: str, metrics: dict) -> str:
-    """One sentence that sets a trained model's test result beside the reference's.
-
-    Args:
-        task: ``"classify"`` (compares test accuracy, higher is better) or ``"pixel"`` (compares test
-            cross-entropy in nats per predicted pixel, lower is better).
-        name: zoo name, e.g. ``"gru_1x32"``.
-        metrics: the manifest's metrics; needs ``test_accuracy`` (classify) or ``test_loss`` (pixel).
-
-    >>> compare("classify", "gru_1x32", {"test_accuracy": 0.9})
-    'Test accuracy 90.00 % against the reference report's 97.47 %: short of it by 7.47 points.'
-    """
-    table = {"classify": CLASSIFY, "pixel": PIXEL}.get(task)
-    if table is None:
-        raise ValueError(f"Unknown task {task!r}; expected 'classify' or 'pixel'.")
-    if name not in table:
-        raise ValueError(f"The reference report has no {task} model {name!r}; it has {', '.join(table)}.")
-    ours_key = "test_accuracy" if task == "classify" else "test_loss"
-    if ours_key not in metrics:
-        raise ValueError(f"metrics lack {ours_key!r}, which the comparison needs.")
-    ours, theirs = float(metrics[ours_key]), table[name][ours_key]
-    if task == "classify":
-        gap = (ours - theirs) * 100
-        verdict = f"beats it by {gap:.2f} points" if gap >= 0 else f"short of it by {-gap:.2f} points"
-        return f"Test accuracy {ours * 100:.2f} % against the reference report's {theirs * 100:.2f} %: {verdict}."
-    gap = theirs - ours
-    verdict = f"beats it by {gap:.4f}" if gap >= 0 else f"short of it by {-gap:.4f}"
-    return (f"Test cross-entropy {ours:.4f} nats per pixel against the reference report's {theirs:.4f}: "
-            f"{verdict}.")
-
-
 #: Images in the official MNIST test set, on which every test accuracy here is measured.
 N_TEST_IMAGES = 10_000
 
@@ -97,3 +76,207 @@ def verdict(difference: float, se: float, better: str = "beats", worse: str = "s
     if abs(difference) <= 2 * se:
         return "within noise"
     return better if difference > 0 else worse
+
+
+#: The two-sided error rate of one "beyond 2 standard errors" verdict (about 4.55 %).
+ALPHA_2SE = math.erfc(2 / math.sqrt(2))
+#: Display unit and decimals of a difference, per task.
+UNITS = {"classify": ("pp", 2), "pixel": ("nats/pixel", 4)}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Ours against the report: ``difference`` is ours minus the report's (pp, or nats/pixel), ``error`` one
+    standard error of it (None when the per-image error of a pixel model is not recorded)."""
+
+    task: str
+    name: str
+    ours: float
+    ref: float
+    difference: float
+    test_se: float | None
+    spread: SeedSpread
+    error: float | None
+    verdict: str
+    n_images: int = N_TEST_IMAGES
+
+    @property
+    def improvement(self) -> float:
+        """The difference signed so that positive is better (lower loss for pixel models)."""
+        return self.difference if self.task == "classify" else -self.difference
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided normal p-value of the difference (1.0 when it cannot be judged)."""
+        if not self.error:
+            return 1.0
+        return math.erfc(abs(self.difference) / self.error / math.sqrt(2))
+
+    def delta_text(self) -> str:
+        """``"-0.58 ± 1.84 pp"``: the difference and two standard errors (no ± when unjudged)."""
+        unit, digits = UNITS[self.task]
+        delta = f"{_signed(self.difference, digits)}"
+        return f"{delta} {unit}" if self.error is None else f"{delta} ± {2 * self.error:.{digits}f} {unit}"
+
+    def basis(self) -> str:
+        """What the ± is made of, in words."""
+        if self.error is None:
+            return "not judged: no per-image standard error"
+        test = "binomial" if self.task == "classify" else "per-image"
+        unit = UNITS[self.task][0]
+        return f"± 2 SE: {test} error on {self.n_images:,} test images {self.spread.describe(unit)}"
+
+
+def _signed(value: float, digits: int) -> str:
+    text = f"{value:+.{digits}f}"
+    return text.replace("-", "+") if float(text) == 0 else text
+
+
+def comparison_error(test_se: float, spread: SeedSpread) -> float:
+    """One SE of ours minus the report's: our test-set error and the seed SD of two independent runs."""
+    return math.sqrt(test_se**2 + 2 * spread.sd**2)
+
+
+def judge(task: str, name: str, ours: float, test_se: float | None = None,
+          spread: SeedSpread | None = None, n_images: int = N_TEST_IMAGES) -> Judgement:
+    """The verdict on one model against the report (the one rule the README, notes and notebooks use).
+
+    Args:
+        task: ``"classify"`` (``ours`` is a test accuracy, a fraction) or ``"pixel"`` (test nats per pixel).
+        name: zoo name, e.g. ``"gru_1x32"``.
+        ours: our test metric.
+        test_se: its standard error over the test images (classify: binomial when None; pixel: needed for
+            a verdict, which is ``"not judged"`` without it), in the metric's own scale.
+        spread: the seed spread to use (default: :func:`helpers.core.spread.spread_for` the model).
+        n_images: the test images ``ours`` was measured on.
+    """
+    table = {"classify": CLASSIFY, "pixel": PIXEL}.get(task)
+    if table is None:
+        raise ValueError(f"Unknown task {task!r}; expected 'classify' or 'pixel'.")
+    if name not in table:
+        raise ValueError(f"The reference report has no {task} model {name!r}; it has {', '.join(table)}.")
+    spread = spread_for(task, name) if spread is None else spread
+    if task == "classify":
+        ref = table[name]["test_accuracy"]
+        se = binomial_se(ours, n_images) if test_se is None else test_se
+        difference, test_se = (ours - ref) * 100, se * 100
+    else:
+        ref, difference = table[name]["test_loss"], ours - table[name]["test_loss"]
+    error = None if test_se is None else comparison_error(test_se, spread)
+    signed = difference if task == "classify" else -difference
+    word = "not judged" if error is None else verdict(signed, error)
+    return Judgement(task, name, float(ours), ref, difference, test_se, spread, error, word, n_images)
+
+
+def judge_metrics(task: str, name: str, metrics: dict, spread: SeedSpread | None = None) -> Judgement:
+    """:func:`judge` on a manifest's metrics (``test_accuracy``; or ``test_loss`` and ``test_se``)."""
+    key = "test_accuracy" if task == "classify" else "test_loss"
+    if key not in metrics:
+        raise ValueError(f"metrics lack {key!r}, which the comparison needs.")
+    return judge(task, name, float(metrics[key]), metrics.get("test_se"), spread)
+
+
+def compare(task: str, name: str, metrics: dict, spread: SeedSpread | None = None) -> str:
+    """One sentence that sets a trained model's test result beside the reference's, with its verdict.
+
+    >>> compare("classify", "gru_1x32", {"test_accuracy": 0.9}, SeedSpread(0.0, "none"))[:84]
+    "Test accuracy 90.00 % against the reference report's 97.47 %: short of it, -7.47 ± 0.60 pp"
+    """
+    j = judge_metrics(task, name, metrics, spread)
+    word = {"beats": "beats it", "short of": "short of it"}.get(j.verdict, j.verdict)
+    if task == "classify":
+        head = f"Test accuracy {j.ours * 100:.2f} % against the reference report's {j.ref * 100:.2f} %"
+    else:
+        head = f"Test cross-entropy {j.ours:.4f} nats per pixel against the reference report's {j.ref:.4f}"
+    return f"{head}: {word}, {j.delta_text()} ({j.basis()})."
+
+
+def _label(j: Judgement) -> str:
+    return j.name if j.task == "classify" else f"pixel {j.name}"
+
+
+def holm(p_values: dict[str, float], alpha: float = ALPHA_2SE) -> set[str]:
+    """The labels whose p-value stays significant under Holm's step-down correction over the whole family."""
+    ordered = sorted(p_values.items(), key=lambda item: item[1])
+    kept = set()
+    for rank, (label, p) in enumerate(ordered):
+        if p >= alpha / (len(ordered) - rank):
+            break
+        kept.add(label)
+    return kept
+
+
+def family_sentence(p_values: dict[str, float], decided: list[str], what: str = "comparisons",
+                    alpha: float = ALPHA_2SE) -> str:
+    """What Holm's correction over ``p_values`` does to the ``decided`` verdicts, and Bonferroni's threshold."""
+    if not p_values:
+        return ""
+    kept = holm(p_values, alpha)
+    lost = [label for label in decided if label not in kept]
+    z = NormalDist().inv_cdf(1 - alpha / (2 * len(p_values)))
+    if lost:
+        change = f"turns {len(lost)} of the {len(decided)} verdicts beyond noise into within noise ({', '.join(lost)})"
+    else:
+        change = f"keeps {'the one verdict' if len(decided) == 1 else f'the {len(decided)} verdicts'} beyond noise"
+        change = change if decided else "has no verdict beyond noise to change"
+    return (f"Read together as one family of {len(p_values)} {what}, Holm's correction at the same level "
+            f"(family-wise error {alpha:.1%}) {change}; Bonferroni would ask for {z:.2f} standard errors "
+            f"instead of 2.")
+
+
+def family_reading(judgements: list[Judgement], alpha: float = ALPHA_2SE) -> str:
+    """:func:`family_sentence` over verdicts against the report (those not judged are left out)."""
+    judged = [j for j in judgements if j.error]
+    decided = [_label(j) for j in judged if j.verdict in ("beats", "short of")]
+    return family_sentence({_label(j): j.p_value for j in judged}, decided, "comparisons with the report", alpha)
+
+
+def convention_sentence(judgements: list[Judgement]) -> str:
+    """What the ± of a results table holds, and which spread each row uses (computed from the judgements)."""
+    own = [f"{_label(j)} ({j.spread.seeds} seeds)" for j in judgements if j.spread.source == "own"]
+    pooled = [j for j in judgements if j.spread.source == "pooled"]
+    alone = [_label(j) for j in judgements if j.spread.source == "none"]
+    parts = [f"{', '.join(own)} use their own seed spread"] if own else []
+    if pooled:
+        sd = pooled[0].spread
+        parts.append(("the other row rests on one run and uses" if len(pooled) == 1 else
+                      f"the other {len(pooled)} rest on one run and use") + " the seed SD pooled over "
+                     f"{' and '.join(sd.groups)} ({sd.sd:.2f} pp, {sd.dof} degrees of freedom)")
+    if alone:
+        pixel_models = [_label(j) for j in judgements if j.task == "pixel"]
+        named = "the pixel models" if alone == pixel_models else ", ".join(alone)
+        parts.append(f"no seeds are recorded for {named}, whose ± is the per-image error alone")
+    return ("Δ is ours minus the report's; ± is two standard errors of that difference: the test-set error of our "
+            "number (binomial for accuracies, per image for cross-entropies) and the seed spread of two single "
+            "runs, ours and the report's. \"beats\" and \"short of\" only beyond it, \"within noise\" otherwise. "
+            + "; ".join(parts) + ".")
+
+
+def budget_phrase(manifest: dict) -> str:
+    """``"76 epochs, early-stopped under a limit of 100 (the report: up to 100), best at 68"``, from a manifest."""
+    epochs, limit = manifest["epochs_run"], manifest.get("config", {}).get("max_epochs")
+    ended = ("no limit recorded" if limit is None else "stopped at its limit" if epochs >= limit
+             else f"early-stopped under a limit of {limit}")
+    theirs = CLASSIFY_MAX_EPOCHS.get(manifest["name"]) if manifest["task"] == "classify" else None
+    return (f"{epochs} epochs, {ended}" + (f" (the report: up to {theirs})" if theirs else "")
+            + f", best at {manifest['best_epoch']}")
+
+
+def results_prose(manifests: list[dict], judgements: list[Judgement]) -> str:
+    """The paragraph under the README's results table: convention, family-wise reading, budgets, ranges."""
+    by_label = {_label(j): (j, m) for j, m in zip(judgements, manifests)}
+    behind = [f"{label}, {budget_phrase(m)}" for label, (j, m) in by_label.items()
+              if j.improvement < 0 and j.verdict == "within noise"]
+    unjudged = [label for label, (j, _) in by_label.items() if j.verdict == "not judged"]
+    short = [f"{label}, {budget_phrase(m)}" for label, (j, m) in by_label.items() if j.verdict == "short of"]
+    lines = [convention_sentence(judgements), family_reading(judgements)]
+    lines.append(f"Short of the report beyond noise: {'; '.join(short) or 'none'}. Below its number but within "
+                 f"noise: {'; '.join(behind) or 'none'}.")
+    if unjudged:
+        lines.append(f"Not judged, as their manifests record no per-image standard error (python -m "
+                     f"helpers.manifest --refresh-notes data/models measures it): {', '.join(unjudged)}.")
+    lstm = [j.difference for j in judgements if j.task == "classify" and j.name.startswith("lstm")]
+    if lstm:
+        lines.append(f"The LSTMs' differences run from {min(lstm):+.2f} to {max(lstm):+.2f} pp; notebook 02's "
+                     "controlled experiments show which ingredient of the recipe explains them.")
+    return "\n\n".join(textwrap.fill(line, 110, break_on_hyphens=False) for line in lines if line)

@@ -1,0 +1,107 @@
+"""Seed-to-seed spread of a test metric, read from the recorded seed runs under ``data/experiments/``.
+
+A verdict against the report uses the spread of its own model when that model has ``MIN_OWN_SEEDS`` seeds,
+else the spread pooled over every seed group of the same task (and says it rests on one run). Classifier
+spreads are in percentage points of test accuracy, pixel spreads in nats per predicted pixel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.core.paths import DATA_DIR
+
+#: Where the seed runs' summaries are kept (``helpers.experiments`` writes them).
+EXPERIMENTS_DIR = DATA_DIR / "experiments"
+#: Seeds a model needs before its own spread is used instead of the pooled one.
+MIN_OWN_SEEDS = 3
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """The seed SD a verdict uses: ``source`` is ``"own"``, ``"pooled"`` or ``"none"`` (nothing measured)."""
+
+    sd: float
+    source: str
+    seeds: int = 0
+    dof: int = 0
+    groups: tuple = ()
+
+    def describe(self, unit: str) -> str:
+        """Where the spread comes from, in words, e.g. ``"and its own seed SD (0.84 pp over 3 seeds)"``."""
+        if self.source == "own":
+            return f"and its own seed SD ({self.sd:.2f} {unit} over {self.seeds} seeds)"
+        if self.source == "pooled":
+            return (f"and a seed SD pooled over the seeds of {' and '.join(self.groups)} ({self.sd:.2f} {unit}, "
+                    f"{self.dof} degrees of freedom), as it rests on one run")
+        return "alone, as it rests on one run and no seed spread is measured for this task"
+
+
+def _metric(summary: dict) -> tuple[str, float] | None:
+    """(task, test metric in the spread's unit) of one seed run's summary."""
+    task = summary.get("config", {}).get("task", "classify")
+    metrics = summary.get("metrics") or {}
+    if task == "classify" and "test_accuracy" in metrics:
+        return task, 100 * float(metrics["test_accuracy"])
+    if task == "pixel" and "test_loss" in metrics:
+        return task, float(metrics["test_loss"])
+    return None
+
+
+def seed_groups(folder: str | Path = EXPERIMENTS_DIR) -> dict[tuple[str, str], list[float]]:
+    """``{(task, model): [test metric of each seed run]}`` from the summaries in ``folder``."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            summary = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON ({error.msg}); restore it with git checkout -- {path}") from None
+        found = _metric(summary) if summary.get("experiment") == "seeds" else None
+        if found:
+            groups.setdefault((found[0], summary["model"]), []).append(found[1])
+    return groups
+
+
+def sample_sd(values) -> float:
+    """Sample standard deviation (n - 1 in the denominator)."""
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def pooled(groups: dict, task: str) -> SeedSpread:
+    """The SD pooled over every group of ``task`` with 2 or more seeds (its degrees of freedom add up)."""
+    usable = {model: values for (t, model), values in groups.items() if t == task and len(values) >= 2}
+    dof = sum(len(v) - 1 for v in usable.values())
+    if not dof:
+        return SeedSpread(0.0, "none")
+    squares = sum((len(v) - 1) * sample_sd(v) ** 2 for v in usable.values())
+    return SeedSpread(math.sqrt(squares / dof), "pooled", 1, dof, tuple(sorted(usable)))
+
+
+def spread_for(task: str, name: str, groups: dict | None = None) -> SeedSpread:
+    """The spread a verdict on ``name`` uses: its own seeds' SD, else the pooled SD of its task."""
+    groups = seed_groups() if groups is None else groups
+    own = groups.get((task, name), [])
+    if len(own) >= MIN_OWN_SEEDS:
+        return SeedSpread(sample_sd(own), "own", len(own), len(own) - 1, (name,))
+    return pooled(groups, task)
+
+
+def pixel_test_se(models_dir: str | Path, name: str) -> float:
+    """Standard error over the test images of a shipped pixel model's mean nats per pixel (evaluates it)."""
+    import numpy as np
+
+    from helpers.core import data, zoo
+    from helpers.core.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    model = zoo.load("pixel", name, models_dir)
+    sequences = data.to_sequences(data.binarize(data.load_mnist().test.images))
+    inputs, _ = data.next_pixel_pairs(sequences)
+    logits = model.predict(inputs, batch_size=250, verbose=0)[..., 0].astype(np.float64)
+    targets = sequences[:, 1:, 0].astype(np.float64)
+    nats = (targets * np.logaddexp(0.0, -logits) + (1 - targets) * np.logaddexp(0.0, logits)).mean(axis=1)
+    return float(nats.std(ddof=1) / np.sqrt(len(nats)))
