@@ -177,4 +177,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from helpers.core import cli
+
+    sys.exit(cli.guard(main, interrupted="Each run keeps its last completed epoch: run the same command again to go on."))

@@ -5,4 +5,6 @@ import sys
 from helpers.core.records import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from helpers.core import cli
+
+    sys.exit(cli.guard(main, interrupted="Each manifest is written whole or not at all: run the same command again."))

@@ -314,6 +314,7 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
                     progress_bar=False, log_output=False, report_mode=False,
                     execution_timeout=cell_timeout,  # a stuck cell fails the run instead of hanging it
                     timeout_func=cell_timeout_function(cell_timeout),
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no kernel warnings after a Ctrl-C
                     **({"on_cell_execute": reporter.cell_started} if reporter else {}),
                 )
                 write_notebook(strip_run_metadata(nbformat.read(tmp, as_version=4)), tmp)

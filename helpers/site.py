@@ -342,4 +342,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from helpers.core import cli
+
+    sys.exit(cli.guard(main, interrupted="The book is replaced whole or not at all: run the same command again."))

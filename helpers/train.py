@@ -132,4 +132,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from helpers.core import cli
+
+    sys.exit(cli.guard(main, interrupted="Run the same command again to resume from the last completed epoch."))

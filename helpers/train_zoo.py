@@ -164,4 +164,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from helpers.core import cli
+
+    sys.exit(cli.guard(main, interrupted="Each model keeps its last completed epoch: run the same command again to go on."))
