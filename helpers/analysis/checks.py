@@ -27,8 +27,8 @@ def describe(value) -> str:
     array = np.asarray(value) if isinstance(value, list | tuple | np.ndarray) else None
     if array is not None and array.dtype.kind in "fiub" and array.size > 6:
         return f"an array of shape {array.shape}"
-    if array is not None and array.dtype.kind == "f":
-        return np.array2string(array, precision=6, separator=", ")
+    if array is not None and array.dtype.kind in "fiub" and array.ndim == 1:
+        return "[" + ", ".join(f"{float(v):.6g}" for v in array) + "]"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -55,6 +55,8 @@ class Answer:
         """Pass when ``got`` equals ``expected`` within ``atol + rtol * |expected|`` (element-wise)."""
         self.count += 1
         want = np.asarray(expected, dtype=np.float64)
+        if got is None:
+            raise Failed(f"{what}: expected {describe(expected)}, got None (does the function return its result?)")
         try:
             have = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):

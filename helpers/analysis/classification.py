@@ -368,11 +368,12 @@ def plot_confusion(matrix: np.ndarray, title: str = ""):
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     shown = matrix.astype(float).copy()
     np.fill_diagonal(shown, np.nan)  # colour the errors; the diagonal would dominate
-    ax.imshow(shown, cmap="Reds")
+    image = ax.imshow(shown, cmap="Reds")
     for (i, j), count in np.ndenumerate(matrix):
-        if count:
+        if count:  # white on the darker half of the colour scale, so every count stays readable
+            dark = i != j and image.norm(count) > 0.5
             ax.text(j, i, str(count), ha="center", va="center", fontsize=6.5,
-                    color="black" if i != j else "tab:green")
+                    color="tab:green" if i == j else "white" if dark else "black")
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit")

@@ -600,19 +600,28 @@ def plot_saturation_errors(scales, errors: dict, bounds: dict, steps: int):
 
 
 def plot_keep_state(scales, runs: dict, rows: int = 3):
-    """c_t (LSTM) or h_t (GRU) of a few sequences over time, one panel per scale; dashed: the initial state."""
-    import matplotlib.pyplot as plt
+    """c_t (LSTM) or h_t (GRU) of a few sequences over time: one row of panels per cell, one column per scale.
 
-    fig, axes = plt.subplots(1, len(scales), figsize=(3.2 * len(scales), 3.2), sharey=True, constrained_layout=True)
-    for k, (ax, s) in enumerate(zip(np.atleast_1d(axes), scales)):
-        for label, (name, states) in runs.items():
+    Each sequence has its colour (in the legend), and a thin line of the same colour marks its initial state.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    fig, axes = plt.subplots(len(runs), len(scales), figsize=(3.2 * len(scales), 2.6 * len(runs)), sharex=True,
+                             sharey=True, squeeze=False, constrained_layout=True)
+    for r, (label, (name, states)) in enumerate(runs.items()):
+        for k, s in enumerate(scales):
+            ax = axes[r, k]
             for b in range(rows):
-                ax.plot(states[b, :, k], lw=1.2, color=f"C{b}", ls="-" if label == "LSTM" else "--",
-                        label=f"{label}: ${name}_t$" if b == 0 else None)
+                ax.plot(states[b, :, k], lw=1.2, color=f"C{b}")
                 ax.axhline(states[b, 0, k], color=f"C{b}", lw=0.5, alpha=0.6)
-        ax.set(title=f"keep_state, s = {s:g}", xlabel="step t")
-    np.atleast_1d(axes)[0].set_ylabel("state")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
+            ax.set_title(f"{label} ${name}_t$, s = {s:g}", fontsize=9)
+        axes[r, 0].set_ylabel("state")
+    for ax in axes[-1]:
+        ax.set_xlabel("step t")
+    handles = [Line2D([], [], color=f"C{b}", lw=1.2, label=f"sequence {b + 1}") for b in range(rows)]
+    handles.append(Line2D([], [], color="grey", lw=0.5, label="its initial state"))
+    axes[0, 0].legend(handles=handles, fontsize=7)
     return fig
 
 

@@ -236,19 +236,39 @@ def discussion(rows: list[dict], background_share: dict | None = None) -> list[s
     return lines
 
 
-def plot_calibration(results: dict, title: str = "Calibration of the posterior"):
-    """Reliability diagram: mean confidence vs accuracy per bin, one line per (model, set)."""
+def plot_calibration(results: dict, title: str = "Calibration of the posterior", decimals: int = 3):
+    """Reliability diagram, one column per set: accuracy against mean confidence per bin, one line per model,
+    and below it the number of holes in each bin.
+
+    ``results`` is ``{"model, set": result}``. Confidences are rounded to ``decimals`` before binning and
+    averaging: their last float32 bits differ between CPU types, and the figure must not.
+    """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.8, 4.2))
-    ax.plot([0.5, 1], [0.5, 1], color="grey", linewidth=0.8, linestyle=":", label="perfect calibration")
+    panels: dict[str, dict] = {}
     for label, result in results.items():
-        rows = calibration(result["confidence"], result["hole_correct"])
-        ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o-", markersize=3, label=label)
-    ax.set_xlabel("posterior of the chosen fill (binned)")
-    ax.set_ylabel("fraction of holes filled exactly")
-    ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=10)
+        model, _, set_name = label.partition(", ")  # a label without a set goes to one unnamed panel
+        panels.setdefault(set_name, {})[model] = result
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels), 5.6), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1.2]})
+    for column, (set_name, models) in enumerate(panels.items()):
+        top, bottom = axes[0, column], axes[1, column]
+        top.plot([0.5, 1], [0.5, 1], color="grey", linewidth=0.8, linestyle=":", label="perfect calibration")
+        binned = {m: calibration(np.round(r["confidence"], decimals), r["hole_correct"]) for m, r in models.items()}
+        labels = sorted({r["bin"] for rows in binned.values() for r in rows}, key=lambda b: float(b.split("-")[0]))
+        for k, (model, rows) in enumerate(binned.items()):
+            x = [round(r["confidence"], decimals) for r in rows]
+            top.plot(x, [round(r["accuracy"], decimals) for r in rows], "o-", markersize=3, color=f"C{k}", label=model)
+            counts = {r["bin"]: r["holes"] for r in rows}
+            bottom.bar(np.arange(len(labels)) + (k - (len(models) - 1) / 2) * 0.2,
+                       [counts.get(b, 0) for b in labels], width=0.2, color=f"C{k}")
+        top.set(xlabel="posterior of the chosen fill (bin mean)", title=set_name)
+        top.legend(fontsize=7, loc="upper left")
+        bottom.set_xticks(np.arange(len(labels)), labels, fontsize=6)
+        bottom.set(yscale="log", xlabel="posterior bin")
+    axes[0, 0].set_ylabel("fraction of holes filled exactly")
+    axes[1, 0].set_ylabel("holes")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -84,7 +84,7 @@ def plot_probability_maps(model, images, title: str = ""):
     fig, axes = plt.subplots(2, len(images), figsize=(1.5 * len(images), 3.3), squeeze=False)
     for i, image in enumerate(images):
         axes[0, i].imshow(np.asarray(image).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
-        axes[1, i].imshow(probability_map(model, image), cmap="gray_r", vmin=0, vmax=1)
+        shown = axes[1, i].imshow(probability_map(model, image), cmap="gray_r", vmin=0, vmax=1)
         for ax in axes[:, i]:
             ax.axis("off")
     axes[0, 0].set_title("digit", fontsize=8, loc="left")
@@ -92,6 +92,9 @@ def plot_probability_maps(model, images, title: str = ""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    bar = fig.colorbar(shown, ax=list(axes[1]), fraction=0.02, pad=0.01)  # after tight_layout, which it would undo
+    bar.set_label("p(ink)", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
     return fig
 
 

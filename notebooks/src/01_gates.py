@@ -253,8 +253,17 @@ plt.show()
 print(gates.horizon_table(scales, errors, horizons, c0_max))
 
 # %% [markdown]
-# Three sequences in float32, each with its initial state (thin line): the LSTM's $c_t$ solid, the GRU's
-# $h_t$ dashed on top of it. At small $s$ the state leaks towards an average of the candidates; at large
+# Three sequences in float32 (one colour each, a thin line at its initial state), the LSTM's $c_t$ above
+# the GRU's $h_t$. At small $s$ the state leaks towards an average of the candidates; at large $s$ it stays.
+
+# %%
+keep = np.array(keep_scales, dtype=float)
+lstm = gates.run_cell(gates.saturated_cell("lstm", "keep_state", keep), x, {"c": initial})["c"]
+gru = gates.run_cell(gates.saturated_cell("gru", "keep_state", keep, reset_after=False), x, {"h": initial})["h"]
+fig = gates.plot_keep_state(keep, {"LSTM": ("c", lstm), "GRU": ("h", gru)})
+plots.save_figure(fig, "01_keep_state", dpi=120)
+plt.show()
+
 # %% [markdown]
 # ## (c) Is a GRU a special case of an LSTM?
 #

@@ -144,9 +144,9 @@ with checks.exercise("2.1", hint="n independent 0/1 outcomes with mean p: the va
     ### END HIDDEN TESTS
 
 # %% [markdown]
-# **Exercise 2.2.** Give the table's verdict on our accuracy `ours` against the report's `ref`: `"beats"`
-# or `"short of"` when they differ by more than two standard errors of ours (on `n` images), else
-# `"within noise"`.
+# **Exercise 2.2.** Judge our accuracy `ours` against the report's `ref` by the simplest rule (the table's
+# adds the seed spread): `"beats"` or `"short of"` when they differ by more than two standard errors of
+# ours (on `n` images), else `"within noise"`.
 
 # %% nbgrader={"grade": false, "grade_id": "ex2_2", "locked": false, "schema_version": 3, "solution": true}
 def compare_with_report(ours, ref, n):
@@ -181,7 +181,8 @@ with checks.exercise("2.2", hint="compare |ours - ref| with 2 sqrt(ours (1 - our
 # ## Learning curves
 #
 # One panel per model, training loss dotted and validation loss solid, as in the report's figures 1 and 3;
-# the grey line marks the epoch whose weights were kept (lowest validation loss).
+# the grey line marks the epoch whose weights were kept (lowest validation loss). The training loss sits
+# above the validation loss because dropout is on while training (and off when validating).
 
 # %%
 fig = plots.plot_learning_curves_grid(manifests, title="Classifiers: training (dotted) and validation (solid) loss")

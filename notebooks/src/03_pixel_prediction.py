@@ -146,10 +146,12 @@ with checks.exercise("3.2", hint="783 pixels are predicted per image, and 1 nat 
 # ## Learning curves
 #
 # Training loss dotted, validation loss solid, one panel per model (the report's figure 5), then all on one
-# axis (its figure 6).
+# axis (its figure 6); log axes, so the late, small improvements show.
 
 # %%
 fig = plots.plot_learning_curves_grid(manifests, title="Pixel models: training (dotted) and validation (solid) loss")
+for ax in fig.axes:
+    ax.set_yscale("log")  # the last epochs' gains are small beside the first ones'
 plots.save_figure(fig, "03_learning_curves")
 plt.show()
 

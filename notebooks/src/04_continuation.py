@@ -234,10 +234,12 @@ for n in ns:
 # differ most from each other (ties: more ink in the true ending first). Each row shows the original, the
 # masked image, five samples and the report's "most probable" completion, which is really the greedy one
 # (each pixel in turn set to 1 when p > 0.5). The n continued pixels are coloured (ink dark blue,
-# background light blue; in the original, the true ones), and short horizons are zoomed on them.
+# background light blue; in the original, the true ones), and short horizons are zoomed on them. At n = 1
+# a continuation is one pixel, which the per-image figure above already shows, so the examples start at
+# the next horizon.
 
 # %%
-for n in ns if results else []:
+for n in [n for n in ns if n > 1] if results else []:
     truth = cset.images[:, cset.prefix_len : cset.prefix_len + n]
     for label, index in continuation.choose_common_examples(results, n, truth).items():
         fig = continuation.plot_example_models(cset, index, results, n, title=f"n = {n}: {label} (image {index})")

@@ -237,7 +237,7 @@ print(f"smallest gain: {min(r['holes_recovered'] - r['past_only_holes'] for r in
 #
 # If the model's posterior is honest, holes filled with confidence 0.8 should be right about 80 % of the
 # time. The reliability diagram bins the holes by the posterior of the chosen fill (on the stroke sets,
-# where confidence varies most):
+# where confidence varies most; one panel per set, with the number of holes per bin below):
 
 # %%
 chosen = {f"{n}, {s}": r for (n, s), r in results.items() if "stroke" in s}
