@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-gates = pytest.importorskip("helpers.gates")
+from helpers import gates  # the documented entry point (helpers.analysis.gates)
+from helpers.analysis import plots
 
 BATCH, STEPS = 64, 500
 
@@ -129,23 +130,38 @@ def test_smallest_scale_and_bound():
                         rel_tol=1e-5)
 
 
-def test_format_table_is_plain_and_rounded():
-    text = gates.format_table(["s", "err"], [[1.0, 0.123456], [2.0, 0.0]])
+def test_gate_tables_round_to_significant_digits_through_the_one_table_format():
+    rows = [[1.0, 0.123456], [2.0, 0.0]]
+    text = plots.format_table(rows, ["s", "err"], default_format="{:.3g}")
     assert text.splitlines()[2].split() == ["1", "0.123"] and text.splitlines()[3].split() == ["2", "0"]
+    assert gates.format_table(["s", "err"], rows) == text  # notebook 01's former call, until it changes
 
 
 @pytest.mark.parametrize("kind", gates.KINDS)
-def test_plot_gate_trajectories_without_browser(kind):
+def test_plot_gate_trajectories_shows_the_input_the_gates_and_the_cells_states(kind):
+    """The panels a reader sees: the input sequence, the gates (labelled), and the real cell's states."""
     import matplotlib.pyplot as plt
 
-    fig = gates.plot_gate_trajectories(kind, 6.0, "keep_state", {"r": -4.0} if kind == "gru" else {"o": 0.0},
-                                       candidate_recurrent=1.0, steps=12)
-    assert len(fig.axes) == 3
+    biases = {"r": -4.0} if kind == "gru" else {"o": 0.0}
+    fig = gates.plot_gate_trajectories(kind, 6.0, "keep_state", biases, candidate_recurrent=1.0, steps=12)
+    inputs, gate_panel, state_panel = fig.axes
+    x = gates.random_binary(1, 12, 0)[0, :, 0]
+    np.testing.assert_array_equal(inputs.get_lines()[0].get_ydata(), x)
+    assert [line.get_label() for line in gate_panel.get_lines()] == (
+        ["$z_t$ (report)", "$r_t$"] if kind == "gru" else ["$i_t$", "$f_t$", "$o_t$"])
+    assert all(0 <= v <= 1 for line in gate_panel.get_lines() for v in line.get_ydata())
+    labels = [line.get_label() for line in state_panel.get_lines()]
+    assert "$h_t$ (Keras cell)" in labels and (kind == "gru" or "$c_t$ (Keras cell)" in labels)
+    h = state_panel.get_lines()[labels.index("$h_t$ (Keras cell)")].get_ydata()
+    assert len(h) == 13 and h[0] == (0.6 if kind == "gru" else 0.0)  # the initial state, then 12 steps
+    assert inputs.get_ylabel() == "input $x_t$" and state_panel.get_xlabel() == "step t"
+    assert fig.get_suptitle().startswith(kind.upper()) and "b_" in fig.get_suptitle()
     plt.close(fig)
 
 
 def test_gate_explorer_builds():
-    widgets = pytest.importorskip("ipywidgets")
+    import ipywidgets as widgets
+
     explorer = gates.gate_explorer(steps=10)
     assert isinstance(explorer, widgets.HBox)
 

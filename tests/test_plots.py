@@ -41,6 +41,13 @@ def test_format_table_alignment_missing_values_and_formats():
         assert line[end - 1] != " " and (end == len(line) or line[end] == " ")
 
 
+def test_format_table_takes_positional_rows():
+    """A row may be a list, its values in column order (the gate tables of notebook 01)."""
+    text = plots.format_table([["a", 0.000123456, 7], ["bb", 2.0, None]], ["name", "x", "n"], default_format="{:.2g}")
+    assert [line.split() for line in text.splitlines()] == [["name", "x", "n"], ["----", "-------", "-"],
+                                                            ["a", "0.00012", "7"], ["bb", "2", "-"]]
+
+
 def test_format_table_default_format_and_empty():
     text = plots.format_table([{"a": 1.0, "b": 2}], ["a", "b"], default_format="{:.1f}")
     assert text.split("\n")[2].split() == ["1.0", "2"]
@@ -130,11 +137,23 @@ def test_learning_curve_panels_of_models_in_training_say_so():
     assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["gru_1x128 (training: 2/60)", "gru_1x32"]
 
 
-def test_show_image_grid():
+def test_show_image_grid_shows_each_image_under_its_title():
+    """Each image in its own panel (ink black, background white, hidden pixels grey), its title above, the
+    spare panel empty, and the figure's title."""
     images = np.zeros((5, 28, 28))
+    for i in range(5):
+        images[i, i, :] = 1.0  # image i: a black line on row i
+    images[4, 27, 27] = -1.0
     fig = plots.show_image_grid(images, [f"t{i}" for i in range(5)], cols=3, suptitle="grid")
     assert len(fig.axes) == 6
     assert [ax.get_title() for ax in fig.axes] == ["t0", "t1", "t2", "t3", "t4", ""]
+    assert fig.get_suptitle() == "grid"
+    for i, ax in enumerate(fig.axes[:5]):
+        (shown,) = ax.get_images()
+        np.testing.assert_allclose(np.asarray(shown.get_array()), plots.binary_image_rgb(images[i]))
+        assert np.asarray(shown.get_array())[i, :, 0].max() == 0.0  # row i is ink
+    assert np.asarray(fig.axes[4].get_images()[0].get_array())[27, 27, 0] == pytest.approx(0.6)  # hidden: grey
+    assert fig.axes[5].get_images() == []
 
 
 def test_marked_rgb_colours_the_marked_pixels():

@@ -114,6 +114,24 @@ def test_sequence_cross_entropy_matches_model(models):
     np.testing.assert_allclose(engine.sequence_cross_entropy(model, seq.reshape(4, 28, 28), 700, 50), ce)
 
 
+@pytest.mark.parametrize("key", ["gru", "lstm2"])
+def test_known_prefix_states_give_the_same_numbers(models, key):
+    """Given the prefix's states, sampling and teacher forcing skip re-reading the prefix: the same numbers."""
+    model = models[key]
+    seq = random_binary((5, 784), seed=21)
+    states = engine.prefix_states(model, seq[:, :700])
+    for greedy in (False, True):
+        again = sampling.sample_continuations(model, seq[:, :700], 30, num_samples=3, seed=4, greedy=greedy, states=states)
+        fresh = sampling.sample_continuations(model, seq[:, :700], 30, num_samples=3, seed=4, greedy=greedy)
+        for a, b in zip(again, fresh):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(engine.sequence_cross_entropy(model, seq, 700, 40, states=states),
+                                  engine.sequence_cross_entropy(model, seq, 700, 40))
+    shifted = [[np.roll(s, 1, axis=0) for s in layer] for layer in states]  # other rows' states: other numbers
+    assert not np.allclose(engine.sequence_cross_entropy(model, seq, 700, 40, states=shifted),
+                           engine.sequence_cross_entropy(model, seq, 700, 40))
+
+
 def test_sampling_up_to_the_last_pixel(models):
     prefix = random_binary((2, 780), seed=15)
     out = sampling.sample_continuations(models["gru"], prefix, n=4, num_samples=2)

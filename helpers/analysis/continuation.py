@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.inference.engine import log_prob, prefix_states, sequence_cross_entropy, stepper
+from helpers.inference.engine import continuation_logits, log_prob, prefix_states
 from helpers.inference.sampling import sample_continuations
 
 DEFAULT_NS = (1, 10, 28, 300)
@@ -17,12 +17,12 @@ DEFAULT_NS = (1, 10, 28, 300)
 def sampled_path_logits(model, prefix, samples: np.ndarray, states=None) -> np.ndarray:
     """Logits (N, S, n) of p(x_t = 1 | prefix, sampled x~_L..x~_{t-1}) along each sampled path (N, S, n).
 
-    ``states``: the per-layer states after each prefix (:func:`helpers.inference.sampling.prefix_states`), if known.
+    ``states``: the per-layer states after each prefix (:func:`helpers.inference.engine.prefix_states`), if known.
     """
     count, num_samples, n = samples.shape
     states = prefix_states(model, prefix) if states is None else states
     repeated = [[np.repeat(s, num_samples, axis=0) for s in layer] for layer in states]
-    _, logits, _, _ = stepper(model).run(repeated, samples.reshape(count * num_samples, n))
+    logits = continuation_logits(model, repeated, samples.reshape(count * num_samples, n))
     return logits.astype(np.float64).reshape(count, num_samples, n)
 
 
@@ -39,17 +39,19 @@ def continuation_results(model, cset, ns=DEFAULT_NS, num_samples: int = 10, seed
     "gt_sampled_path": (N,), "most_probable": (N, n)}}`` (defined in docs/internals.md).
     """
     results = {}
-    states = prefix_states(model, cset.prefix)
+    states = prefix_states(model, cset.prefix)  # the prefix is read once, for every horizon and estimate
+    truth_all = cset.images[:, cset.prefix_len : cset.prefix_len + max(ns)]
+    gt_logp = log_prob(continuation_logits(model, states, truth_all), truth_all)  # teacher forcing, once
     for n in ns:
-        sampled = sample_continuations(model, cset.prefix, n, num_samples=num_samples, seed=seed)
-        greedy = sample_continuations(model, cset.prefix, n, num_samples=1, greedy=True)
+        sampled = sample_continuations(model, cset.prefix, n, num_samples=num_samples, seed=seed, states=states)
+        greedy = sample_continuations(model, cset.prefix, n, num_samples=1, greedy=True, states=states)
         logits = sampled_path_logits(model, cset.prefix, sampled.samples, states)
-        truth = cset.images[:, cset.prefix_len : cset.prefix_len + n]
+        truth = truth_all[:, :n]
         results[n] = {
             "samples": sampled.samples,
             "predicted": sampled.cross_entropy.mean(axis=1),
             "entropy": bernoulli_entropy(logits).mean(axis=(1, 2)),
-            "gt": sequence_cross_entropy(model, cset.images, cset.prefix_len, n),
+            "gt": -gt_logp[:, :n].mean(axis=1),
             "gt_sampled_path": -log_prob(logits, np.broadcast_to(truth[:, None], logits.shape)).mean(axis=(1, 2)),
             "most_probable": greedy.samples[:, 0],
         }

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from helpers.analysis import plots
+
 KINDS = ("lstm", "gru")
 BEHAVIOURS = ("store_input", "keep_state")
 #: Gate names in the report's notation, in the order Keras stores their columns ("c" and "h" are the
@@ -487,7 +489,7 @@ def error_summary(scales, errors: dict, bounds: dict, rows, dtype: str = "float6
     for s in rows:
         k = _row_index(scales, s)
         table.append([f"{s:g}", *[float(v[k]) for b in BEHAVIOURS for v in (worst[b], bounds[b])]])
-    return format_table(header, table, digits=2)
+    return plots.format_table(table, header, default_format="{:.2g}")
 
 
 def horizon_table(scales, errors: dict, horizons, initial: float, tol: float = 1e-3) -> str:
@@ -498,7 +500,8 @@ def horizon_table(scales, errors: dict, horizons, initial: float, tol: float = 1
         bound = error_bound("keep_state", scales, horizon, initial)
         rows.append([horizon, smallest_scale(scales, drift, tol), smallest_scale(scales, bound, tol),
                      float(np.log(horizon * (initial + 1.0) / tol))])
-    return format_table(["T", "measured s", "bound s", f"ln(T(|c0|+1)/{tol:g})"], rows, digits=4)
+    return plots.format_table(rows, ["T", "measured s", "bound s", f"ln(T(|c0|+1)/{tol:g})"],
+                              default_format="{:.4g}")
 
 
 def float32_keep_table(scales, errors: dict, bounds: dict, rows) -> str:
@@ -512,7 +515,7 @@ def float32_keep_table(scales, errors: dict, bounds: dict, rows) -> str:
         k = _row_index(scales, s)
         table.append([f"{s:g}", *[float(errors[label, "keep_state", "float32"][k]) for label in VARIANTS],
                       float(worst[k]), float(bounds["keep_state"][k])])
-    return format_table(header, table, digits=2)
+    return plots.format_table(table, header, default_format="{:.2g}")
 
 
 #: (function, dtype, implementation, callable) rows of :func:`rounding_table`; Keras' are what the cells use.
@@ -550,7 +553,8 @@ def rounding_table(step: float = 0.001) -> str:
     """Where tanh(s) and sigmoid(s) stay exactly 1.0 (to ``step``), per implementation, beside correct rounding."""
     rows = [[name, dtype, implementation, f"{stays_one_from(function, dtype, step):.3f}",
              f"{correctly_rounded_one(name, dtype):.3f}"] for name, dtype, implementation, function in ROUNDING_CASES]
-    return format_table(["function", "dtype", "implementation", "stays 1.0 from s", "correctly rounded: from s"], rows)
+    return plots.format_table(rows, ["function", "dtype", "implementation", "stays 1.0 from s",
+                                     "correctly rounded: from s"], default_format="{:.3g}")
 
 
 def float32_exact_keep_scale(initial) -> float:
@@ -661,12 +665,9 @@ def plot_lstm_vs_gru(hidden: dict, counting: dict, counts, gru_h):
 
 
 def format_table(header, rows, digits: int = 3) -> str:
-    """:func:`helpers.analysis.plots.format_table` for positional rows, floats to ``digits`` significant digits."""
-    from helpers.analysis.plots import format_table as table
-
-    keys = [str(i) for i in range(len(header))]
-    return table([dict(zip(keys, row)) for row in rows], keys, [str(h) for h in header],
-                 default_format=f"{{:.{digits}g}}")
+    """Notebook 01's former call, kept until the notebook calls ``plots.format_table(rows, header,
+    default_format="{:.6g}")`` itself (one table format in the project)."""
+    return plots.format_table(rows, list(header), default_format=f"{{:.{digits}g}}")
 
 
 def explorer_gates(kind: str, scale: float, biases: dict | None = None, candidate_recurrent: float = 0.0) -> dict:

@@ -59,19 +59,21 @@ def signed(value: float, decimals: int = 3) -> str:
     return _no_negative_zero(f"{float(value):+.{decimals}f}", plus=True)
 
 
-def format_table(rows: list[dict], columns: list[str], headers: list[str] | None = None,
+def format_table(rows: list, columns: list[str], headers: list[str] | None = None,
                  formats: dict | None = None, default_format: str = "{:.4f}") -> str:
     """A plain-text table with aligned columns and rounded numbers (stable for nbval).
 
     Args:
-        rows: one dict per row.
-        columns: keys to show, in order.
+        rows: one dict per row (its ``columns`` keys shown), or one list per row (its values in column order).
+        columns: keys to show, in order (with list rows: the column titles).
         headers: column titles (default: the keys).
         formats: per-column format strings, e.g. ``{"test_accuracy": "{:.2%}"}``.
-        default_format: for floats without an explicit format. ``None`` values print as "-".
+        default_format: for floats without an explicit format, e.g. ``"{:.3g}"`` for 3 significant digits.
+            ``None`` and NaN print as "-".
     """
     formats = formats or {}
-    headers = headers or columns
+    headers = [str(h) for h in (headers or columns)]
+    rows = [row if isinstance(row, dict) else dict(zip(columns, row)) for row in rows]
 
     def cell(row, key):
         value = row.get(key)

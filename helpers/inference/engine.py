@@ -217,23 +217,28 @@ class PixelStepper:
             ``logits[:, t]`` is the logit of ``fed[:, t]`` given everything before it, the final per-layer
             states, and the final pending logit (B,) (the prediction of the pixel after the last one fed).
         """
-        import tensorflow as tf
-
-        values = np.asarray(values, np.float32)
-        states = [[tf.convert_to_tensor(s, tf.float32) for s in layer] for layer in states]
+        states, values, known, uniforms = _loop_inputs(states, values, known, uniforms, greedy)
         if values.shape[1] == 0:  # nothing to feed (the loop would stack an empty TensorArray)
-            empty = np.zeros(values.shape, np.float32)
+            empty = np.zeros(tuple(values.shape), np.float32)
             return empty, empty, _states_to_numpy(states), self.logit(states).numpy()
-        if known is not None:
-            known = tf.convert_to_tensor(np.asarray(known, bool))
-            if not greedy:
-                if uniforms is None:
-                    raise ValueError("Sampling unknown pixels needs uniforms (B, T); or pass greedy=True.")
-                uniforms = tf.convert_to_tensor(np.asarray(uniforms, np.float32))
-        fed, logits, states, logit = self._run(
-            states, tf.convert_to_tensor(values), known, None if greedy or known is None else uniforms, bool(greedy)
-        )
+        fed, logits, states, logit = self._run(states, values, known, uniforms, bool(greedy))
         return fed.numpy(), logits.numpy(), _states_to_numpy(states), logit.numpy()
+
+
+def _loop_inputs(states, values, known, uniforms, greedy: bool):
+    """The arguments of :meth:`PixelStepper.run` as the loop takes them (tensors; ``uniforms`` None unless used)."""
+    import tensorflow as tf
+
+    states = [[tf.convert_to_tensor(s, tf.float32) for s in layer] for layer in states]
+    values = tf.convert_to_tensor(np.asarray(values, np.float32))
+    if known is None or greedy:
+        uniforms = None
+    elif uniforms is None:
+        raise ValueError("Sampling unknown pixels needs uniforms (B, T); or pass greedy=True.")
+    else:
+        uniforms = tf.convert_to_tensor(np.asarray(uniforms, np.float32))
+    known = None if known is None else tf.convert_to_tensor(np.asarray(known, bool))
+    return states, values, known, uniforms
 
 
 _STEPPERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

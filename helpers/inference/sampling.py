@@ -94,6 +94,7 @@ def sample_continuations(
     seed: int = 0,
     greedy: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    states=None,
 ) -> Continuations:
     """Sample ``num_samples`` continuations of ``n`` pixels after each prefix, exactly and fast.
 
@@ -109,13 +110,15 @@ def sample_continuations(
         greedy: the most probable pixel-by-pixel completion instead (pixel = 1 when p > 0.5); every
             sample is then the same (use ``num_samples=1``).
         batch_size: rows (images x samples) stepped together at most.
+        states: the per-layer states after each prefix (:func:`helpers.inference.engine.prefix_states`), if
+            already known: the prefix is then not read again.
 
     Returns:
         :class:`Continuations`.
     """
     prefix, n, num_samples = _check_sampling_args(prefix, n, num_samples)
     run = stepper(model)
-    states = prefix_states(model, prefix, batch_size)
+    states = prefix_states(model, prefix, batch_size) if states is None else states
     uniforms = None if greedy else continuation_uniforms(len(prefix), num_samples, n, seed).reshape(-1, n)
     rows = len(prefix) * num_samples
     repeated = [[np.repeat(s, num_samples, axis=0) for s in layer] for layer in states]
