@@ -51,6 +51,28 @@ def problems(text: str, task: str, shipped: dict[str, dict]) -> list[str]:
         rates = {n: m["config"]["learning_rate"] for n, m in shipped[task].items()}
         if rates.get(name) != float(other) or any(r != float(usual) for n, r in rates.items() if n != name):
             found.append(f"learning rate {usual}, or {other} for {name}; manifests {rates}")
+    return found + recipe_problems(text)
+
+
+def recipe_problems(text: str) -> list[str]:
+    """The report's decay schedules and the experiments' budget, where the prose quotes them."""
+    from helpers.core.config import REFERENCE_RECIPES
+
+    found = []
+    recipes = REFERENCE_RECIPES["classify"].values()
+    for low, high, first, last in re.findall(r"decaying by ([\d.]+)-([\d.]+) every (\d+)-(\d+) epochs", text):
+        rates, steps = sorted({r[1] for r in recipes}), sorted({r[2] for r in recipes})
+        if (float(low), float(high), int(first), int(last)) != (rates[0], rates[-1], steps[0], steps[-1]):
+            found.append(f"decaying by {low}-{high} every {first}-{last}; the report's recipes {rates}, {steps}")
+    summaries = [json.loads(p.read_text()) for p in sorted((paths.DATA_DIR / "experiments").glob("*.json"))]
+    for epochs, batch in re.findall(r"(\d+)-epoch budget and batch (\d+)", text):
+        budgets = {(s["config"]["max_epochs"], s["config"]["batch_size"]) for s in summaries}
+        if budgets != {(int(epochs), int(batch))}:
+            found.append(f"{epochs}-epoch budget and batch {batch}; the experiments ran {sorted(budgets)}")
+    if "1x32 epoch takes about a minute" in text:
+        seconds = sorted(s["train_seconds"] / s["epochs_run"] for s in summaries)
+        if not 30 <= seconds[len(seconds) // 2] <= 120:
+            found.append(f"a 1x32 epoch takes about a minute; the median experiment epoch took {seconds[len(seconds) // 2]:.0f} s")
     return found
 
 
@@ -64,8 +86,8 @@ def test_the_checker_catches_stale_figures(shipped):
     stale = (f"budgets (30 for the LSTMs, 36-120 epochs for the GRUs). gru_1x128 {gru['epochs_run'] + 1} epochs "
              f"(early-stopped), best at {gru['best_epoch']}; pixel gru_1x128, 61 epochs, stopped at its limit, "
              "best at 58. lstm_1x32 (+15.72 ± 0.70). All eight trained with batches of 128.")
-    found = problems(stale, "classify", shipped)
-    assert len(found) == 5, found
+    found = problems(stale + " Learning rates decaying by 0.8-0.9 every 7-10 epochs.", "classify", shipped)
+    assert len(found) == 6, found
     fine = problems(f"gru_1x128 {gru['epochs_run']} epochs (early-stopped), best at {gru['best_epoch']}.", "classify",
                     shipped)
     assert fine == []
