@@ -211,37 +211,95 @@ def format_report(results: dict) -> str:
     return "\n".join(lines)
 
 
+#: Where quick or partial runs go by default: beside the committed results, never over them.
+PARTIAL_RESULTS_PATH = REPO_ROOT / "runs" / "bench" / "results.json"
+#: Sections that read MNIST (checked before any work, so a missing file is one line, not a lost run).
+MNIST_SECTIONS = ("sampling", "inpainting")
+
+
+def output_for(output: Path | None, quick: bool, only: list[str] | None) -> Path:
+    """Where a run writes: ``--output``, else the committed results for a full run, else ``runs/bench/``."""
+    if output is not None:
+        return output
+    if not (quick or only):
+        return RESULTS_PATH
+    return PARTIAL_RESULTS_PATH.with_name("results-quick.json") if quick else PARTIAL_RESULTS_PATH
+
+
+def earlier_results(output: Path, results: dict, partial: bool) -> dict:
+    """The results to start from: an earlier run in ``output`` of the same machine and mode (partial runs only).
+
+    Raises a ValueError (one line, naming ``--output``) when ``output`` is not an earlier result, or when a
+    partial run would replace a result of another machine or mode, or a full run in the committed file.
+    """
+    import json
+
+    from helpers.core.workspace import refuse_tracked
+
+    committed = output.resolve() == RESULTS_PATH.resolve()
+    if not committed:
+        refuse_tracked(output.parent, "--output")
+    if partial and committed and not output.exists():
+        raise ValueError(f"--output {output}: the committed results are written only by a full run (no --quick, "
+                         f"no --only); a partial run goes to {PARTIAL_RESULTS_PATH.relative_to(REPO_ROOT)}.")
+    if not output.exists():
+        return results
+    try:
+        earlier = json.loads(output.read_text())
+    except (OSError, ValueError):
+        earlier = None
+    if not (isinstance(earlier, dict) and {"created", "machine"} <= set(earlier)):
+        raise ValueError(f"--output {output} exists and is not an earlier benchmark result: it is never "
+                         f"overwritten. Choose another file.")
+    if not partial:
+        return results
+    same = earlier.get("machine", {}).get("cpu") == results["machine"]["cpu"] and \
+        earlier.get("machine", {}).get("cpu_count") == results["machine"]["cpu_count"] and \
+        bool(earlier.get("quick")) == results["quick"]
+    if not same:
+        raise ValueError(f"--output {output} holds a run of another machine or mode ({earlier['machine'].get('cpu')}"
+                         f"{', quick' if earlier.get('quick') else ''}); a partial run merges only with its own kind. "
+                         f"Choose another --output, or run every section.")
+    if committed and earlier.get("quick"):
+        raise ValueError(f"--output {output}: the committed results must be a full run.")
+    return {**earlier, **results}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller workloads, fewer models")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
-    parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="where to write the JSON results")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="where to write the JSON results (default: benchmarks/results.json for a full run, "
+                             "runs/bench/results.json for --only, results-quick.json for --quick)")
     args = parser.parse_args(argv)
+    from helpers.core.data import MnistFileError, find_mnist_file
     from helpers.core.files import write_json_atomic
     from helpers.core.machine import utc_now
 
     sections = args.only or list(SECTIONS)
+    output = output_for(args.output, args.quick, args.only)
     results = {"created": utc_now(), "quick": args.quick, "machine": machine_description()}
-    if args.only and args.output.exists():  # keep the other sections of an earlier run on the same machine
-        import json
-
-        earlier = json.loads(args.output.read_text())
-        if earlier.get("machine", {}).get("cpu") == results["machine"]["cpu"] and earlier.get("quick") == args.quick:
-            results = {**earlier, **results}
+    try:
+        results = earlier_results(output, results, partial=bool(args.quick or args.only))
+        if set(sections) & set(MNIST_SECTIONS):
+            find_mnist_file()
+    except (ValueError, MnistFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     runners = {"training": bench_training, "notebooks": bench_notebooks,
                "formulations": bench_models.bench_formulations, "zoo_cost": bench_models.bench_zoo_cost,
                "sampling": bench_models.bench_sampling, "inpainting": bench_models.bench_inpainting}
     for section in sections:
-        if section not in runners:
-            print(f"skipping {section}: its helpers are not available", file=sys.stderr)
-            continue
         print(f"benchmark: {section} ...", flush=True)
         results[section] = runners[section](args.quick)
-    write_json_atomic(args.output, results)
+    write_json_atomic(output, results)
     print(format_report(results))
-    print(f"\nwritten to {args.output}")
+    print(f"\nwritten to {output}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from helpers.core import cli
+
+    sys.exit(cli.guard(main, interrupted="No results were written: run the same command again."))

@@ -203,3 +203,67 @@ def test_epoch_cost_tiny():
     assert row["epoch_s"] == pytest.approx(7 * row["step_s"] + 2 * row["validation_batch_s"])
     assert row["hours"] == pytest.approx(row["epoch_s"] * 3 / 3600)
     assert row["formulation"] in ("fused", "plain") and row["recipe"] == "given recipe"
+
+
+@pytest.fixture
+def bench_paths(tmp_path, monkeypatch):
+    """The committed and partial results paths moved to tmp_path; a notebooks section that takes no time."""
+    committed, partial = tmp_path / "benchmarks" / "results.json", tmp_path / "runs" / "bench" / "results.json"
+    monkeypatch.setattr(bench, "RESULTS_PATH", committed)
+    monkeypatch.setattr(bench, "PARTIAL_RESULTS_PATH", partial)
+    monkeypatch.setattr(bench, "bench_notebooks", lambda quick: {"seconds": 1.0, "ok": True, "notebooks": "all",
+                                                                 "error": None})
+    monkeypatch.setattr(bench, "machine_description", lambda: {"cpu": "this cpu", "cpu_count": 2})
+    committed.parent.mkdir(parents=True)
+    full = {"created": "2026-01-01", "quick": False, "machine": {"cpu": "this cpu", "cpu_count": 2},
+            "training": {"models": []}, "formulations": None}
+    committed.write_text(json.dumps(full))
+    return committed, partial, full
+
+
+def test_a_quick_or_partial_run_never_replaces_the_committed_results(bench_paths):
+    committed, partial, full = bench_paths
+    assert bench.main(["--quick", "--only", "notebooks"]) == 0
+    assert json.loads(committed.read_text()) == full
+    assert json.loads(partial.with_name("results-quick.json").read_text())["quick"] is True
+    assert bench.main(["--only", "notebooks"]) == 0  # not quick: goes beside the committed file too
+    assert json.loads(committed.read_text()) == full and json.loads(partial.read_text())["quick"] is False
+
+
+def test_a_partial_run_merges_only_with_a_run_of_the_same_machine_and_mode(bench_paths, capsys):
+    committed, _, full = bench_paths
+    assert bench.main(["--only", "notebooks", "--output", str(committed)]) == 0
+    merged = json.loads(committed.read_text())
+    assert merged["training"] == full["training"] and merged["notebooks"]["seconds"] == 1.0
+    for change in ({"quick": True}, {"machine": {"cpu": "another cpu", "cpu_count": 2}}):
+        committed.write_text(json.dumps({**full, **change}))
+        assert bench.main(["--only", "notebooks", "--output", str(committed)]) == 2
+        assert "another machine or mode" in capsys.readouterr().err
+        assert json.loads(committed.read_text()) == {**full, **change}
+
+
+@pytest.mark.parametrize("name", ["README.md", "notes.json"])
+def test_output_refuses_a_file_that_is_not_an_earlier_result(bench_paths, tmp_path, capsys, name):
+    target = tmp_path / name
+    target.write_text("# my notes\n")
+    assert bench.main(["--quick", "--only", "notebooks", "--output", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not an earlier benchmark result" in err
+    assert target.read_text() == "# my notes\n"
+
+
+def test_output_in_a_tracked_folder_is_refused(bench_paths, capsys):
+    assert bench.main(["--quick", "--only", "notebooks", "--output", str(REPO_ROOT / "notebooks" / "b.json")]) == 2
+    assert "never write over committed files" in capsys.readouterr().err
+    assert not (REPO_ROOT / "notebooks" / "b.json").exists()
+
+
+def test_without_mnist_the_error_is_one_line_before_any_work(bench_paths, monkeypatch, capsys):
+    def missing(*args, **kwargs):
+        raise data.MnistFileError("data/mnist.npz is missing; put a copy there or set MNIST_NPZ.")
+
+    monkeypatch.setattr(data, "find_mnist_file", missing)
+    monkeypatch.setattr(bench_models, "bench_sampling", lambda quick: pytest.fail("must not run"))
+    assert bench.main(["--quick", "--only", "sampling"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mnist.npz is missing" in err
