@@ -418,3 +418,29 @@ def test_a_constant_image_set_is_rejected(tmp_path):
     np.savez(path, **{**fake_arrays(), "x_train": np.zeros((60_000, 28, 28), np.uint8)})
     with pytest.raises(MnistFileError, match="not digits"):
         data.validate_mnist_file(path)
+
+
+@pytest.mark.parametrize("images, kind, fragment", [
+    ("abc", TypeError, "images must be an array of numbers"), (None, TypeError, "got NoneType"),
+    ([[0.1, "a"]], TypeError, "images must be an array of numbers"), ([[0.1, 0.2], [0.3]], TypeError, "images"),
+])
+def test_binarize_names_a_bad_images_argument(images, kind, fragment):
+    with pytest.raises(kind, match=fragment):
+        data.binarize(images)
+
+
+@pytest.mark.parametrize("threshold, kind", [(float("nan"), ValueError), (1.0, ValueError), (-0.1, ValueError),
+                                             ("0.5", TypeError), (None, TypeError), (True, TypeError)])
+def test_binarize_names_a_bad_threshold(threshold, kind):
+    with pytest.raises(kind, match="binarize: threshold"):
+        data.binarize(np.zeros((2, 28, 28)), threshold=threshold)
+
+
+def test_sequence_conversions_name_their_argument():
+    with pytest.raises(TypeError, match="to_images: sequences"):
+        data.to_images(None)
+    with pytest.raises(ValueError, match="to_images: sequences must be"):
+        data.to_images(np.zeros((2, 10)))
+    with pytest.raises(TypeError, match="to_sequences: images"):
+        data.to_sequences("abc")
+    assert data.to_images(data.to_sequences(np.ones((2, 28, 28)))).shape == (2, 28, 28)

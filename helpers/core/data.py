@@ -246,12 +246,29 @@ def load_mnist(path: str | os.PathLike | None = None, download: bool = True) -> 
     )
 
 
+def numeric_array(value, name: str, function: str) -> np.ndarray:
+    """``value`` as a numeric numpy array; a TypeError naming ``function``'s argument ``name`` otherwise."""
+    if value is None or isinstance(value, str | bytes):
+        raise TypeError(f"{function}: {name} must be an array of numbers, got {type(value).__name__}.")
+    try:
+        array = np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise TypeError(f"{function}: {name} must be an array of numbers ({err}).") from None
+    if not (array.dtype == bool or np.issubdtype(array.dtype, np.number)):
+        raise TypeError(f"{function}: {name} must be an array of numbers, got dtype {array.dtype}.")
+    return array
+
+
 def binarize(images, threshold: float = BINARIZE_THRESHOLD) -> np.ndarray:
     """The course's binarization: ``threshold < images`` as float32 (1.0 = ink, 0.0 = background).
 
-    ``images`` must be grey levels in [0, 1] (as returned by :func:`load_mnist`).
+    ``images`` must be grey levels in [0, 1] (as returned by :func:`load_mnist`); ``threshold`` a number in [0, 1).
     """
-    images = np.asarray(images)
+    images = numeric_array(images, "images", "binarize")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.integer | np.floating):
+        raise TypeError(f"binarize: threshold must be a number in [0, 1), got {type(threshold).__name__}.")
+    if not 0 <= threshold < 1:  # also rejects NaN
+        raise ValueError(f"binarize: threshold must be in [0, 1), got {threshold}.")
     if images.size and not np.all((images >= 0) & (images <= 1)):  # also rejects NaN
         raise ValueError(
             "binarize expects grey levels in [0, 1]; divide uint8 images by 255 first "
@@ -267,7 +284,7 @@ def binary_test_images() -> np.ndarray:
 
 def to_sequences(images) -> np.ndarray:
     """Images (N, 28, 28) or (N, 784) -> float32 sequences (N, 784, 1) in reading order (row by row)."""
-    images = np.asarray(images, dtype=np.float32)
+    images = numeric_array(images, "images", "to_sequences").astype(np.float32)
     if images.ndim == 2 and images.shape[1] == SEQUENCE_LENGTH:
         return images[..., None]
     if images.ndim == 3 and images.shape[1:] == (IMAGE_SIDE, IMAGE_SIDE):
@@ -279,7 +296,9 @@ def to_sequences(images) -> np.ndarray:
 
 def to_images(sequences) -> np.ndarray:
     """Sequences (N, 784[, 1]) -> images (N, 28, 28); the inverse of :func:`to_sequences`."""
-    sequences = np.asarray(sequences)
+    sequences = numeric_array(sequences, "sequences", "to_images")
+    if sequences.ndim not in (2, 3) or sequences[0:1].size not in (0, SEQUENCE_LENGTH):
+        raise ValueError(f"to_images: sequences must be (N, 784) or (N, 784, 1), got shape {sequences.shape}.")
     return sequences.reshape(len(sequences), IMAGE_SIDE, IMAGE_SIDE)
 
 

@@ -47,6 +47,13 @@ STROKES = (None, "touch", "ink")
 # Masked images and candidates
 # --------------------------------------------------------------------------------------------------
 
+def check_model(model, function: str) -> None:
+    """Raise a TypeError naming ``function``'s ``model`` argument unless it is a Keras model (it has ``layers``)."""
+    if not (callable(model) and hasattr(model, "layers")):
+        raise TypeError(f"{function}: model must be a Keras pixel model, e.g. helpers.models.load('pixel', "
+                        f"'gru_1x128'); got {type(model).__name__}.")
+
+
 
 def candidate_patterns(k: int) -> np.ndarray:
     """The 2^k fills of k missing pixels, (2^k, k) float32: row c is c in binary, most significant first.
@@ -231,6 +238,7 @@ def candidate_loglik(
     the number of compiled calls below 784 / BRANCH_WINDOW per chunk. ``batch_size`` bounds the final rows
     (images x C) of a chunk of images (at least one image per chunk); chunks waste nothing.
     """
+    check_model(model, "candidate_loglik")
     masked, missing = check_masked(masked, max_missing)
     n_cand = 2 ** missing.shape[1]
     run = stepper(model)
@@ -248,6 +256,7 @@ def naive_candidate_loglik(
 
     The baseline of :func:`candidate_loglik`: the model reads all 784 pixels of all N x C fills.
     """
+    check_model(model, "naive_candidate_loglik")
     import tensorflow as tf
 
     masked, missing = check_masked(masked, max_missing)
@@ -265,6 +274,7 @@ def score_candidates(
     model, masked, batch_size: int = DEFAULT_BATCH_SIZE, max_missing: int = MAX_MISSING
 ) -> CandidateScores:
     """Score every candidate fill (:func:`candidate_loglik`) and pick the most probable: :class:`CandidateScores`."""
+    check_model(model, "score_candidates")
     masked, missing = check_masked(masked, max_missing)
     patterns = candidate_patterns(missing.shape[1])
     loglik = candidate_loglik(model, masked, batch_size, max_missing)
@@ -290,6 +300,7 @@ def most_probable_fill(
         ``(filled, posterior)``: filled (N, 784) float32 and posterior (N, 2^k) float64 over the
         candidates in :func:`candidate_patterns` order. :func:`score_candidates` returns more.
     """
+    check_model(model, "most_probable_fill")
     scores = score_candidates(model, masked, batch_size, max_missing)
     return scores.filled, scores.posterior
 
@@ -301,6 +312,7 @@ def past_only_fill(model, masked, batch_size: int = DEFAULT_BATCH_SIZE, max_miss
     pixels already filled this way; the pixels after each missing pixel are ignored (for a 2x2 block, its
     second row does see the known pixels between the block's two rows). (N, 784) float32.
     """
+    check_model(model, "past_only_fill")
     masked, missing = check_masked(masked, max_missing)
     run = stepper(model)
     filled = masked.copy()
@@ -318,6 +330,7 @@ def image_cross_entropy(model, images, batch_size: int = DEFAULT_BATCH_SIZE) -> 
 
     The quantity of the course's in-painting table (ground truth vs in-painted images).
     """
+    check_model(model, "image_cross_entropy")
     from helpers.inference.engine import sequence_cross_entropy
 
     return sequence_cross_entropy(model, images, 1, SEQUENCE_LENGTH - 1, batch_size)
