@@ -2,7 +2,7 @@
 
 import sys
 
-from helpers.core.records import main
+from helpers.core.manifest import main
 
 if __name__ == "__main__":
     from helpers.core import cli

@@ -55,3 +55,28 @@ def test_the_public_names_stay_where_readers_find_them():
     from helpers.models import build, load
 
     assert all(callable(f) for f in (binarize, load_mnist, saturated_cell, most_probable_fill, build, load))
+
+
+#: Former names kept importable until the notebooks and every import use the new ones (then removed).
+FORMER_NAMES = {"core.records": "core.manifest", "analysis.setup": "analysis.notebook_models"}
+
+
+@pytest.mark.parametrize("old, new", sorted(FORMER_NAMES.items()))
+def test_former_module_names_are_the_same_modules(old, new):
+    assert importlib.import_module(f"helpers.{old}") is importlib.import_module(f"helpers.{new}")
+
+
+def test_only_machine_asks_for_devices():
+    """One function decides plain/fused/XLA/devices (helpers.core.machine.execution): no other module asks a
+    backend for its GPUs."""
+    asking = ('_devices("GPU")', "cuda.device_count", "jax.devices")
+    others = sorted(str(p.relative_to(HELPERS)) for p in HELPERS.rglob("*.py")
+                    if p.name != "machine.py" and any(word in p.read_text() for word in asking))
+    assert not others, f"{others} ask for devices themselves: use helpers.core.machine.execution"
+
+
+def test_one_table_format():
+    """``format_table`` is defined once (helpers.analysis.plots), besides notebook 01's former call in gates."""
+    defining = sorted(str(p.relative_to(HELPERS)) for p in HELPERS.rglob("*.py")
+                      if "def format_table(" in p.read_text())
+    assert defining == ["analysis/gates.py", "analysis/plots.py"]

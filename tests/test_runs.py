@@ -1,6 +1,6 @@
 """Tests of where a model trained: the manifest's ``runs`` list, the Keras backend, and backend-neutral batches.
 
-Covers :mod:`helpers.core.records` (``keras_backend``, ``visible_gpus``, ``software_versions``, ``run_entry``,
+Covers :mod:`helpers.core.manifest` (``keras_backend``, ``visible_gpus``, ``software_versions``, ``run_entry``,
 ``earlier_runs``, ``describe_runs``), the run bookkeeping of :mod:`helpers.core.training` (``_record_run``,
 ``_epoch_estimate``; other machines are simulated by monkeypatching ``hardware_description`` and
 ``keras_backend`` there), :func:`helpers.data.make_dataset` / :func:`helpers.data.ArrayBatches`, and one tiny
@@ -18,7 +18,7 @@ import testkit
 
 from helpers.core import data, training
 from helpers.core import machine as machine_lib
-from helpers.core import records as manifest_lib
+from helpers.core import manifest as manifest_lib
 
 TINY = {"batch_size": 32, "lr": 0.01, "verbose": 0, "jit_compile": False}
 LAPTOP = {"machine": "x86_64", "processor": "x86_64", "cpu_count": 2, "system": "Linux", "gpus": []}
@@ -43,7 +43,7 @@ def machine(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------------
-# helpers.core.machine and helpers.core.records
+# helpers.core.machine and helpers.core.manifest
 # --------------------------------------------------------------------------------------------------
 
 

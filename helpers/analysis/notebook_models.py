@@ -1,4 +1,4 @@
-"""Notebook setup shared by notebooks 02-05: the models a notebook shows (retrained first when asked), their state.
+"""The models a notebook shows (02-05): loaded, or retrained first when asked; their recipes and training state.
 
 Retraining (the ``retrain`` parameter) never touches ``data/models/``: models go to ``runs/`` and the notebook
 loads them from there; it resumes like ``python -m helpers.train``, and notebook 04 reuses what 03 trained.
@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.analysis.plots import wrap  # noqa: F401 (the notebooks' setup.wrap, until they call plots.wrap)
 from helpers.core import zoo
 from helpers.core.config import recipe_columns
+from helpers.core.manifest import still_improving
 from helpers.core.paths import REPO_ROOT
-from helpers.core.records import still_improving
 from helpers.core.training import shipped_recipe
 
 #: Where full retraining writes its models (git-ignored).
@@ -101,7 +102,7 @@ def recipe_rows(manifests: dict) -> list[dict]:
 def short_hardware(manifest: dict, width: int = 24) -> str:
     """Where a model trained, for a table: ``"CPU"``, ``"CPU 1-45, H200 46-60"``, or past ``width`` characters
     the epochs per machine (``"CPU 26 ep, H200 50 ep"``)."""
-    from helpers.core.records import earlier_runs
+    from helpers.core.manifest import earlier_runs
 
     runs = manifest.get("runs") or earlier_runs(manifest, manifest.get("epochs_run", 0), manifest.get("train_seconds", 0))
     def machine(run):
@@ -149,11 +150,3 @@ def training_state(manifest: dict) -> str:
 def status_lines(manifests: dict) -> list[str]:
     """One line per model: its training state (used where a notebook shows results of shipped models)."""
     return [f"{name}: {training_state(manifest)}" for name, manifest in manifests.items()]
-
-
-def wrap(text: str, width: int = 108, indent: str = "") -> str:
-    """``text`` wrapped to ``width`` characters (printed discussions stay within a narrow window)."""
-    import textwrap
-
-    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ",
-                         break_on_hyphens=False)

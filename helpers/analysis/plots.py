@@ -59,6 +59,14 @@ def signed(value: float, decimals: int = 3) -> str:
     return _no_negative_zero(f"{float(value):+.{decimals}f}", plus=True)
 
 
+def wrap(text: str, width: int = 108, indent: str = "") -> str:
+    """``text`` wrapped to ``width`` characters (printed discussions stay within a narrow window)."""
+    import textwrap
+
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False)
+
+
 def format_table(rows: list, columns: list[str], headers: list[str] | None = None,
                  formats: dict | None = None, default_format: str = "{:.4f}") -> str:
     """A plain-text table with aligned columns and rounded numbers (stable for nbval).

@@ -1,4 +1,5 @@
-"""Run records: the manifest schema, the runs a model trained in, and the notes written from them."""
+"""Manifests, the record of a trained model: their schema, the runs a model trained in, the notes written from
+them, and ``python -m helpers.manifest`` (refresh the notes; the README's results table)."""
 
 from __future__ import annotations
 

@@ -27,14 +27,14 @@ from helpers.core.machine import (
     software_versions,
     utc_now,
 )
-from helpers.core.paths import MODELS_DIR
-from helpers.core.records import (
+from helpers.core.manifest import (
     HISTORY_KEYS,
     check_manifest,
     completion_note,
     earlier_runs,
     run_entry,
 )
+from helpers.core.paths import MODELS_DIR
 from helpers.core.workspace import (
     QUICK_RUNS_DIR,
     RESUME_STATE,
