@@ -188,7 +188,8 @@ def test_evaluate_zoo_rows(model, small_splits):
     # The verdict is the shared rule's, on the binomial error of the 12 images and the model's seed spread.
     judged = reference.judge("classify", "gru_1x32", rows[0]["test_accuracy"], rows[0]["test_se"], n_images=12)
     assert rows[0]["judgement"] == judged and rows[0]["verdict"] == judged.verdict
-    assert rows[0]["delta_text"] == judged.delta_text() and rows[0]["delta_text"].endswith(" pp")
+    assert rows[0]["delta_text"] == judged.delta_text(unit=False) and judged.delta_text().endswith(" pp")
+    assert rows[0]["delta_text"].startswith(f"{rows[0]['delta_test_points']:+.2f} ± ")
     assert rows[0]["test_se"] == pytest.approx(clf.binomial_se(rows[0]["test_accuracy"], 12))
 
 

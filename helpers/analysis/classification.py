@@ -40,7 +40,7 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
 
     ``train_subset`` / ``test_subset``: evaluate on the first N images only (None = the whole split).
     ``delta_test_accuracy`` is ours minus the reference's test accuracy (a fraction), ``delta_test_points``
-    the same in percentage points, ``delta_text`` that with two standard errors of the comparison and
+    the same in percentage points, ``delta_text`` that with two standard errors of the comparison (pp) and
     ``verdict`` the word, both from :func:`helpers.core.reference.judge` (binomial error and seed spread).
     Each row also carries the per-model logits of the test set under ``"test_logits"``.
     """
@@ -57,7 +57,7 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
             "model": name, "test_loss": test_loss, "train_loss": train_loss,
             "test_accuracy": test_accuracy, "train_accuracy": train_accuracy, "test_se": se,
             "train_images": len(train.labels), "judgement": judged,
-            "verdict": judged.verdict if judged else None, "delta_text": judged.delta_text() if judged else None,
+            "verdict": judged.verdict if judged else None, "delta_text": judged.delta_text(unit=False) if judged else None,
             "ref_test_loss": ref.get("test_loss"), "ref_train_loss": ref.get("train_loss"),
             "ref_test_accuracy": ref.get("test_accuracy"), "ref_train_accuracy": ref.get("train_accuracy"),
             "delta_test_accuracy": test_accuracy - ref["test_accuracy"] if ref else None,
@@ -254,7 +254,7 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     judged = [row for row in rows if row.get("judgement") and row["model"] in finished]
     groups = {"beats": [], "within noise": [], "short of": []}
     for row in judged:
-        groups[row["judgement"].verdict].append(f"{row['model']} ({row['judgement'].delta_text()[:-3]})")
+        groups[row["judgement"].verdict].append(f"{row['model']} ({row['judgement'].delta_text(unit=False)})")
     lines = [(f"Against the report's test accuracy (Δ ± 2 SE, pp): beats: {', '.join(groups['beats']) or 'none'}; "
               f"within noise: {', '.join(groups['within noise']) or 'none'}; "
               f"short of: {', '.join(groups['short of']) or 'none'}.")]

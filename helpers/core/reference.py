@@ -112,11 +112,12 @@ class Judgement:
             return 1.0
         return math.erfc(abs(self.difference) / self.error / math.sqrt(2))
 
-    def delta_text(self) -> str:
-        """``"-0.58 ± 1.84 pp"``: the difference and two standard errors (no ± when unjudged)."""
-        unit, digits = UNITS[self.task]
-        delta = f"{_signed(self.difference, digits)}"
-        return f"{delta} {unit}" if self.error is None else f"{delta} ± {2 * self.error:.{digits}f} {unit}"
+    def delta_text(self, unit: bool = True) -> str:
+        """``"-0.58 ± 1.84 pp"``: the difference and two standard errors (no ± when unjudged; ``unit=False``
+        leaves out the unit, for a column that names it)."""
+        name, digits = UNITS[self.task]
+        text = f"{_signed(self.difference, digits)}" + ("" if self.error is None else f" ± {2 * self.error:.{digits}f}")
+        return f"{text} {name}" if unit else text
 
     def basis(self) -> str:
         """What the ± is made of, in words."""
