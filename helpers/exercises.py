@@ -32,6 +32,8 @@ from helpers.core.paths import DATA_DIR, NOTEBOOKS_DIR, REPO_ROOT
 MARKER = ".student-edition"
 #: Seconds one cell may run while grading before it is interrupted.
 DEFAULT_TIMEOUT = 120
+#: Seconds a setup cell (the teacher's, not graded) may run.
+SETUP_TIMEOUT = 600
 #: What a student edition needs besides its notebooks, relative to the repository root.
 SHIPPED = ["helpers", "data/models", "data/experiments", "requirements.txt"]
 #: The student's README of the edition.
@@ -184,7 +186,10 @@ def execute(nb, timeout: int) -> str | None:
     """Run ``nb`` in a fresh kernel from ``notebooks/``; None, or why it stopped before its end."""
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+    def limit(cell) -> int:  # the teacher's setup (imports TensorFlow) is not held to the answers' limit
+        return timeout if _nbgrader(cell).get("grade") or _nbgrader(cell).get("solution") else max(timeout, SETUP_TIMEOUT)
+
+    client = NotebookClient(nb, timeout=timeout, timeout_func=limit, kernel_name="python3", allow_errors=True,
                             interrupt_on_timeout=True, resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
     try:  # the kernel's own output (e.g. ipykernel's messages at shutdown) is not the grader's
         client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -249,6 +254,11 @@ def grade(path: Path, all_masters: dict, timeout: int = DEFAULT_TIMEOUT) -> tupl
     stem, master = match_master(path, submitted, all_masters)
     nb = assemble(master, submitted)
     stopped = execute(nb, timeout)
+    for cell in nb.cells:
+        problem = None if _nbgrader(cell).get("grade") or _nbgrader(cell).get("solution") else _error(cell, timeout)
+        if problem:
+            raise CannotGrade(f"{path}: the notebook's own setup cell failed ({problem}); check this repository's "
+                              "installation (pip install -r requirements.txt)")
     return stem, verdicts(nb, timeout, stopped)
 
 

@@ -240,8 +240,10 @@ def plot_calibration(results: dict, title: str = "Calibration of the posterior",
     """Reliability diagram, one column per set: accuracy against mean confidence per bin, one line per model,
     and below it the number of holes in each bin.
 
-    ``results`` is ``{"model, set": result}``. Confidences are rounded to ``decimals`` before binning and
-    averaging: their last float32 bits differ between CPU types, and the figure must not.
+    ``results`` is ``{"model, set": result}``. A posterior's last float32 bits differ between CPU types (about
+    1e-7), and a point moved by that much can change a few antialiased pixels. So confidences are rounded to
+    ``decimals`` before binning, and each bin's mean is drawn rounded to ``decimals - 1`` (0.005 at most, a
+    few pixels): the figure then changes only if a posterior lies within 1e-7 of a rounding boundary.
     """
     import matplotlib.pyplot as plt
 
@@ -257,7 +259,7 @@ def plot_calibration(results: dict, title: str = "Calibration of the posterior",
         binned = {m: calibration(np.round(r["confidence"], decimals), r["hole_correct"]) for m, r in models.items()}
         labels = sorted({r["bin"] for rows in binned.values() for r in rows}, key=lambda b: float(b.split("-")[0]))
         for k, (model, rows) in enumerate(binned.items()):
-            x = [round(r["confidence"], decimals) for r in rows]
+            x = [round(r["confidence"], decimals - 1) for r in rows]
             top.plot(x, [round(r["accuracy"], decimals) for r in rows], "o-", markersize=3, color=f"C{k}", label=model)
             counts = {r["bin"]: r["holes"] for r in rows}
             bottom.bar(np.arange(len(labels)) + (k - (len(models) - 1) / 2) * 0.2,
