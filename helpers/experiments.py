@@ -3,10 +3,12 @@
     python -m helpers.experiments --status          # which runs are done
     python -m helpers.experiments                   # run (or resume) every unfinished run, in order
     python -m helpers.experiments --only gru_1x32-seed1 lstm_1x32-report
+    python -m helpers.experiments --ray HEAD:6379 --out /shared/runs/experiments   # all at once, on a Ray cluster
 
 One protocol: every run trains for the same ``EPOCHS`` with the engine, into ``runs/experiments/RUN/``
 (resumable), and is judged at its best validation epoch. A finished run's summary (recipe, command, history,
-metrics) is written once to ``data/experiments/RUN.json``; an existing summary is never overwritten.
+metrics) is written once to ``data/experiments/RUN.json``; an existing summary is never overwritten. With
+``--ray`` each run is one Ray task (:mod:`helpers.cluster`) and this command writes the summaries as runs finish.
 """
 
 from __future__ import annotations
@@ -88,25 +90,46 @@ def shipped_equivalent(run_id: str, epochs: int = EPOCHS) -> dict | None:
     return manifest if same else None
 
 
-def run(run_id: str, epochs: int = EPOCHS, splits=None, verbose: int = 1,
-        stop_after_seconds: float | None = None) -> Path:
-    """Train (or resume) one run and write its summary once it is finished; return the summary's path."""
-    from helpers.core import training
-
-    target = summary_path(run_id)
-    if target.exists():
-        return target
-    shipped = shipped_equivalent(run_id, epochs)
-    if shipped is not None:
-        source = "the shipped model (same recipe and budget): data/models/classify/" + RUNS[run_id][1]
-        return _write(target, summarize(run_id, shipped, source))
+def train_kwargs(run_id: str, epochs: int = EPOCHS, out: str | Path = RUNS_SUBDIR, quick: bool = False) -> dict:
+    """The keywords of :func:`helpers.core.training.train` for a run, into ``out/RUN``; ``quick``: a smoke run."""
     config = run_config(run_id, epochs)
     overrides = {k: config[k] for k in ("decay_rate", "decay_every", "dropout", "clipnorm", "gate_bias_init",
                                         "reset_after", "patience")}
-    manifest = training.train("classify", config["name"], epochs=epochs, lr=config["learning_rate"],
-                              seed=config["seed"], batch_size=config["batch_size"], out=RUNS_SUBDIR / run_id,
-                              splits=splits, verbose=verbose, stop_after_seconds=stop_after_seconds, **overrides)
+    return {"task": "classify", "name": config["name"], "epochs": None if quick else epochs, "quick": quick,
+            "lr": config["learning_rate"], "seed": config["seed"], "batch_size": config["batch_size"],
+            "out": Path(out) / run_id, **overrides}
+
+
+def run(run_id: str, epochs: int = EPOCHS, splits=None, verbose: int = 1,
+        stop_after_seconds: float | None = None, out: str | Path = RUNS_SUBDIR, quick: bool = False) -> Path:
+    """Train (or resume) one run and write its summary once it is finished; return the summary's path.
+
+    A ``quick`` run (tiny subsets, 2 epochs) writes no summary: its manifest's path is returned instead.
+    """
+    from helpers.core import training
+
+    target = summary_path(run_id)
+    if target.exists() and not quick:
+        return target
+    shipped = None if quick else shipped_equivalent(run_id, epochs)
+    if shipped is not None:
+        source = "the shipped model (same recipe and budget): data/models/classify/" + RUNS[run_id][1]
+        return _write(target, summarize(run_id, shipped, source))
+    options = train_kwargs(run_id, epochs, out, quick)
+    manifest = training.train(**options, splits=splits, verbose=verbose, stop_after_seconds=stop_after_seconds)
+    if quick:
+        from helpers.core import zoo
+
+        return zoo.model_paths("classify", options["name"], options["out"])[1]
+    return finish(run_id, manifest) or target
+
+
+def finish(run_id: str, manifest: dict) -> Path | None:
+    """Write the summary of a finished run's manifest (never over an existing one); its path, or None if unfinished."""
+    target = summary_path(run_id)
     if manifest.get("status") != "complete":
+        return None
+    if target.exists():
         return target
     return _write(target, summarize(run_id, manifest, f"python -m helpers.experiments --only {run_id}"))
 
@@ -134,12 +157,24 @@ def status_rows(folder: Path = EXPERIMENTS_DIR) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from helpers import cluster
+
     parser = argparse.ArgumentParser(prog="python -m helpers.experiments", description=__doc__.split("\n\n")[0])
     parser.add_argument("--status", action="store_true", help="list the runs and which are done, then exit")
     parser.add_argument("--only", nargs="+", metavar="RUN", help="only these runs (see --status)")
     parser.add_argument("--max-minutes-now", type=float, dest="minutes",
                         help="stop (resumably) before an epoch that would not end within this many minutes")
+    parser.add_argument("--out", help="where the runs train, one folder per run (default runs/experiments/, "
+                                      "runs/quick/experiments/ with --quick); the summaries stay in data/experiments/")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny subsets, 2 epochs per run: a smoke test that writes no summary")
+    cluster.add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     unknown = [r for r in args.only or [] if r not in RUNS]
     if unknown:
@@ -152,6 +187,22 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(status_rows(), ["run", "experiment", "state", "val_accuracy", "test_accuracy"],
                            formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}"}))
         return 0
+    from helpers.core.workspace import QUICK_RUNS_DIR, check_writable, refuse_shipped
+
+    out = Path(args.out) if args.out is not None else (QUICK_RUNS_DIR / "experiments" if args.quick else RUNS_SUBDIR)
+    try:
+        refuse_shipped(out)
+        check_writable(out)
+    except WorkspaceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.ray is not None:
+        return _run_on_ray(args, args.only or list(RUNS), out)
+    return _run_here(args, args.only or list(RUNS), out)
+
+
+def _run_here(args, run_ids: list[str], out: Path) -> int:
+    """The runs one after another in this process."""
     import time
 
     from helpers.core.data import MnistFileError, load_mnist
@@ -161,19 +212,49 @@ def main(argv: list[str] | None = None) -> int:
     try:
         splits = load_mnist()
         import_tensorflow_quietly()
-        for run_id in args.only or list(RUNS):
+        for run_id in run_ids:
             box = None if args.minutes is None else 60 * args.minutes - (time.perf_counter() - start)
             if box is not None and box <= 0:
                 print("The time box is spent; run the same command to go on.")
                 return 0
-            path = run(run_id, splits=splits, stop_after_seconds=box)
-            print(f"{run_id}: {'summary in ' + display(path) if path.exists() else 'stopped, resumable'}", flush=True)
-            if not path.exists():
+            path = run(run_id, splits=splits, stop_after_seconds=box, out=out, quick=args.quick)
+            done = path.exists() and (not args.quick or read_json(path, "manifest").get("status") == "complete")
+            shown = ("quick run in " if args.quick else "summary in ") + display(path)
+            print(f"{run_id}: {shown if done else 'stopped, resumable'}", flush=True)
+            if not done:
                 return 0
     except (WorkspaceError, ValueError, MnistFileError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _run_on_ray(args, run_ids: list[str], out: Path) -> int:
+    """Every run without a summary as one Ray task; this command writes the summaries as the runs finish."""
+    from helpers import cluster
+    from helpers.core import zoo
+
+    out = out.resolve()
+    jobs = []
+    for run_id in run_ids:
+        if not args.quick and summary_path(run_id).exists():
+            continue
+        shipped = None if args.quick else shipped_equivalent(run_id)
+        if shipped is not None:
+            source = "the shipped model (same recipe and budget): data/models/classify/" + RUNS[run_id][1]
+            print(f"{run_id}: summary in {display(_write(summary_path(run_id), summarize(run_id, shipped, source)))}")
+            continue
+        options = train_kwargs(run_id, out=out, quick=args.quick)
+        log = zoo.model_paths("classify", options["name"], options["out"])[1].with_suffix(".log")
+        jobs.append(cluster.Job(run_id, options, log))
+    if not jobs:
+        print("Nothing to run: every selected run has its summary (see --status).")
+        return 0
+
+    def write_summary(job, manifest) -> str:
+        return "" if args.quick else f"; summary in {display(finish(job.label, manifest))}"
+
+    return cluster.dispatch(args, jobs, out, on_finished=write_summary)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
     python -m helpers.train_zoo --status                 # shipped models (files checked) and runs in runs/
     python -m helpers.train_zoo                          # train every model that is neither shipped nor finished
     python -m helpers.train_zoo --task pixel --only gru_1x128 --include-shipped --epochs 40
+    python -m helpers.train_zoo --ray HEAD:6379 --out /shared/runs   # every model at once, on a Ray cluster
 
 Each model is trained by :func:`helpers.core.training.train` as ``python -m helpers.train`` would, so the queue is
-resumable: run the same command again after an interruption. Shipped models are never touched.
+resumable: run the same command again after an interruption. Shipped models are never touched. With ``--ray``
+each model is one Ray task (:mod:`helpers.cluster`); without it Ray is not imported.
 """
 
 from __future__ import annotations
@@ -15,9 +17,17 @@ import sys
 import time
 from pathlib import Path
 
+from helpers import cluster
 from helpers.core import zoo
 from helpers.core.paths import MODELS_DIR
-from helpers.core.workspace import RUNS_DIR, WorkspaceError, check_weights_file, read_json, resume_state
+from helpers.core.workspace import (
+    QUICK_RUNS_DIR,
+    RUNS_DIR,
+    WorkspaceError,
+    check_weights_file,
+    read_json,
+    resume_state,
+)
 
 #: Training order: cheapest first, so finished models land early.
 ORDER = ("gru_1x32", "lstm_1x32", "gru_3x32", "lstm_3x32", "gru_1x64", "lstm_1x64", "gru_1x128", "lstm_1x128")
@@ -79,16 +89,20 @@ def _print_status(models_dir, runs_dir) -> None:
             print(f"{row['task']}/{row['model']}: {row['problem']}")
 
 
-def queue(tasks, only, include_shipped: bool, models_dir, runs_dir) -> list[tuple[str, str]]:
-    """The (task, name) pairs to train, cheapest first: not finished in ``runs_dir`` and (unless asked) not shipped."""
+def queue(tasks, only, include_shipped: bool, models_dir, runs_dir, quick: bool = False) -> list[tuple[str, str]]:
+    """The (task, name) pairs to train, cheapest first: not finished in ``runs_dir`` and (unless asked) not shipped.
+
+    A ``quick`` queue trains smoke runs, whatever is shipped; a quick run counts as finished only for it.
+    """
+    finished = "complete (quick)" if quick else "complete"
     chosen = []
     for task in tasks:
         for name in ORDER:
             if name not in zoo.TASK_MODELS[task] or (only and name not in only):
                 continue
-            if not include_shipped and model_state(task, name, models_dir)["status"] == "complete":
+            if not (include_shipped or quick) and model_state(task, name, models_dir)["status"] == "complete":
                 continue
-            if model_state(task, name, runs_dir)["status"] == "complete":
+            if model_state(task, name, runs_dir)["status"] == finished:
                 continue
             chosen.append((task, name))
     return chosen
@@ -100,13 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--task", choices=zoo.TASKS, action="append", help="only this task (repeatable)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these zoo models")
     parser.add_argument("--epochs", type=int, help="maximum epochs per model (default: each config's)")
-    parser.add_argument("--out", default=str(RUNS_DIR), help="runs folder (default runs/); never data/models")
+    parser.add_argument("--out", help="runs folder (default runs/, runs/quick/ with --quick); never data/models")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny subsets, 2 epochs per model: a smoke test of the queue (never shipped)")
     parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
     parser.add_argument("--include-shipped", action="store_true",
                         help="also train models that are shipped (from scratch, into --out; data/models is untouched)")
     parser.add_argument("--max-minutes-now", type=float, dest="minutes",
                         help="time box for the whole queue: stop (resumably) before an epoch that would not end "
-                             "within it; the queue ends at the first model left unfinished")
+                             "within it; the queue ends at the first model left unfinished (with --ray: every run "
+                             "stops within it)")
+    cluster.add_arguments(parser)
     return parser
 
 
@@ -122,27 +140,49 @@ def main(argv=None) -> int:
     unknown = [name for name in args.only or [] if name not in allowed]
     if unknown:
         parser.error(f"--only {' '.join(unknown)}: not a zoo model of {'/'.join(tasks)}; choose from {', '.join(allowed)}")
+    out = args.out if args.out is not None else str(QUICK_RUNS_DIR if args.quick else RUNS_DIR)
     if args.status:
-        _print_status(args.models_dir, args.out)
+        _print_status(args.models_dir, out)
         return 0
-    from helpers.core import training
-    from helpers.core.data import MnistFileError, load_mnist
     from helpers.core.workspace import check_writable, display, refuse_shipped
 
     try:
-        refuse_shipped(args.out)
-        check_writable(args.out)
-        todo = queue(tasks, args.only, args.include_shipped, args.models_dir, args.out)
-        if not todo:
-            print(f"Nothing to train: every selected model is shipped and finished, or finished in {display(args.out)}. "
-                  f"--include-shipped trains shipped models again (into {display(args.out)}).")
-            return 0
-        splits = load_mnist()
-    except (WorkspaceError, MnistFileError) as err:
+        refuse_shipped(out)
+        check_writable(out)
+        todo = queue(tasks, args.only, args.include_shipped, args.models_dir, out, quick=args.quick)
+    except WorkspaceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if not todo:
+        print(f"Nothing to train: every selected model is shipped and finished, or finished in {display(out)}. "
+              f"--include-shipped trains shipped models again (into {display(out)}).")
+        return 0
+    if args.ray is not None:
+        return _train_on_ray(args, todo, out)
+    return _train_here(args, todo, out)
+
+
+def _train_on_ray(args, todo: list[tuple[str, str]], out: str) -> int:
+    """Every model of the queue as one Ray task, the most expensive first (they bound the total time)."""
+    out = Path(out).resolve()
+    jobs = []
+    for task, name in reversed(todo):
+        options = {"task": task, "name": name, "epochs": args.epochs, "quick": args.quick, "out": out}
+        jobs.append(cluster.Job(f"{task}/{name}", options, zoo.model_paths(task, name, out)[1].with_suffix(".log")))
+    return cluster.dispatch(args, jobs, out)
+
+
+def _train_here(args, todo: list[tuple[str, str]], out: str) -> int:
+    """The queue, one model after another in this process."""
+    from helpers.core import training
+    from helpers.core.data import MnistFileError, load_mnist
     from helpers.core.quiet import import_tensorflow_quietly
 
+    try:
+        splits = load_mnist()
+    except MnistFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     import_tensorflow_quietly()
     start = time.perf_counter()
     for task, name in todo:
@@ -153,8 +193,8 @@ def main(argv=None) -> int:
                 print("The time box is spent; run the same command to go on.")
                 return 0
         try:
-            manifest = training.train(task, name, epochs=args.epochs, out=args.out, splits=splits,
-                                      stop_after_seconds=box)
+            manifest = training.train(task, name, epochs=args.epochs, out=out, splits=splits,
+                                      stop_after_seconds=box, quick=args.quick)
         except (ValueError, FloatingPointError, MnistFileError) as err:
             print(f"error: {task}/{name}: {err}", file=sys.stderr)
             return 2

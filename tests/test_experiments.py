@@ -65,3 +65,20 @@ def test_status_lists_every_run(capsys):
     assert experiments.main(["--status"]) == 0
     out = capsys.readouterr().out
     assert all(run_id in out for run_id in experiments.RUNS)
+
+
+def test_a_quick_run_trains_a_smoke_run_into_out_and_writes_no_summary(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append(kw) or {"status": "complete"})
+    monkeypatch.setattr(experiments, "summary_path", lambda run_id, folder=tmp_path: tmp_path / f"{run_id}.json")
+    monkeypatch.setattr(experiments, "shipped_equivalent", lambda *a, **k: pytest.fail("a quick run is never shipped"))
+    path = experiments.run("gru_1x32-seed1", out=tmp_path / "runs", quick=True)
+    assert path == models.model_paths("classify", "gru_1x32", tmp_path / "runs" / "gru_1x32-seed1")[1]
+    assert calls[0]["quick"] is True and calls[0]["epochs"] is None and calls[0]["seed"] == 1
+    assert calls[0]["out"] == tmp_path / "runs" / "gru_1x32-seed1"
+    assert not list(tmp_path.glob("*.json"))
+    full = experiments.train_kwargs("gru_1x32-seed1", out=tmp_path)
+    assert full["epochs"] == experiments.EPOCHS and full["quick"] is False
+    assert {k: v for k, v in full.items() if k not in ("epochs", "quick", "task", "name")} == \
+        {k: v for k, v in calls[0].items() if k not in ("epochs", "quick", "out", "splits", "verbose",
+                                                          "stop_after_seconds")} | {"out": tmp_path / "gru_1x32-seed1"}

@@ -258,3 +258,25 @@ def test_retrain_reproduces_the_shipped_recipe_unless_told_otherwise(tmp_path, m
     assert "max_epochs" not in calls[-1] and calls[-1]["epochs"] == 5 and calls[-1]["dropout"] == 0.5
     setup.retrain_models("classify", ["gru_1x64"], quick=True)
     assert "max_epochs" not in calls[-1] and calls[-1]["quick"] is True
+
+
+def test_a_quick_queue_trains_smoke_runs_into_runs_quick(models_dir, tmp_path, monkeypatch):
+    """--quick: every selected model (shipped or not), on tiny subsets; a finished quick run is not trained again."""
+    calls = []
+    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)) or {})
+    monkeypatch.setattr(train_zoo, "QUICK_RUNS_DIR", tmp_path / "quick")
+    argv = ["--quick", "--task", "classify", "--only", "gru_1x32", "lstm_1x32", "--models-dir", str(models_dir)]
+    assert train_zoo.main(argv) == 0
+    assert [(n, kw["quick"], kw["out"]) for _, n, kw in calls] == [("gru_1x32", True, str(tmp_path / "quick")),
+                                                                 ("lstm_1x32", True, str(tmp_path / "quick"))]
+    weights, manifest = models.model_paths("classify", "gru_1x32", tmp_path / "quick")
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({**fake_manifest("classify", "gru_1x32", [0.5], 1),
+                                    "config": {**models.default_config("classify", "gru_1x32"), "quick": True}}))
+    fake_weights(weights)
+    calls.clear()
+    assert train_zoo.main(argv) == 0
+    assert [n for _, n, _ in calls] == ["lstm_1x32"]
+    calls.clear()
+    assert train_zoo.main(argv[1:] + ["--out", str(tmp_path / "quick")]) == 0  # a full queue: the quick run does not count
+    assert [n for _, n, kw in calls] == ["lstm_1x32"] and not any(kw["quick"] for _, _, kw in calls)
