@@ -78,8 +78,8 @@ print(f"{batch} sequences x {steps} steps, {x.mean():.1%} ones; {len(scales)} sc
 # $i_t = 1 - \varepsilon_s$.
 # (3) Candidate: for $x_t = 0$, $\tanh(b_c) = 0$ forces $b_c = 0$ exactly; for $x_t = 1$, $\tanh(w_c)$
 # reaches 1 only as $w_c \to \infty$: take $w_c = s$, $u = 0$.
-# (4) Then $c_t - x_t = \varepsilon_s c_{t-1} + (1 - \varepsilon_s)\tanh(s x_t) - x_t$; with
-# $|c_{t-1}| \le 1$ and $0 \le x_t - \tanh(s x_t) \le 1 - \tanh s$:
+# (4) Then $c_t - x_t = \varepsilon_s (c_{t-1} - \tanh(s x_t)) + \tanh(s x_t) - x_t$; from $c_0 = 0$ every
+# $c_t$ lies in $[0, 1)$, and $0 \le x_t - \tanh(s x_t) \le 1 - \tanh s$:
 # $$|c_t - x_t| \;\le\; \varepsilon_s + (1 - \tanh s) \;\approx\; e^{-s} \quad\text{for every } t.$$
 # So $c_t = x_t$ only as $s \to \infty$; the output $h_t = o_t \tanh(c_t)$ tends to $\tanh(x_t)$.
 #
