@@ -226,32 +226,37 @@ def output_for(output: Path | None, quick: bool, only: list[str] | None) -> Path
     return PARTIAL_RESULTS_PATH.with_name("results-quick.json") if quick else PARTIAL_RESULTS_PATH
 
 
-def earlier_results(output: Path, results: dict, partial: bool) -> dict:
-    """The results to start from: an earlier run in ``output`` of the same machine and mode (partial runs only).
+def check_output(output: Path, partial: bool) -> dict | None:
+    """The earlier result in ``output`` (None if there is none); a ValueError naming ``--output`` if it may not be written.
 
-    Raises a ValueError (one line, naming ``--output``) when ``output`` is not an earlier result, or when a
-    partial run would replace a result of another machine or mode, or a full run in the committed file.
+    Refused: a file that is not an earlier result, a path in the repository's tracked folders (other than the
+    committed results), and the committed results for a partial run that has nothing to merge with.
     """
     import json
 
     from helpers.core.workspace import refuse_tracked
 
+    earlier = None
+    if output.exists():
+        try:
+            earlier = json.loads(output.read_text())
+        except (OSError, ValueError):
+            earlier = None
+        if not (isinstance(earlier, dict) and {"created", "machine"} <= set(earlier)):
+            raise ValueError(f"--output {output} exists and is not an earlier benchmark result: it is never "
+                             f"overwritten. Choose another file.")
     committed = output.resolve() == RESULTS_PATH.resolve()
     if not committed:
-        refuse_tracked(output.parent, "--output")
-    if partial and committed and not output.exists():
+        refuse_tracked(output, "--output")
+    if partial and committed and earlier is None:
         raise ValueError(f"--output {output}: the committed results are written only by a full run (no --quick, "
                          f"no --only); a partial run goes to {PARTIAL_RESULTS_PATH.relative_to(REPO_ROOT)}.")
-    if not output.exists():
-        return results
-    try:
-        earlier = json.loads(output.read_text())
-    except (OSError, ValueError):
-        earlier = None
-    if not (isinstance(earlier, dict) and {"created", "machine"} <= set(earlier)):
-        raise ValueError(f"--output {output} exists and is not an earlier benchmark result: it is never "
-                         f"overwritten. Choose another file.")
-    if not partial:
+    return earlier
+
+
+def merged_results(output: Path, earlier: dict | None, results: dict, partial: bool) -> dict:
+    """``results`` over an earlier partial run of the same machine and mode; a ValueError if they differ."""
+    if earlier is None or not partial:
         return results
     same = earlier.get("machine", {}).get("cpu") == results["machine"]["cpu"] and \
         earlier.get("machine", {}).get("cpu_count") == results["machine"]["cpu_count"] and \
@@ -260,8 +265,6 @@ def earlier_results(output: Path, results: dict, partial: bool) -> dict:
         raise ValueError(f"--output {output} holds a run of another machine or mode ({earlier['machine'].get('cpu')}"
                          f"{', quick' if earlier.get('quick') else ''}); a partial run merges only with its own kind. "
                          f"Choose another --output, or run every section.")
-    if committed and earlier.get("quick"):
-        raise ValueError(f"--output {output}: the committed results must be a full run.")
     return {**earlier, **results}
 
 
@@ -279,11 +282,13 @@ def main(argv=None) -> int:
 
     sections = args.only or list(SECTIONS)
     output = output_for(args.output, args.quick, args.only)
-    results = {"created": utc_now(), "quick": args.quick, "machine": machine_description()}
-    try:
-        results = earlier_results(output, results, partial=bool(args.quick or args.only))
+    partial = bool(args.quick or args.only)
+    try:  # before any work, and before TensorFlow is imported
+        earlier = check_output(output, partial)
         if set(sections) & set(MNIST_SECTIONS):
             find_mnist_file()
+        results = {"created": utc_now(), "quick": args.quick, "machine": machine_description()}
+        results = merged_results(output, earlier, results, partial)
     except (ValueError, MnistFileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -254,7 +254,9 @@ def refuse_tracked(out: str | os.PathLike, flag: str = "--output-dir") -> Path:
         return Path(out)
     top = relative.parts[0] if relative.parts else ""
     if not relative.parts or (top not in IGNORED_TOP and (root / top).exists()):
-        where = "the repository itself" if not relative.parts else f"{top}/, a folder of the repository"
+        where = "the repository itself" if not relative.parts else \
+            "a file of the repository" if len(relative.parts) == 1 and (root / top).is_file() else \
+            f"in {top}/, a folder of the repository"
         raise WorkspaceError(
             f"{flag} {out} is {where}: commands never write over committed files. Name a folder of your own "
             f"(outside the repository, or under runs/), e.g. {flag} runs/{Path(out).name or 'out'}.")
