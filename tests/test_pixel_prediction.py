@@ -140,7 +140,7 @@ def test_probability_map(model, images):
     np.testing.assert_allclose(flat[1:], expected, atol=1e-5)
     np.testing.assert_allclose(pixel.probability_map(model, images[0].reshape(784)), pmap, equal_nan=True)
     fig = pixel.plot_probability_maps(model, images[:2], title="maps")
-    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 4
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 5
     import matplotlib.pyplot as plt
 
     plt.close("all")

@@ -1,4 +1,4 @@
-"""Unit tests of the training engine (helpers.core.training) and the manifest helpers (helpers.core.manifest).
+"""Unit tests of the training engine (helpers.core.training) and the manifest helpers (helpers.core.records).
 
 The runs are tiny: the pixel task with a GRU of 8 units on 128 training images, no XLA, 2 epochs.
 Everything is written under tmp folders, never to data/models.
@@ -12,8 +12,9 @@ import pytest
 from testkit import TINY
 
 from helpers.core import files, paths, reference, training
-from helpers.core import manifest as manifest_lib
+from helpers.core import records as manifest_lib
 from helpers.core import zoo as models
+from helpers.core.spread import SeedSpread
 from helpers.train import build_parser, config_options
 
 
@@ -216,19 +217,29 @@ def test_check_manifest_accepts_a_valid_manifest(task):
     manifest_lib.check_manifest(_valid_manifest(task))
 
 
+POOLED = SeedSpread(0.65, "pooled", 1, 4, ("gru_1x32", "lstm_1x32"))
+
+
 @pytest.mark.parametrize(
     "task, name, metrics, expected",
     [("classify", "gru_1x32", {"test_accuracy": 0.8983}, "Test accuracy 89.83 % against the reference report's "
-                                                           "97.47 %: short of it by 7.64 points."),
-     ("classify", "lstm_1x64", {"test_accuracy": 0.9151}, "Test accuracy 91.51 % against the reference report's "
-                                                            "82.65 %: beats it by 8.86 points."),
-     ("pixel", "gru_1x64", {"test_loss": 0.0868}, "Test cross-entropy 0.0868 nats per pixel against the "
-                                                   "reference report's 0.0963: beats it by 0.0095."),
+      "97.47 %: short of it, -7.64 ± 1.94 pp (± 2 SE: binomial error on 10,000 test images and a seed SD pooled "
+      "over the seeds of gru_1x32 and lstm_1x32 (0.65 pp, 4 degrees of freedom), as it rests on one run)."),
+     ("classify", "gru_1x32", {"test_accuracy": 0.9689}, "Test accuracy 96.89 % against the reference report's "
+      "97.47 %: within noise, -0.58 ± 1.87 pp (± 2 SE: binomial error on 10,000 test images and a seed SD pooled "
+      "over the seeds of gru_1x32 and lstm_1x32 (0.65 pp, 4 degrees of freedom), as it rests on one run)."),
+     ("pixel", "gru_1x64", {"test_loss": 0.0868, "test_se": 0.0003}, "Test cross-entropy 0.0868 nats per pixel "
+      "against the reference report's 0.0963: beats it, -0.0095 ± 0.0006 nats/pixel (± 2 SE: per-image error on "
+      "10,000 test images alone, as it rests on one run and no seed spread is measured for this task)."),
+     ("pixel", "gru_3x32", {"test_loss": 0.0904, "test_se": 0.0003}, "Test cross-entropy 0.0904 nats per pixel "
+      "against the reference report's 0.0906: within noise, -0.0002 ± 0.0006 nats/pixel (± 2 SE: per-image error "
+      "on 10,000 test images alone, as it rests on one run and no seed spread is measured for this task)."),
      ("pixel", "gru_1x128", {"test_loss": 0.09}, "Test cross-entropy 0.0900 nats per pixel against the "
-                                                  "reference report's 0.0819: short of it by 0.0081.")],
+      "reference report's 0.0819: not judged, +0.0081 nats/pixel (not judged: no per-image standard error).")],
 )
 def test_reference_compare(task, name, metrics, expected):
-    assert reference.compare(task, name, metrics) == expected
+    spread = POOLED if task == "classify" else SeedSpread(0.0, "none")
+    assert reference.compare(task, name, metrics, spread) == expected
 
 
 @pytest.mark.parametrize(
@@ -246,7 +257,7 @@ def test_completion_note_states_the_comparison_and_the_budget():
     manifest = dict(_valid_manifest("classify"), train_seconds=5400.0, epochs_run=30, best_epoch=29,
                     metrics={"test_accuracy": 0.99})
     assert manifest_lib.completion_note(manifest) == (
-        "Test accuracy 99.00 % against the reference report's 97.47 %: beats it by 1.53 points. "
+        f"{reference.compare('classify', 'gru_1x32', manifest['metrics'])} "
         "Best validation loss at epoch 29 of 30 run, 1.50 h of training.")
     custom = dict(manifest, name="gru_1x8")
     assert manifest_lib.completion_note(custom) == "Best validation loss at epoch 29 of 30 run, 1.50 h of training."
@@ -262,9 +273,13 @@ def test_completion_note_of_a_pixel_model_states_nats_per_image_and_bits_per_pix
     manifest = dict(_valid_manifest("pixel"), name="gru_1x128", train_seconds=3600.0, epochs_run=30, best_epoch=20,
                     metrics={"test_loss": 0.0864, "test_nats_per_image": 67.65, "test_bits_per_pixel": 0.12468})
     assert manifest_lib.completion_note(manifest) == (
-        "Test cross-entropy 0.0864 nats per pixel against the reference report's 0.0819: short of it by 0.0045. "
-        "Per test image: 67.7 nats; 0.1247 bits per pixel. Best validation loss at epoch 20 of 30 run, "
-        "1.00 h of training.")
+        "Test cross-entropy 0.0864 nats per pixel against the reference report's 0.0819: not judged, +0.0045 "
+        "nats/pixel (not judged: no per-image standard error). Per test image: 67.7 nats; 0.1247 bits per pixel. "
+        "Best validation loss at epoch 20 of 30 run, 1.00 h of training.")
+    judged = dict(manifest, metrics={**manifest["metrics"], "test_se": 0.0003})
+    assert manifest_lib.completion_note(judged).startswith(
+        "Test cross-entropy 0.0864 nats per pixel against the reference report's 0.0819: short of it, "
+        "+0.0045 ± 0.0006 nats/pixel (± 2 SE: per-image error on 10,000 test images alone")
 
 
 @pytest.mark.parametrize(
@@ -343,11 +358,21 @@ def test_results_table_judges_each_finished_model_against_the_report(tmp_path, c
     pixel = dict(_valid_manifest("pixel"), name="gru_1x128", metrics={"test_loss": 0.0845})
     for manifest in (short, level, running, pixel):
         (tmp_path / manifest["task"] / f"{manifest['name']}.json").write_text(json.dumps(manifest))
-    rows = manifest_lib.results_table(tmp_path).splitlines()[2:]
-    assert rows[0].startswith("| classify | gru_1x32 | 96.13% | 97.47% | -1.34 ± 0.39 pp | short of | 120 (118) |")
-    assert rows[1].startswith("| classify | gru_1x64 | 96.68% | 96.47% | +0.21 ± 0.36 pp | within noise | 47 (39) |")
-    assert rows[2].startswith("| pixel | gru_1x128 | 0.0845 | 0.0819 | +0.0026 nats/pixel | higher |")
+    block = manifest_lib.results_table(tmp_path)
+    rows = block.split("\n\n")[0].splitlines()[2:]
+    short_j = reference.judge("classify", "gru_1x32", 0.9613)  # the seed spread of data/experiments
+    assert rows[0].startswith(f"| classify | gru_1x32 | 96.13% | 97.47% | {short_j.delta_text()} | {short_j.verdict} "
+                              "| 120 (118) |")
+    no_seeds = SeedSpread(0.0, "none")
+    assert reference.judge("classify", "gru_1x32", 0.9613, spread=no_seeds).delta_text() == "-1.34 ± 0.39 pp"
+    assert rows[1].startswith("| classify | gru_1x64 | 96.68% | 96.47% | +0.21 ± ")
+    assert rows[2].startswith("| pixel | gru_1x128 | 0.0845 | 0.0819 | +0.0026 nats/pixel | not judged |")
     assert len(rows) == 3  # the run still in progress is left out
+    assert "Read together as one family of 2 comparisons with the report" in block
+    assert "measures it): pixel gru_1x128." in block
+    pixel["metrics"]["test_se"] = 0.0003
+    (tmp_path / "pixel" / "gru_1x128.json").write_text(json.dumps(pixel))
+    assert "| +0.0026 ± 0.0006 nats/pixel | short of |" in manifest_lib.results_table(tmp_path)
     assert manifest_lib.main(["--table", str(tmp_path)]) == 0
     assert "| classify | gru_1x32 |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
