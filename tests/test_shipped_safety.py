@@ -43,7 +43,7 @@ def repo(tmp_path_factory):
 
 
 def environment(repo, **extra):
-    return dict(os.environ, PYTHONPATH=str(repo), MNIST_NPZ=str(data.find_mnist_file(download=False)), **extra)
+    return {**os.environ, "PYTHONPATH": str(repo), "MNIST_NPZ": str(data.find_mnist_file(download=False)), **extra}
 
 
 def run(repo, *args, timeout=600, **env):
