@@ -198,3 +198,50 @@ def test_kill_9_then_rerun_resumes_to_a_consistent_result(tmp_path, quick_run):
         "resume/gru_1x32/epoch-0003/best.weights.h5", "resume/gru_1x32/epoch-0003/last.weights.h5",
         "resume/gru_1x32/epoch-0003/optimizer.npz", "resume/gru_1x32/state.json"]
     models.load("classify", "gru_1x32", models_dir=tmp_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# The shared entry-point guard (helpers.core.cli): every way a command can end is one line
+# --------------------------------------------------------------------------------------------------
+
+
+def raising(error):
+    def main(argv):
+        raise error
+
+    return main
+
+
+@pytest.mark.parametrize("error, status, fragment", [
+    (KeyboardInterrupt(), 130, "Interrupted. Kept."),
+    (OSError(28, "No space left on device", "runs/x.h5"), 2, "runs/x.h5: No space left on device"),
+    (data.MnistFileError("data/mnist.npz is damaged\nsecond line"), 2, "data/mnist.npz is damaged"),
+    (models.ModelNotTrainedError("No trained model 'x'"), 2, "No trained model 'x'"),
+])
+def test_the_guard_ends_each_error_in_one_line(error, status, fragment, capsys, monkeypatch):
+    from helpers.core import cli as guard
+
+    monkeypatch.delenv(guard.DEBUG_ENV_VAR, raising=False)
+    assert guard.guard(raising(error), [], interrupted="Kept.") == status
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and fragment in err and "Traceback" not in err
+
+
+def test_the_guard_shows_the_traceback_when_asked(capsys, monkeypatch):
+    from helpers.core import cli as guard
+
+    seen = []
+    assert guard.guard(lambda argv: seen.append(argv) or 0, ["--debug", "classify"]) == 0
+    assert seen == [["classify"]]  # --debug is the guard's, never the command's
+    with pytest.raises(OSError):
+        guard.guard(raising(OSError(13, "Permission denied")), ["--debug"])
+    monkeypatch.setenv(guard.DEBUG_ENV_VAR, "1")
+    with pytest.raises(data.MnistFileError):
+        guard.guard(raising(data.MnistFileError("damaged")), [])
+
+
+def test_a_bug_is_never_hidden_by_the_guard():
+    from helpers.core import cli as guard
+
+    with pytest.raises(AttributeError):
+        guard.guard(raising(AttributeError("a bug")), [])

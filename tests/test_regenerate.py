@@ -273,3 +273,14 @@ def test_cell_timeout_must_be_positive(value, folder, capsys):
     with pytest.raises(SystemExit):
         regenerate.main(["--notebooks-dir", str(folder), "--cell-timeout", value])
     assert "--cell-timeout" in capsys.readouterr().err
+
+
+def test_an_in_place_run_is_refused_while_another_holds_the_folder(folder, monkeypatch):
+    from helpers.core import workspace
+
+    monkeypatch.setattr(regenerate, "run_notebook", lambda *a, **k: pytest.fail("must not run"))
+    notebooks = regenerate.select_notebooks(["01"], folder)
+    with workspace.run_lock(folder), pytest.raises(workspace.WorkspaceError, match="in use by .*one run per folder"):
+        regenerate.regenerate(notebooks, {})
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["01_alpha.ipynb", "02_beta.ipynb", "10_gamma.ipynb",
+                                                               "scratch.ipynb", "3_short.ipynb"])

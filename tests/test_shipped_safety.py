@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from helpers.core import data
+from helpers.core import data, workspace
 from helpers.core.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -219,18 +219,16 @@ def test_ctrl_c_during_regenerate_ends_in_one_line(repo, tmp_path):
 
 def test_two_runs_in_one_folder_the_second_is_refused_naming_the_first(repo, tmp_path):
     out = tmp_path / "X"
-    first = subprocess.Popen([sys.executable, "-m", "helpers.train", "classify", "gru_1x32", "--quick", "--out",
+    first = subprocess.Popen([sys.executable, "-m", "helpers.train", "classify", "gru_1x32", "--quick", "--epochs", "30", "--out",
                               str(out)], cwd=repo, env=environment(repo), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+    owner = workspace.lock_path(out / "classify" / "gru_1x32").with_suffix(".lock.owner")
     try:
-        owner = next((repo / "runs" / ".locks").glob("*.owner"), None) if (repo / "runs" / ".locks").exists() else None
         for _ in range(600):
-            if owner is not None or first.poll() is not None:
+            if owner.exists() or first.poll() is not None:
                 break
             time.sleep(0.1)
-            locks = repo / "runs" / ".locks"
-            owner = next(locks.glob("*.owner"), None) if locks.exists() else None
-        assert owner is not None, "the first run never took its lock"
+        assert owner.exists(), "the first run never took its lock"
         second = run(repo, "-m", "helpers.train", "classify", "gru_1x32", "--quick", "--out", str(out), timeout=120)
         one_line_error(second, f"(process {first.pid})", "python -m helpers.train classify gru_1x32 --quick")
     finally:

@@ -168,19 +168,20 @@ def command_line(argv: list[str] | None = None) -> str:
 
 
 def lock_path(target: str | os.PathLike) -> Path:
-    """The lock file of ``target`` (a folder or a model's files), under ``runs/.locks/`` (git-ignored).
+    """The lock file of ``target`` (a folder or a model's files); taking it never writes into a folder the user named.
 
-    One place for every lock, so that taking one never creates a file in a folder the user named.
+    Under ``runs/.locks/`` (git-ignored) for a path inside the repository; in the system's temporary folder for
+    one outside it, so that every clone of the project that writes there takes the same lock.
     """
     import hashlib
+    import tempfile
 
     target = Path(target).resolve()
     try:
-        name = "__".join(target.relative_to(REPO_ROOT.resolve()).parts) or "repository"
+        return LOCKS_DIR / f"{'__'.join(target.relative_to(REPO_ROOT.resolve()).parts) or 'repository'}.lock"
     except ValueError:
-        digest = hashlib.sha256(str(target).encode()).hexdigest()[:12]
-        name = f"{'__'.join(target.parts[-2:])}-{digest}"
-    return LOCKS_DIR / f"{name}.lock"
+        digest = hashlib.sha256(str(target).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / "rnn-mnist-locks" / f"{'__'.join(target.parts[-2:])}-{digest}.lock"
 
 
 def _owner_line(owner_file: Path) -> str:
