@@ -128,8 +128,12 @@ class StackedRecurrence(keras.layers.Layer):
         return fused_training_output(self._zoo_parts[0], inputs, None, 1.0, None)
 
 
-def fused_model(task: str, inputs, rnn: list, dropout, head: list, name: str) -> FusedZooModel:
-    """The fused model over the (built) plain layers ``rnn``, ``dropout`` and ``head`` (dense layers)."""
+def fused_model(task: str, plain: keras.Model) -> FusedZooModel:
+    """The fused formulation of a (built) plain zoo model, over its layers and variables, under its name."""
+    inputs = plain.inputs[0]
+    rnn = [layer for layer in plain.layers if layer.name.startswith("rnn_")]
+    dropout = plain.get_layer("dropout")
+    head = plain.layers[plain.layers.index(dropout) + 1 :]
     if task == "pixel":
         outputs = PixelRecurrence(rnn, dropout, head[-1], name="fused_recurrence")(inputs)
     else:
@@ -138,7 +142,7 @@ def fused_model(task: str, inputs, rnn: list, dropout, head: list, name: str) ->
         for layer in head:
             x = layer(x)
         outputs = x
-    return FusedZooModel(inputs, outputs, [inputs._keras_history[0], *rnn, dropout, *head], name=name)
+    return FusedZooModel(inputs, outputs, plain.layers, name=plain.name)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -78,18 +78,15 @@ def build(task: str, name: str, fused: bool | None = None, **overrides) -> keras
     fused = execution(task, config, fused).fused
     seed = int(config["seed"])
     inputs = keras.Input(shape=(None, 1), name="pixels")
-    rnn, x = _recurrent_layers(config, task, inputs)
-    dropout = keras.layers.Dropout(float(config["dropout"]), seed=seed, name="dropout")
-    head = _head(task, seed)
-    x = dropout(x)
-    for layer in head:
+    x = _recurrent_layers(config, task, inputs)
+    x = keras.layers.Dropout(float(config["dropout"]), seed=seed, name="dropout")(x)
+    for layer in _head(task, seed):
         x = layer(x)
+    model = keras.Model(inputs, x, name=f"{task}_{name}")
     if fused:
         from helpers.core.fused import fused_model
 
-        model = fused_model(task, inputs, rnn, dropout, head, name=f"{task}_{name}")
-    else:
-        model = keras.Model(inputs, x, name=f"{task}_{name}")
+        model = fused_model(task, model)
     model.zoo_config = {k: config[k] for k in ("task", "name", *ARCHITECTURE_KEYS, "seed")}
     model.zoo_fused = bool(fused)
     return model
@@ -107,20 +104,19 @@ def _build_config(task: str, name: str, overrides: dict) -> dict:
     return config
 
 
-def _recurrent_layers(config: dict, task: str, inputs) -> tuple[list, keras.KerasTensor]:
-    """``(layers, output)``: the recurrent layers ``rnn_0``, ``rnn_1``, ... applied in turn to ``inputs`` (gate
-    biases initialised), and the top one's output."""
+def _recurrent_layers(config: dict, task: str, inputs):
+    """The recurrent layers ``rnn_0``, ``rnn_1``, ... applied in turn to ``inputs`` (gate biases initialised): the
+    top one's output."""
     cell, layers, units = config["cell"], int(config["layers"]), int(config["units"])
     rng = np.random.default_rng(int(config["seed"]))
-    x, rnn = inputs, []
+    x = inputs
     for i in range(layers):
         layer = _recurrent_layer(config, i, return_sequences=task == "pixel" or i < layers - 1)
         x = layer(x)
-        rnn.append(layer)
         if config["gate_bias_init"] == "chrono":
             bias = layer.cell.bias
             bias.assign(_chrono_bias(cell, units, bool(config.get("reset_after", True)), rng, bias.numpy()))
-    return rnn, x
+    return x
 
 
 def _recurrent_layer(config: dict, i: int, return_sequences: bool):
