@@ -1,19 +1,22 @@
 """Real-browser checks: Chromium, driven by Playwright, in JupyterLab and in the static book.
 
-- JupyterLab, for each notebook with an explorer (a cell tagged ``widget``): before anything runs, the
-  explorer's static view (an image output) shows; Run > Run All Cells runs every cell with no error output
-  and no browser console error; moving one control (a dropdown) of the live explorer redraws its figure.
+- JupyterLab, opened the README's way (``python -m helpers.lab``) in a git repository made from the project's
+  files, with autosave ON at a short interval: for each notebook with an explorer (a cell tagged ``widget``),
+  before anything runs the explorer shows its static image and the one-line hint, no widget repr text;
+  Run > Run All Cells (longer than the autosave interval, so autosave writes mid-run) runs every cell with
+  no error output and no browser console error; the explorer then shows exactly one figure, its controls
+  and their values unclipped, and moving a control redraws it; the tab is closed with Discard or Save.
+  Afterwards ``git status`` of that repository is clean: no tracked notebook or figure changed.
 - The static book (``python -m helpers.site``), opened from disk: every page loads with no failed request and
-  no request to anything but a file, its images decode, and its maths is typeset by the bundled MathJax.
-
-JupyterLab serves a temporary copy of what the notebooks need (``notebooks/``, ``helpers/``, ``data/``):
-running cells there never changes the repository's files, and the figures they save go to the copy.
+  no request to anything but a file, its images decode, its maths is typeset by the bundled MathJax, and
+  every code line can be read whole (wrapped, or in a box that scrolls).
 
 Needs Chromium (Debian: ``apt-get install chromium``) and Playwright for Python (``pip install -r
 requirements-ci.txt``; no browser download: it drives the system Chromium, or ``$CHROMIUM``). Without them
 the tests are skipped, unless ``REQUIRE_BROWSER=1`` (as in ``.ci/run``), which turns the skip into a failure.
 Run them alone with ``python -m pytest tests/test_browser.py -p no:nbval``; the JupyterLab part runs four
-notebooks and takes a few minutes.
+notebooks and takes a few minutes. ``BROWSER_NOTEBOOKS_DIR=DIR`` tests the notebooks of ``DIR`` (e.g. a
+``helpers.regenerate --output-dir``) instead of the committed ones.
 """
 
 from __future__ import annotations
@@ -37,12 +40,13 @@ import nbformat
 import pytest
 
 from helpers import site
-from helpers.core.paths import REPO_ROOT
+from helpers.analysis.widgets import HINT_TEXT
+from helpers.core.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REQUIRE = os.environ.get("REQUIRE_BROWSER") == "1"
-NOTEBOOKS = site.notebook_paths()
+NOTEBOOKS = site.notebook_paths(Path(os.environ.get("BROWSER_NOTEBOOKS_DIR") or NOTEBOOKS_DIR))
 
 
 def widget_cell(path: Path) -> int | None:
@@ -53,6 +57,10 @@ def widget_cell(path: Path) -> int | None:
 
 #: The notebooks with an explorer.
 WIDGET_NOTEBOOKS = [path.name for path in NOTEBOOKS if widget_cell(path) is not None]
+#: JupyterLab's autosave interval in the test (seconds; its default is 120): shorter than every Run All.
+AUTOSAVE_S = 10
+#: How each notebook's tab is closed after its run (a dirty notebook asks: Discard, or Save).
+CLOSE_WITH = {name: ("Discard" if i % 2 == 0 else "Save") for i, name in enumerate(reversed(WIDGET_NOTEBOOKS))}
 #: Seconds allowed for one notebook's Run All (they take 30-90 s on 2 cores).
 RUN_TIMEOUT_S = float(os.environ.get("BROWSER_RUN_TIMEOUT_S", "900"))
 #: Seconds allowed for an explorer to redraw after a control moved.
@@ -149,11 +157,12 @@ def _children(pid: int) -> list[int]:
 
 
 def _write_settings(folder: Path) -> None:
-    """JupyterLab settings for a test: every cell in the DOM, no autosave (the copy stays as committed
-    until a test saves it), no news or update checks (no request leaves the machine)."""
+    """JupyterLab settings for a test: every cell in the DOM, autosave ON every ``AUTOSAVE_S`` seconds (the
+    product must not depend on it being off), no news or update checks (no request leaves the machine)."""
     settings = {
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": True,
+                                                                        "autosaveInterval": AUTOSAVE_S},
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                             "checkForUpdates": False},
     }
@@ -163,11 +172,34 @@ def _write_settings(folder: Path) -> None:
         path.write_text(json.dumps(values))
 
 
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` (no user configuration needed) and return its output."""
+    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args]
+    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def make_checkout(dest: Path) -> Path:
+    """A git repository holding, committed, what the notebooks need: ``helpers/``, ``data/``, ``figures/``,
+    the notebooks and ``.gitignore`` (``data/mnist.npz`` is copied too, ignored as in the project)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "in_progress")
+    for folder in ("helpers", "data", "figures"):
+        shutil.copytree(REPO_ROOT / folder, dest / folder, ignore=ignore)
+    (dest / "notebooks").mkdir()
+    for path in NOTEBOOKS:
+        shutil.copy2(path, dest / "notebooks" / path.name)
+    shutil.copy2(REPO_ROOT / ".gitignore", dest / ".gitignore")
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "as committed")
+    return dest
+
+
 class Lab:
-    """A JupyterLab server on a copy of the notebooks."""
+    """JupyterLab started the README's way, ``python -m helpers.lab``, in a checkout of the project."""
 
     def __init__(self, root: Path, work: Path):
         self.root, self.work = root, work
+        self.served = root / "lab"  # helpers.lab's working copy
         self.port, self.token = _free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = work / "jupyterlab.log"
@@ -175,27 +207,26 @@ class Lab:
 
     def start(self, timeout: float = 180.0) -> None:
         _write_settings(self.work / "user-settings")
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in ("RNN_MNIST_FIGURES_DIR", "PYTHONPATH")}
         env.update({
-            "PYTHONPATH": str(self.root),                              # helpers/ of the copy
-            "RNN_MNIST_FIGURES_DIR": str(self.root / "figures"),       # plots.save_figure writes there
             "JUPYTER_CONFIG_DIR": str(self.work / "config"),           # none of the user's Jupyter settings
             "JUPYTER_RUNTIME_DIR": str(self.work / "runtime"),
+            "JUPYTER_DATA_DIR": str(self.work / "data"),               # a fresh trust database: nothing trusted
         })
-        command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+        command = [sys.executable, "-m", "helpers.lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                    f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-                   f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+                   f"--IdentityProvider.token={self.token}",
                    f"--LabApp.user_settings_dir={self.work / 'user-settings'}",
                    f"--LabApp.workspaces_dir={self.work / 'workspaces'}"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")
         with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}:\n{self.log()}")
+                raise RuntimeError(f"python -m helpers.lab exited with {self.process.returncode}:\n{self.log()}")
             try:
                 self.api("GET", "/api/status")
                 return
@@ -234,22 +265,10 @@ class Lab:
                 os.kill(pid, signal.SIGKILL)
 
 
-def copy_for_lab(dest: Path) -> Path:
-    """The repository layout the notebooks need (they import helpers from ``..`` and read ``../data``)."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
-    shutil.copytree(REPO_ROOT / "helpers", dest / "helpers", ignore=ignore)
-    shutil.copytree(REPO_ROOT / "data", dest / "data", ignore=ignore)
-    (dest / "notebooks").mkdir()
-    for path in NOTEBOOKS:
-        shutil.copy2(path, dest / "notebooks" / path.name)
-    (dest / "figures").mkdir()
-    return dest
-
-
 @pytest.fixture(scope="module")
 def lab(browser, tmp_path_factory):
     work = tmp_path_factory.mktemp("jupyterlab")
-    server = Lab(copy_for_lab(work / "root"), work)
+    server = Lab(make_checkout(work / "checkout"), work)
     try:
         server.start()
         yield server
@@ -262,17 +281,17 @@ PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
 def open_notebook(lab: Lab, page_watch: PageWatch, name: str):
-    """Open ``notebooks/name`` alone in JupyterLab and wait for its kernel to be idle.
+    """Open the working copy's ``name`` alone in JupyterLab and wait for its kernel to be idle.
 
     Each opening uses a fresh workspace (``?reset``): a restored one would reopen the notebooks of the
     earlier tests, each with a kernel.
     """
     page = page_watch.page
     workspace = re.sub(r"\W", "-", name)
-    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/notebooks/{name}?reset&token={lab.token}")
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell", timeout=120_000)
     page.wait_for_selector(f'{PANEL} .jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=120_000)
-    cells = len(nbformat.read(lab.root / "notebooks" / name, as_version=4).cells)
+    cells = len(nbformat.read(lab.served / name, as_version=4).cells)
     page.wait_for_function(f"() => document.querySelectorAll('{PANEL} .jp-Notebook .jp-Cell').length === {cells}",
                            timeout=60_000)
     return page
@@ -282,10 +301,39 @@ def _cell(page, index: int):
     return page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index)
 
 
-#: Images in a cell's outputs that are not part of a live widget.
-STATIC_IMAGES_JS = """cell => [...cell.querySelectorAll('.jp-OutputArea-output img')]
-    .filter(img => !img.closest('.jupyter-widgets, .widget-output'))
-    .map(img => ({width: img.naturalWidth, shown: img.getBoundingClientRect().width > 0}))"""
+#: What a reader sees in a cell's outputs: the images shown (live widget's or not) and the visible text.
+SHOWN_JS = """cell => {
+    const area = cell.querySelector('.jp-Cell-outputArea') || cell;
+    const shown = el => el.checkVisibility() && el.getBoundingClientRect().width > 0;
+    const images = [...area.querySelectorAll('img')].filter(img => shown(img) && img.naturalWidth > 0)
+        .map(img => ({live: !!img.closest('.jupyter-widgets, .widget-output'), src: img.src.slice(-40)}));
+    return {images, text: area.innerText};
+}"""
+
+#: A widget's repr, or the widget renderer's failures, shown as text instead of the explorer.
+REPR_TEXT = re.compile(r"\w+\(children=|Loading widget|Error displaying widget|model not found")
+
+#: Controls of the explorer whose text (label, value, chosen option) does not fit in its box, or that stick out
+#: of the cell.
+CLIPPED_JS = """cell => {
+    const context = document.createElement('canvas').getContext('2d');
+    const width = (el, text) => { const s = getComputedStyle(el);
+        context.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+        return context.measureText(text).width; };
+    const right = (cell.querySelector('.jp-Cell-outputArea') || cell).getBoundingClientRect().right;
+    const clipped = [];
+    const selector = '.widget-label, .widget-readout, .widget-dropdown select, .widget-text input';
+    for (const el of cell.querySelectorAll('.jupyter-widgets :is(' + selector + ')')) {
+        const box = el.getBoundingClientRect();
+        if (!el.checkVisibility() || box.width === 0) continue;
+        const text = el.tagName === 'SELECT' ? (el.options[el.selectedIndex] || {}).text || ''
+            : el.tagName === 'INPUT' ? el.value : el.textContent;
+        const room = box.width - (el.tagName === 'SELECT' ? 24 : el.tagName === 'INPUT' ? 8 : 0);
+        if (el.scrollWidth > el.clientWidth + 1 || width(el, text) > room + 1 || box.right > right + 1)
+            clipped.push(`${el.tagName.toLowerCase()}.${el.className} "${text}": ${Math.round(box.width)} px`);
+    }
+    return clipped;
+}"""
 
 #: An error or stderr output as JupyterLab renders it: both under the stderr MIME type (the notebooks have no
 #: stderr output: TensorFlow's log noise is kept out), the error type kept for older versions.
@@ -310,37 +358,72 @@ WIDGET_IMAGE_JS = """cell => {
 }"""
 
 
+def _menu(page, menu: str, command: str) -> None:
+    page.locator(".lm-MenuBar-item", has_text=re.compile(rf"^{menu}$")).click()
+    page.locator(f'.lm-Menu-item[data-command="{command}"]').click()
+
+
+def check_explorer_after_run(page, cell, name: str) -> None:
+    """Exactly one figure, the live one; no hint, repr or error text; no control clipped."""
+    shown = cell.evaluate(SHOWN_JS)
+    assert [img["live"] for img in shown["images"]] == [True], (
+        f"{name}: after running, the explorer should show exactly one figure, the live one: {shown['images']}")
+    assert HINT_TEXT not in shown["text"] and not REPR_TEXT.search(shown["text"]), (name, shown["text"][:500])
+    clipped = cell.evaluate(CLIPPED_JS)
+    assert not clipped, f"{name}: controls cut at the default width: {clipped}"
+
+
 @pytest.mark.parametrize("name", WIDGET_NOTEBOOKS)
-def test_explorer_shows_a_static_view_before_running(lab, watch, name):
-    index = widget_cell(lab.root / "notebooks" / name)
+def test_explorer_shows_its_image_and_a_hint_before_running(lab, watch, name):
+    index = widget_cell(lab.served / name)
     page_watch = watch()
     page = open_notebook(lab, page_watch, name)
     cell = _cell(page, index)
     cell.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
-    images = cell.evaluate(STATIC_IMAGES_JS)
+    shown = cell.evaluate(SHOWN_JS)
     lab.shutdown_kernels()
-    assert any(img["width"] > 0 and img["shown"] for img in images), (
-        f"{name}, cell {index}: no image output shows the explorer before the notebook runs "
-        f"(found {images}); the cell should display helpers.analysis.widgets.with_static_view(...)")
+    assert [img["live"] for img in shown["images"]] == [False], (
+        f"{name}, cell {index}: before running, the explorer should show one static image: {shown['images']}; "
+        f"the cell should display helpers.analysis.widgets.with_static_view(...)")
+    assert HINT_TEXT in shown["text"], f"{name}: no one-line hint under the image: {shown['text'][:300]!r}"
+    assert not REPR_TEXT.search(shown["text"]), f"{name}: widget text shown instead: {shown['text'][:300]!r}"
     assert not page_watch.problems(), page_watch.problems()
 
 
+def _close_tab(page, button: str) -> str:
+    """A reader's last edit (a comment typed into the first code cell), then at once File > Close Tab; the
+    notebook has unsaved changes unless autosave struck in between: answer ``button``. Returns what happened."""
+    editor = page.locator(f"{PANEL} .jp-CodeCell .cm-content").first
+    editor.click()
+    page.keyboard.press("End")
+    page.keyboard.type("  # a reader's note")
+    page.keyboard.press("Escape")
+    _menu(page, "File", "application:close")
+    dialog = page.locator(".jp-Dialog")
+    try:
+        dialog.wait_for(timeout=5_000)
+    except Exception:  # Playwright's TimeoutError: nothing unsaved (autosave had just saved it)
+        return "closed (nothing unsaved)"
+    dialog.locator(".jp-Dialog-button", has_text=re.compile(rf"^{button}$")).click()
+    dialog.wait_for(state="detached", timeout=30_000)
+    return f"closed with {button}"
+
+
 @pytest.mark.parametrize("name", WIDGET_NOTEBOOKS)
-def test_run_all_then_move_a_control(lab, watch, name):
-    index = widget_cell(lab.root / "notebooks" / name)
+def test_run_all_with_autosave_leaves_git_status_clean(lab, watch, name):
+    index = widget_cell(lab.served / name)
+    committed = (lab.root / "notebooks" / name).read_bytes()
     page_watch = watch()
     page = open_notebook(lab, page_watch, name)
     try:
-        # Clear the committed outputs so that "every cell has run" cannot be mistaken for the saved state.
-        page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Edit$")).click()
-        page.locator('.lm-Menu-item[data-command="editmenu:clear-all"]').click()
+        # Clear the outputs so that "every cell has run" cannot be mistaken for the saved state.
+        _menu(page, "Edit", "editmenu:clear-all")
         page.wait_for_function(f"""() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]
             .every(p => !/\\d/.test(p.textContent))""", timeout=30_000)
 
         start = time.monotonic()
-        page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
-        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+        _menu(page, "Run", "runmenu:run-all")
         page.wait_for_function(RUN_FINISHED_JS, timeout=RUN_TIMEOUT_S * 1000, polling=1000)
         elapsed = time.monotonic() - start
 
@@ -348,12 +431,18 @@ def test_run_all_then_move_a_control(lab, watch, name):
         assert errors.count() == 0, f"{name}: error output after Run All:\n" + "\n".join(
             errors.all_inner_texts())[:3000]
         assert not page_watch.problems(), page_watch.problems()
+        assert elapsed > AUTOSAVE_S, f"{name}: Run All took {elapsed:.0f} s, not longer than the autosave interval"
+        deadline = time.monotonic() + 3 * AUTOSAVE_S
+        while (lab.served / name).read_bytes() == committed and time.monotonic() < deadline:
+            time.sleep(1)
+        assert (lab.served / name).read_bytes() != committed, f"{name}: autosave never wrote the working copy"
 
         cell = _cell(page, index)
         cell.scroll_into_view_if_needed()
         page.wait_for_function(f"() => ({WIDGET_IMAGE_JS})(document.querySelectorAll("
                                f"'{PANEL} .jp-Notebook .jp-Cell')[{index}])",
                                timeout=REDRAW_TIMEOUT_S * 1000)
+        check_explorer_after_run(page, cell, name)
         before = cell.evaluate(WIDGET_IMAGE_JS)
 
         select = cell.locator(".jupyter-widgets select").first
@@ -366,19 +455,24 @@ def test_run_all_then_move_a_control(lab, watch, name):
             f" return src && src !== before; }}",
             arg=[before, index], timeout=REDRAW_TIMEOUT_S * 1000)
         assert not cell.locator(ERROR_OUTPUT).count()
+        check_explorer_after_run(page, cell, name)
         assert not page_watch.problems(), page_watch.problems()
-        print(f"{name}: Run All took {elapsed:.0f} s; '{current}' -> '{other}' redrew the explorer")
+        closed = _close_tab(page, CLOSE_WITH[name])
+        print(f"{name}: Run All took {elapsed:.0f} s (autosave every {AUTOSAVE_S} s); '{current}' -> '{other}' "
+              f"redrew the explorer; {closed}")
     finally:
         lab.shutdown_kernels()
+    status = git(lab.root, "status", "--porcelain", "--untracked-files=all")
+    assert status == "", f"{name}: running it the README's way changed the checkout:\n{status}"
 
 
-def test_runs_wrote_their_figures_into_the_copy(lab):
-    """The notebooks ran in the copy: the figures they saved are in the copy's figures/ folder."""
-    saved = sorted(p.name for p in (lab.root / "figures").glob("*.png"))
+def test_runs_wrote_their_figures_into_the_working_copy(lab):
+    """The notebooks ran in lab/: the figures they saved are in lab/figures/, git-ignored."""
+    saved = sorted(p.name for p in (lab.served / "figures").glob("*.png"))
     if not saved:
         pytest.skip("no notebook ran in JupyterLab in this session")
-    assert REPO_ROOT not in lab.root.parents and lab.root != REPO_ROOT
     assert any(name.startswith(("01_", "02_", "04_", "05_")) for name in saved), saved
+    assert git(lab.root, "status", "--porcelain", "--untracked-files=all") == ""
 
 
 # --- the static book ---------------------------------------------------------------------------------------
@@ -387,10 +481,25 @@ def test_runs_wrote_their_figures_into_the_copy(lab):
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book") / "site"
-    return out, site.build_site(out)
+    return out, site.build_site(out, NOTEBOOKS)
 
 
 MATH_DONE_JS = "() => new Promise(done => MathJax.Hub.Queue(() => done(true)))"
+
+#: Code (input or printed) that is wider than a box which neither wraps it nor scrolls: its end is cut off.
+CUT_CODE_JS = """() => {
+    const cut = [];
+    for (const pre of document.querySelectorAll('.jp-Cell pre')) {
+        for (let el = pre; el && !el.classList.contains('jp-Cell'); el = el.parentElement) {
+            if (el.scrollWidth > el.clientWidth + 1 && !['auto', 'scroll'].includes(getComputedStyle(el).overflowX)) {
+                const line = pre.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+                cut.push(`${line.slice(0, 60)}... (${el.className || el.tagName})`);
+                break;
+            }
+        }
+    }
+    return cut;
+}"""
 
 
 def test_book_opens_from_disk_without_network(watch, book):
@@ -426,6 +535,8 @@ def test_book_opens_from_disk_without_network(watch, book):
                              ".map(e => e.innerText).join('\\n')")
         assert "$$" not in text and r"\begin{" not in text, (book_page.file, "maths left as TeX")
         assert not re.search(r"\$[^$\s][^$]*\$", text), (book_page.file, "inline maths left as TeX")
+        cut = page.evaluate(CUT_CODE_JS)
+        assert not cut, f"{book_page.file}: code lines cut off, neither wrapped nor scrollable: {cut}"
 
     non_file = [url for url in page_watch.requests if not url.startswith(("file:", "data:"))]
     assert not outside and not non_file, outside + non_file
