@@ -113,12 +113,17 @@ def connect(address: str):
 
     env = {MNIST_ENV_VAR: os.environ[MNIST_ENV_VAR]} if os.environ.get(MNIST_ENV_VAR) else {}
     options = {"include_dashboard": False} if address == "local" else {}
-    try:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
-                 runtime_env={"env_vars": env} if env else None, **options)
-    except Exception as err:  # Ray raises plain Exception when a local instance does not start in time
-        what = "start a local Ray instance" if address == "local" else "join the Ray cluster"
-        raise ClusterError(f"--ray {address}: could not {what} ({str(err).splitlines()[0]}).") from None
+    attempts = 2 if address == "local" else 1  # a busy machine can miss Ray's start-up deadline once
+    for attempt in range(attempts):
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
+                     runtime_env={"env_vars": env} if env else None, **options)
+            break
+        except Exception as err:  # Ray raises plain Exception when a local instance does not start in time
+            ray.shutdown()
+            if attempt + 1 == attempts:
+                what = "start a local Ray instance" if address == "local" else "join the Ray cluster"
+                raise ClusterError(f"--ray {address}: could not {what} ({str(err).splitlines()[0]}).") from None
     return ray
 
 
