@@ -18,8 +18,8 @@ from pathlib import Path
 
 from helpers.core import zoo
 from helpers.core.files import write_json_atomic
+from helpers.core.manifest import check_manifest
 from helpers.core.paths import MODELS_DIR
-from helpers.core.records import check_manifest
 from helpers.core.workspace import (
     RESUME_STATE,
     RUNS_DIR,

@@ -300,7 +300,7 @@ def run_notebook(path: Path, output: Path, parameters: dict | None = None, progr
     elif Path(output).resolve() != Path(path).resolve():
         os.environ[FIGURES_ENV_VAR] = str(Path(output).resolve().parent / "figures")
     else:
-        os.environ.pop(FIGURES_ENV_VAR, None)
+        os.environ[FIGURES_ENV_VAR] = str(FIGURES_DIR)
     from nbclient.exceptions import CellTimeoutError
 
     tick = time.perf_counter()

@@ -12,7 +12,7 @@ import pytest
 import testkit
 
 from helpers.analysis import classification as clf
-from helpers.analysis import setup
+from helpers.analysis import notebook_models
 from helpers.core import reference, training
 from helpers.core import zoo as models
 
@@ -136,7 +136,7 @@ def test_accuracy_by_pixels_read_ends_at_the_models_accuracy(model, small_splits
 
 
 def test_load_zoo_reports_missing_models_with_the_command(tmp_path):
-    loaded, missing = setup.load_zoo("classify", ["gru_1x8", "lstm_1x32"], models_dir=tmp_path)
+    loaded, missing = notebook_models.load_zoo("classify", ["gru_1x8", "lstm_1x32"], models_dir=tmp_path)
     assert loaded == {}
     assert set(missing) == {"gru_1x8", "lstm_1x32"}
     assert "python -m helpers.train classify lstm_1x32" in missing["lstm_1x32"]
@@ -144,7 +144,7 @@ def test_load_zoo_reports_missing_models_with_the_command(tmp_path):
 
 def test_load_zoo_loads_trained_models(trained):
     out, _ = trained
-    loaded, missing = setup.load_zoo("classify", ["gru_1x8", "gru_1x16"], models_dir=out)
+    loaded, missing = notebook_models.load_zoo("classify", ["gru_1x8", "gru_1x16"], models_dir=out)
     assert list(loaded) == ["gru_1x8"] and list(missing) == ["gru_1x16"]
     assert loaded["gru_1x8"].zoo_config["name"] == "gru_1x8"
     assert "python -m helpers.train classify gru_1x16" in missing["gru_1x16"]
@@ -196,7 +196,7 @@ def test_evaluate_zoo_rows(model, small_splits):
 def test_recipe_rows_from_a_real_manifest(trained):
     _, manifest = trained
     assert manifest["status"] == "complete"
-    (row,) = setup.recipe_rows({"gru_1x8": manifest})
+    (row,) = notebook_models.recipe_rows({"gru_1x8": manifest})
     config = manifest["config"]
     assert row["model"] == "gru_1x8"
     expected_params = models.build("classify", "gru_1x8").count_params()
@@ -214,7 +214,7 @@ def test_recipe_rows_reset_before_and_gpus():
                                             "dropout": 0.25, "reset_after": False},
                 "epochs_run": 3, "best_epoch": 2, "status": "in_progress", "train_seconds": 7200.0,
                 "hardware": {"cpu_count": 16, "gpus": ["H100", "H100"]}}
-    (row,) = setup.recipe_rows({"gru_1x32": manifest})
+    (row,) = notebook_models.recipe_rows({"gru_1x32": manifest})
     assert row["params"] == models.count_params("pixel", "gru_1x32", reset_after=False)
     assert row["decay"] == "0.9/5ep" and row["hours"] == 2.0
     assert row["hardware"] == "2x H100"
@@ -258,9 +258,9 @@ def test_prediction_explorer_builds_and_draws(model, small_splits, shown):
 def test_short_hardware_names_each_span():
     manifest = {"runs": [{"epochs": [1, 45], "gpus": []}, {"epochs": [46, 60], "gpus": ["NVIDIA H200"]},
                          {"epochs": [61, 61], "gpus": []}]}
-    assert setup.short_hardware(manifest, width=40) == "CPU 1-45, H200 46-60, CPU 61"
-    assert setup.short_hardware(manifest) == "CPU 46 ep, H200 15 ep"  # the spans are too wide for a table
-    assert setup.short_hardware({"runs": manifest["runs"][:2]}) == "CPU 1-45, H200 46-60"
+    assert notebook_models.short_hardware(manifest, width=40) == "CPU 1-45, H200 46-60, CPU 61"
+    assert notebook_models.short_hardware(manifest) == "CPU 46 ep, H200 15 ep"  # the spans are too wide for a table
+    assert notebook_models.short_hardware({"runs": manifest["runs"][:2]}) == "CPU 1-45, H200 46-60"
 
 
 def test_verdict_needs_two_standard_errors():

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from helpers.core import data, training
-from helpers.core import records as manifest_lib
+from helpers.core import manifest as manifest_lib
 from helpers.core import zoo as models
 from helpers.core.paths import REPO_ROOT
 from helpers.train import build_parser, config_options

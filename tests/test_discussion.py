@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers.analysis import classification as clf
-from helpers.analysis import continuation, plots, setup
+from helpers.analysis import continuation, notebook_models, plots
 from helpers.analysis import inpainting as ia
 from helpers.analysis import pixel_prediction as pixel
 from helpers.core import reference, spread
@@ -33,13 +33,13 @@ def fake_manifest(task, name, status="complete", epochs=30, best=30, max_epochs=
     ({"epochs": 30, "best": 22}, "ran its 30-epoch budget, best at epoch 22"),
 ])
 def test_training_state(kwargs, expected):
-    assert setup.training_state(fake_manifest("classify", "gru_1x32", **kwargs)).startswith(expected)
+    assert notebook_models.training_state(fake_manifest("classify", "gru_1x32", **kwargs)).startswith(expected)
 
 
 def test_status_lines_name_every_model():
     manifests = {"gru_1x32": fake_manifest("pixel", "gru_1x32"),
                  "gru_3x32": fake_manifest("pixel", "gru_3x32", status="in_progress", epochs=6, best=6)}
-    lines = setup.status_lines(manifests)
+    lines = notebook_models.status_lines(manifests)
     assert lines[0].startswith("gru_1x32: ran its 30-epoch budget")
     assert lines[1].startswith("gru_3x32: still training") and "checkpoint" in lines[1]
 

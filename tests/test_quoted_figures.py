@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from helpers.core import paths, records, reference
+from helpers.core import manifest as manifest_lib
+from helpers.core import paths, reference
 from helpers.core.spread import SeedSpread
 
 MODEL = r"((?:lstm|gru)_\dx\d+)"
@@ -96,7 +97,7 @@ def test_the_checker_catches_stale_figures(shipped):
 def test_readme_results_block_is_generated_from_the_manifests():
     readme = (paths.REPO_ROOT / "README.md").read_text()
     body = readme[readme.index(BLOCK[0]):readme.index(BLOCK[1])].split("\n", 1)[1]
-    assert body == records.results_table(paths.MODELS_DIR), (
+    assert body == manifest_lib.results_table(paths.MODELS_DIR), (
         "README.md's results block is stale: replace it with the output of python -m helpers.manifest --table data/models")
 
 
@@ -131,9 +132,9 @@ def test_one_rule_for_the_readme_the_notes_and_notebook_03(tmp_path):
                 "metrics": metrics}
     (tmp_path / "pixel").mkdir()
     (tmp_path / "pixel" / "gru_3x32.json").write_text(json.dumps(manifest))
-    row = [line for line in records.results_table(tmp_path).splitlines() if "gru_3x32" in line][0]
+    row = [line for line in manifest_lib.results_table(tmp_path).splitlines() if "gru_3x32" in line][0]
     assert "| -0.0002 ± 0.0005 nats/pixel | within noise |" in row
-    assert ": within noise, -0.0002 ± 0.0005 nats/pixel" in records.completion_note(manifest)
+    assert ": within noise, -0.0002 ± 0.0005 nats/pixel" in manifest_lib.completion_note(manifest)
     rows = [{"model": "gru_3x32", "test_loss": metrics["test_loss"], "test_se": metrics["test_se"],
              "train_loss": 0.0911, "ref_test_loss": reference.PIXEL["gru_3x32"]["test_loss"]}]
     text = "\n".join(pixel.discussion(rows, {"gru_3x32": manifest}))

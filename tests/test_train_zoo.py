@@ -1,14 +1,14 @@
-"""Tests of helpers.train_zoo (the zoo's status table and queue) and helpers.analysis.setup.retrain_models, in tmp folders only."""
+"""Tests of helpers.train_zoo (the zoo's status table and queue) and helpers.analysis.notebook_models.retrain_models, in tmp folders only."""
 
 import json
 
 import pytest
 
 from helpers import train_zoo
-from helpers.analysis import setup
+from helpers.analysis import notebook_models
 from helpers.core import training
 from helpers.core import zoo as models
-from helpers.core.records import check_manifest
+from helpers.core.manifest import check_manifest
 
 
 def fake_manifest(task, name, val_losses, best_epoch, status="complete"):
@@ -212,15 +212,15 @@ def test_queue_stops_with_an_error_code(tmp_path, monkeypatch, capsys):
 def test_retrain_goes_to_runs_never_to_the_shipped_models(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)))
-    monkeypatch.setattr(setup, "QUICK_MODELS_DIR", tmp_path / "quick")
-    monkeypatch.setattr(setup, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
-    monkeypatch.setattr(setup, "shipped_recipe", lambda task, name: {})
-    assert setup.retrain_models("pixel", ["gru_1x32", "gru_1x64"], epochs=2, quick=True, verbose=0) == tmp_path / "quick"
+    monkeypatch.setattr(notebook_models, "QUICK_MODELS_DIR", tmp_path / "quick")
+    monkeypatch.setattr(notebook_models, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
+    monkeypatch.setattr(notebook_models, "shipped_recipe", lambda task, name: {})
+    assert notebook_models.retrain_models("pixel", ["gru_1x32", "gru_1x64"], epochs=2, quick=True, verbose=0) == tmp_path / "quick"
     assert [c[:2] for c in calls] == [("pixel", "gru_1x32"), ("pixel", "gru_1x64")]
     expected = {"epochs": 2, "quick": True, "out": tmp_path / "quick", "fresh": True, "extend": True, "verbose": 0}
     assert all(c[2] == expected for c in calls)
     calls.clear()
-    assert setup.retrain_models("classify", ["gru_1x32"]) == tmp_path / "retrained"
+    assert notebook_models.retrain_models("classify", ["gru_1x32"]) == tmp_path / "retrained"
     kwargs = calls[0][2]
     assert kwargs["out"] == tmp_path / "retrained" and kwargs["quick"] is False
     assert kwargs["fresh"] is False  # full retraining resumes; shipped weights in data/models are never touched
@@ -236,10 +236,10 @@ def _ship(tmp_path, task, name, **recipe):
 
 def test_shipped_recipe_reads_the_manifest_config(tmp_path):
     _ship(tmp_path, "pixel", "gru_1x128", learning_rate=0.002, max_epochs=30, dropout=0.1)
-    recipe = setup.shipped_recipe("pixel", "gru_1x128", tmp_path)
+    recipe = notebook_models.shipped_recipe("pixel", "gru_1x128", tmp_path)
     assert recipe["learning_rate"] == 0.002 and recipe["max_epochs"] == 30 and recipe["dropout"] == 0.1
     assert not {"task", "name", "cell", "layers", "units", "quick", "reference_recipe"} & set(recipe)
-    assert setup.shipped_recipe("pixel", "gru_1x64", tmp_path) == {}  # nothing shipped: the defaults apply
+    assert notebook_models.shipped_recipe("pixel", "gru_1x64", tmp_path) == {}  # nothing shipped: the defaults apply
     # The recipe is accepted by the engine's config as it is.
     assert training.make_config("pixel", "gru_1x128", **recipe)["max_epochs"] == 30
 
@@ -248,15 +248,15 @@ def test_retrain_reproduces_the_shipped_recipe_unless_told_otherwise(tmp_path, m
     _ship(tmp_path, "classify", "gru_1x64", dropout=0.5, max_epochs=60)
     calls = []
     monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append(kw))
-    monkeypatch.setattr(setup, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
-    monkeypatch.setattr(setup, "QUICK_MODELS_DIR", tmp_path / "quick")
-    shipped = setup.shipped_recipe
-    monkeypatch.setattr(setup, "shipped_recipe", lambda task, name: shipped(task, name, tmp_path))
-    setup.retrain_models("classify", ["gru_1x64"])
+    monkeypatch.setattr(notebook_models, "RETRAINED_MODELS_DIR", tmp_path / "retrained")
+    monkeypatch.setattr(notebook_models, "QUICK_MODELS_DIR", tmp_path / "quick")
+    shipped = notebook_models.shipped_recipe
+    monkeypatch.setattr(notebook_models, "shipped_recipe", lambda task, name: shipped(task, name, tmp_path))
+    notebook_models.retrain_models("classify", ["gru_1x64"])
     assert calls[-1]["dropout"] == 0.5 and calls[-1]["max_epochs"] == 60 and calls[-1]["epochs"] is None
-    setup.retrain_models("classify", ["gru_1x64"], epochs=5)
+    notebook_models.retrain_models("classify", ["gru_1x64"], epochs=5)
     assert "max_epochs" not in calls[-1] and calls[-1]["epochs"] == 5 and calls[-1]["dropout"] == 0.5
-    setup.retrain_models("classify", ["gru_1x64"], quick=True)
+    notebook_models.retrain_models("classify", ["gru_1x64"], quick=True)
     assert "max_epochs" not in calls[-1] and calls[-1]["quick"] is True
 
 

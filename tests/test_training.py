@@ -1,4 +1,4 @@
-"""Unit tests of the training engine (helpers.core.training) and the manifest helpers (helpers.core.records).
+"""Unit tests of the training engine (helpers.core.training) and the manifest helpers (helpers.core.manifest).
 
 The runs are tiny: the pixel task with a GRU of 8 units on 128 training images, no XLA, 2 epochs.
 Everything is written under tmp folders, never to data/models.
@@ -12,7 +12,7 @@ import pytest
 from testkit import TINY
 
 from helpers.core import files, paths, reference, training
-from helpers.core import records as manifest_lib
+from helpers.core import manifest as manifest_lib
 from helpers.core import zoo as models
 from helpers.core.spread import SeedSpread
 from helpers.train import build_parser, config_options

@@ -11,7 +11,7 @@ import numpy as np
 
 from helpers.core import data as data_lib
 from helpers.core import reference, zoo
-from helpers.core.records import still_improving
+from helpers.core.manifest import still_improving
 from helpers.core.reference import binomial_se, family_reading, family_sentence, judge, verdict
 
 

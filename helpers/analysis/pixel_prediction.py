@@ -171,7 +171,7 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
         manifests: ``{name: manifest}`` of the same models.
         missing: names of the models that are not trained yet.
     """
-    from helpers.analysis.setup import recipe_rows
+    from helpers.analysis.notebook_models import recipe_rows
 
     lines = _report_lines(rows, manifests, missing)
     lines += _capacity_lines({row["model"]: row for row in rows}, {r["model"]: r for r in recipe_rows(manifests)},
@@ -192,7 +192,7 @@ def _report_lines(rows: list[dict], manifests: dict, missing) -> list[str]:
     Every verdict is :func:`helpers.core.reference.judge`'s, from the row's per-image standard error
     (``test_se``), the same rule as the README's table and the manifests' notes.
     """
-    from helpers.analysis.setup import training_state
+    from helpers.analysis.notebook_models import training_state
 
     compared = [r for r in rows if r.get("ref_test_loss") is not None]
     judged = {r["model"]: reference.judge("pixel", r["model"], r["test_loss"], r.get("test_se"),

@@ -92,16 +92,20 @@ def spread_for(task: str, name: str, groups: dict | None = None) -> SeedSpread:
 
 def pixel_test_se(models_dir: str | Path, name: str) -> float:
     """Standard error over the test images of a shipped pixel model's mean nats per pixel (evaluates it)."""
-    import numpy as np
-
     from helpers.core import data, zoo
     from helpers.core.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     model = zoo.load("pixel", name, models_dir)
     sequences = data.to_sequences(data.binarize(data.load_mnist().test.images))
-    inputs, _ = data.next_pixel_pairs(sequences)
-    logits = model.predict(inputs, batch_size=250, verbose=0)[..., 0].astype(np.float64)
-    targets = sequences[:, 1:, 0].astype(np.float64)
+    return per_image_se(model, *data.next_pixel_pairs(sequences))
+
+
+def per_image_se(model, inputs, targets, batch_size: int = 250) -> float:
+    """Standard error over the images of a pixel model's mean nats per pixel on ``(inputs, targets)``."""
+    import numpy as np
+
+    logits = model.predict(inputs, batch_size=batch_size, verbose=0)[..., 0].astype(np.float64)
+    targets = np.asarray(targets, np.float64).reshape(logits.shape)
     nats = (targets * np.logaddexp(0.0, -logits) + (1 - targets) * np.logaddexp(0.0, logits)).mean(axis=1)
     return float(nats.std(ddof=1) / np.sqrt(len(nats)))

@@ -6,7 +6,6 @@ run again, it continues exactly where it stopped. Details: docs/internals.md.
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 import shutil
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.core import data as data_lib
-from helpers.core import zoo
+from helpers.core import spread, zoo
 from helpers.core.config import RECIPE_KEYS, TrainConfig, command_options
 from helpers.core.files import atomic_path, write_json_atomic
 from helpers.core.machine import (
@@ -113,11 +112,6 @@ def load_task_data(task: str, quick: bool = False, splits: data_lib.MnistSplits 
 # --------------------------------------------------------------------------------------------------
 # Model, optimizer and checkpoints
 # --------------------------------------------------------------------------------------------------
-
-
-def _strategy_scope():
-    """Nothing: :func:`compile_model` enters the device scope that :func:`helpers.core.machine.execution` decides."""
-    return contextlib.nullcontext()
 
 
 def compile_model(config: dict, steps_per_epoch: int):
@@ -257,6 +251,8 @@ def _final_metrics(model, arrays: dict, task: str) -> dict:
         for key, value in evaluate(model, *arrays[split]).items():
             metrics[f"{prefix}_{key}"] = value
     metrics.update(_slice_metrics(model, arrays, task))
+    if task == "pixel":  # the pixel verdicts judge against the per-image error of the test mean
+        metrics["test_se"] = spread.per_image_se(model, *arrays["test"])
     return metrics
 
 
@@ -378,8 +374,7 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
 
     arrays = load_task_data(task, quick=config["quick"], splits=splits)
     steps_per_epoch = int(np.ceil(len(arrays["train"][0]) / config["batch_size"]))
-    with _strategy_scope():
-        model = compile_model(config, steps_per_epoch)
+    model = compile_model(config, steps_per_epoch)
     progress = _start_or_resume(model, run, state, previous, len(arrays["train"][0]), verbose)
     stopped = _run_epochs(model, run, progress, arrays, verbose, call_start, stop_after_epochs, stop_after_seconds)
     if stopped:

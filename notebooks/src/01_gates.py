@@ -307,7 +307,7 @@ for s in [1, 2, 4, 8, 16]:
     gru = gates.saturated_cell("gru", "store_input", s, reset_after=False, dtype="float64")
     lstm = gates.saturated_cell("lstm", "store_input", s, dtype="float64")
     rows.append([s, gates.run_cell(gru, one)["h"][0, 1, 0], gates.run_cell(lstm, one)["h"][0, 1, 0]])
-print(gates.format_table(["s", "GRU h_1", "store-input LSTM h_1"], rows, digits=6))
+print(plots.format_table(rows, ["s", "GRU h_1", "store-input LSTM h_1"], default_format="{:.6g}"))
 random_h1 = gates.random_lstm_first_outputs(units=1024, weight_std=4.0, batch=128, seed=seed)
 print(f"tanh(1) = {np.tanh(1.0):.6f}; largest |h_1| of 1024 random LSTM units: {random_h1.max():.6f}")
 print(f"any above tanh(1): {bool((random_h1 > np.tanh(1.0)).any())}")
@@ -322,7 +322,7 @@ cell, pair = gates.hidden_state_pair()
 run = gates.run_cell(cell, pair)
 rows = [[t, *pair[0, t - 1], *pair[1, t - 1], run["c"][0, t, 0], run["c"][1, t, 0], run["h"][0, t, 0],
          run["h"][1, t, 0]] for t in (1, 2)]
-print(gates.format_table(["t", "u_A", "v_A", "u_B", "v_B", "c_A", "c_B", "h_A", "h_B"], rows, digits=6))
+print(plots.format_table(rows, ["t", "u_A", "v_A", "u_B", "v_B", "c_A", "c_B", "h_A", "h_B"], default_format="{:.6g}"))
 print("same output at t=1 (to 1e-15):", bool(abs(run["h"][0, 1, 0] - run["h"][1, 1, 0]) < 1e-15))
 print(f"output difference at t=2: {abs(run['h'][0, 2, 0] - run['h'][1, 2, 0]):.4f}")
 

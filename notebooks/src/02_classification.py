@@ -27,7 +27,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from helpers import experiments
-from helpers.analysis import checks, classification as clf, plots, setup
+from helpers.analysis import checks, classification as clf, notebook_models, plots
 from helpers.analysis.widgets import with_static_view
 from helpers.core import data
 
@@ -62,7 +62,7 @@ if quick:
 # and not checked by the tests.
 
 # %% tags=["nbval-ignore-output"]
-zoo_models = setup.prepare_models("classify", models, retrain=retrain, epochs=epochs, quick=quick)
+zoo_models = notebook_models.prepare_models("classify", models, retrain=retrain, epochs=epochs, quick=quick)
 loaded, manifests = zoo_models.loaded, zoo_models.manifests
 
 # %%
@@ -84,7 +84,7 @@ print(f"test images evaluated: {len(splits.test.head(eval_subset)):,}; "
 
 # %%
 print(plots.format_table(
-    setup.recipe_rows(manifests),
+    notebook_models.recipe_rows(manifests),
     ["model", "params", "lr", "decay", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
     ["model", "params", "lr", "decay", "drop", "epochs", "best", "stopped by", "hours", "trained on"],
     formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))
@@ -122,7 +122,7 @@ for cell in ("lstm", "gru"):
     cell_rows = [r for r in rows if r["model"].startswith(cell)]
     if cell_rows:
         print(plots.format_table(cell_rows, columns, headers, formats=pct), "\n")
-print("\n".join(setup.wrap(line) for line in clf.table_notes(rows, len(splits.train))))
+print("\n".join(plots.wrap(line) for line in clf.table_notes(rows, len(splits.train))))
 
 # %% [markdown]
 # **Exercise 2.1.** A test accuracy $p$ on $n$ independent images is a binomial proportion. Return its
@@ -210,7 +210,7 @@ for cell in ("lstm", "gru"):
 # the recipe fields its pair differs in, as a confound.
 
 # %%
-print(setup.wrap(clf.protocol_preamble(manifests, protocol_epochs)))
+print(plots.wrap(clf.protocol_preamble(manifests, protocol_epochs)))
 protocol = clf.protocol_rows(manifests, protocol_epochs)
 print(plots.format_table(protocol, ["model", "epochs", "best_epoch", "val_accuracy", "val_se"],
                          ["model", "epochs", "best epoch", "val acc", "SE"],
@@ -232,13 +232,13 @@ print(plots.format_table(clf.experiment_rows(summaries), ["run", "tests", "best_
                          ["run", "what it tests", "best", "val acc", "test acc", "SE"],
                          formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}", "test_se": "{:.2%}"}))
 pending = [run for run in experiments.RUNS if run not in summaries]
-print("\n" + setup.wrap(f"not run yet ({len(pending)}): python -m helpers.experiments --only {' '.join(pending)}") if pending else "")
+print("\n" + plots.wrap(f"not run yet ({len(pending)}): python -m helpers.experiments --only {' '.join(pending)}") if pending else "")
 
 # %% [markdown]
 # Seed-to-seed spread under one recipe, and what explains the LSTM's gain over the report:
 
 # %%
-print("\n".join(setup.wrap(line) for line in clf.experiment_findings(summaries)))
+print("\n".join(plots.wrap(line) for line in clf.experiment_findings(summaries)))
 
 # %% [markdown]
 # With that spread folded into the standard errors, the report's two claims at equal epochs:
@@ -247,8 +247,8 @@ print("\n".join(setup.wrap(line) for line in clf.experiment_findings(summaries))
 seed_sd = clf.seed_spread(summaries)
 for claim in clf.claim_verdicts(protocol, seed_sd):
     print(f"{claim['claim']}: {claim['verdict']}")
-    print(setup.wrap("evidence: " + claim["evidence"], indent="  "))
-print(setup.wrap(clf.claim_family_reading(protocol, seed_sd)))
+    print(plots.wrap("evidence: " + claim["evidence"], indent="  "))
+print(plots.wrap(clf.claim_family_reading(protocol, seed_sd)))
 
 # %% [markdown]
 # ## Where the best models go wrong
@@ -325,7 +325,7 @@ with_static_view(clf.prediction_explorer, loaded, curve_set.images, curve_set.la
 
 # %%
 for line in clf.discussion(rows, manifests, zoo_models.missing):
-    print(setup.wrap(line))
+    print(plots.wrap(line))
 
 # %% [markdown]
 # Published LSTMs reach about 98 % on (grey-level) pixel-by-pixel MNIST (98.2 % in Arjovsky, Shah and

@@ -21,7 +21,7 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import checks, pixel_prediction as pixel, plots, setup
+from helpers.analysis import checks, notebook_models, pixel_prediction as pixel, plots
 from helpers.core import data
 
 # %% [markdown]
@@ -55,7 +55,7 @@ if quick:
 # and not checked by the tests.
 
 # %% tags=["nbval-ignore-output"]
-zoo_models = setup.prepare_models("pixel", models, retrain=retrain, epochs=epochs, quick=quick)
+zoo_models = notebook_models.prepare_models("pixel", models, retrain=retrain, epochs=epochs, quick=quick)
 loaded, manifests, missing = zoo_models.loaded, zoo_models.manifests, zoo_models.missing
 
 # %% [markdown]
@@ -76,7 +76,7 @@ print({split: len(splits[split].head(n)) for split, n in subsets.items()})
 # %%
 print(zoo_models.report())
 print(plots.format_table(
-    setup.recipe_rows(manifests),
+    notebook_models.recipe_rows(manifests),
     ["model", "params", "lr", "decay", "batch", "dropout", "epochs_run", "best_epoch", "stopped_by", "hours", "hardware"],
     ["model", "params", "lr", "decay", "batch", "dropout", "epochs", "best", "stopped by", "hours", "trained on"],
     formats={"params": "{:,}", "lr": "{:g}", "dropout": "{:g}", "hours": "{:.2f}"}))
@@ -230,7 +230,7 @@ if samples:
 # Computed from the table above:
 
 # %%
-print("\n".join(setup.wrap(line) for line in pixel.discussion(rows, manifests, missing)))
+print("\n".join(plots.wrap(line) for line in pixel.discussion(rows, manifests, missing)))
 
 # %% [markdown]
 # How to read these numbers. Cross-entropy is a code length: a model that needs fewer bits per image

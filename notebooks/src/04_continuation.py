@@ -20,7 +20,7 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import checks, continuation, plots, setup
+from helpers.analysis import checks, continuation, notebook_models, plots
 from helpers.analysis.widgets import with_static_view
 from helpers.core import data, reference
 from helpers.inference import sampling
@@ -54,7 +54,7 @@ if quick:
 # and not checked by the tests.
 
 # %% tags=["nbval-ignore-output"]
-zoo_models = setup.prepare_models("pixel", models, retrain=retrain, epochs=epochs, quick=quick)
+zoo_models = notebook_models.prepare_models("pixel", models, retrain=retrain, epochs=epochs, quick=quick)
 loaded, manifests, missing = zoo_models.loaded, zoo_models.manifests, zoo_models.missing
 
 # %% [markdown]
@@ -89,7 +89,7 @@ plt.show()
 
 # %%
 print(zoo_models.report())
-print("\n".join(setup.status_lines(manifests)))
+print("\n".join(notebook_models.status_lines(manifests)))
 results = {name: continuation.continuation_results(model, cset, ns, num_samples, seed) for name, model in loaded.items()}
 
 # %% [markdown]
@@ -208,7 +208,7 @@ print(plots.format_table(consistency, ["model", "ours_last", "ours_whole", "ours
 
 # %%
 print(plots.format_table(continuation.sampled_path_rows(results, reference.CONTINUATION), ["model", "row"] + [f"n={n}" for n in ns]))
-print("\n".join(setup.wrap(line) for line in continuation.sampled_path_discussion(results, reference.CONTINUATION)))
+print("\n".join(plots.wrap(line) for line in continuation.sampled_path_discussion(results, reference.CONTINUATION)))
 
 # %% [markdown]
 # ## Per image
@@ -260,7 +260,7 @@ with_static_view(continuation.continuation_explorer, loaded, cset, ns) if loaded
 # Computed from the tables above:
 
 # %%
-print("\n".join(setup.wrap(line) for line in continuation.discussion(gaps, consistency, len(cset.indices), reference.CONTINUATION)))
+print("\n".join(plots.wrap(line) for line in continuation.discussion(gaps, consistency, len(cset.indices), reference.CONTINUATION)))
 
 # %% [markdown]
 # How to read these numbers. For a model that has learned the distribution of digit endings, its own

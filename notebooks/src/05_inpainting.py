@@ -22,7 +22,7 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import checks, inpainting as ia, plots, setup
+from helpers.analysis import checks, inpainting as ia, notebook_models, plots
 from helpers.analysis.widgets import with_static_view
 from helpers.core import reference
 from helpers.inference import inpainting
@@ -169,10 +169,10 @@ print("the four sets hold the same test images (only the holes differ):", same)
 # ground-truth cross-entropy of a model is the same for both: it does not depend on where the hole is.)
 
 # %%
-zoo_models = setup.prepare_models("pixel", models)
+zoo_models = notebook_models.prepare_models("pixel", models)
 loaded, manifests = zoo_models.loaded, zoo_models.manifests
 print(zoo_models.report())
-print("\n".join(setup.status_lines(manifests)))
+print("\n".join(notebook_models.status_lines(manifests)))
 results = {(name, set_name): ia.evaluate_inpainting(model, s) for name, model in loaded.items() for set_name, s in sets.items()}
 if results:
     print(f"checked on {len(results)} (model, set) pairs: no fill has a higher cross-entropy than its ground truth")
@@ -203,7 +203,7 @@ posterior_rows = [ia.posterior_sample_row(table_model, set_name, results[(table_
 print(plots.format_table(ia.posterior_table_rows(posterior_rows, reference.INPAINTING),
                          ["set", "gt_ce", "best", "sample", "expected", "past_only", "report"],
                          ["set", "GT ce", "most probable", "sampled", "expected", "past only", "report"]))
-print("\n".join(setup.wrap(line) for line in ia.posterior_sample_discussion(posterior_rows, reference.INPAINTING)))
+print("\n".join(plots.wrap(line) for line in ia.posterior_sample_discussion(posterior_rows, reference.INPAINTING)))
 
 # %% [markdown]
 # ## Beyond table 13: every model, every set
@@ -250,7 +250,7 @@ if (table_model, "2x2 block, stroke") in results:
     print(f"{table_model}, 2x2 block, stroke:")
     print(plots.format_table(bins, ["bin", "holes", "confidence", "accuracy"]))
     print("\n".join(ia.calibration_verdict(bins)))
-    print(setup.wrap(ia.calibration_noise_line(bins)))
+    print(plots.wrap(ia.calibration_noise_line(bins)))
 
 # %% [markdown]
 # ## What the fills look like
@@ -287,7 +287,7 @@ with_static_view(ia.candidate_explorer, sets, {s: results[(viz_model, s)] for s 
 
 # %%
 background = {name: 1 - ia.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
-print("\n".join(setup.wrap(line) for line in ia.discussion(rows, background)))
+print("\n".join(plots.wrap(line) for line in ia.discussion(rows, background)))
 
 # %% [markdown]
 # How to read these numbers. Uniformly placed holes mostly fall on background, which a fill that always
