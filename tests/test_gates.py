@@ -134,7 +134,6 @@ def test_gate_tables_round_to_significant_digits_through_the_one_table_format():
     rows = [[1.0, 0.123456], [2.0, 0.0]]
     text = plots.format_table(rows, ["s", "err"], default_format="{:.3g}")
     assert text.splitlines()[2].split() == ["1", "0.123"] and text.splitlines()[3].split() == ["2", "0"]
-    assert gates.format_table(["s", "err"], rows) == text  # notebook 01's former call, until it changes
 
 
 @pytest.mark.parametrize("kind", gates.KINDS)

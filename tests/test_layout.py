@@ -57,13 +57,14 @@ def test_the_public_names_stay_where_readers_find_them():
     assert all(callable(f) for f in (binarize, load_mnist, saturated_cell, most_probable_fill, build, load))
 
 
-#: Former names kept importable until the notebooks and every import use the new ones (then removed).
-FORMER_NAMES = {"core.records": "core.manifest", "analysis.setup": "analysis.notebook_models"}
+#: Former module names (now core.manifest and analysis.notebook_models), removed once nothing called them.
+FORMER_NAMES = ["core.records", "analysis.setup"]
 
 
-@pytest.mark.parametrize("old, new", sorted(FORMER_NAMES.items()))
-def test_former_module_names_are_the_same_modules(old, new):
-    assert importlib.import_module(f"helpers.{old}") is importlib.import_module(f"helpers.{new}")
+@pytest.mark.parametrize("old", FORMER_NAMES)
+def test_former_module_names_are_gone(old):
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(f"helpers.{old}")
 
 
 def test_only_machine_asks_for_devices():
@@ -76,7 +77,7 @@ def test_only_machine_asks_for_devices():
 
 
 def test_one_table_format():
-    """``format_table`` is defined once (helpers.analysis.plots), besides notebook 01's former call in gates."""
+    """``format_table`` is defined once, in helpers.analysis.plots."""
     defining = sorted(str(p.relative_to(HELPERS)) for p in HELPERS.rglob("*.py")
                       if "def format_table(" in p.read_text())
-    assert defining == ["analysis/gates.py", "analysis/plots.py"]
+    assert defining == ["analysis/plots.py"]

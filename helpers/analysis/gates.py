@@ -664,12 +664,6 @@ def plot_lstm_vs_gru(hidden: dict, counting: dict, counts, gru_h):
     return fig
 
 
-def format_table(header, rows, digits: int = 3) -> str:
-    """Notebook 01's former call, kept until the notebook calls ``plots.format_table(rows, header,
-    default_format="{:.6g}")`` itself (one table format in the project)."""
-    return plots.format_table(rows, list(header), default_format=f"{{:.{digits}g}}")
-
-
 def explorer_gates(kind: str, scale: float, biases: dict | None = None, candidate_recurrent: float = 0.0) -> dict:
     """The ``store_input`` candidate at scale s with the gate biases given (report notation, missing = 0)."""
     _check_choice("kind", kind, KINDS)

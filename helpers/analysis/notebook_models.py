@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.analysis.plots import wrap  # noqa: F401 (the notebooks' setup.wrap, until they call plots.wrap)
 from helpers.core import zoo
 from helpers.core.config import recipe_columns
 from helpers.core.manifest import still_improving

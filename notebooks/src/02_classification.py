@@ -27,7 +27,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from helpers import experiments
-from helpers.analysis import checks, classification as clf, notebook_models, plots
+from helpers.analysis import checks, classification, notebook_models, plots
 from helpers.analysis.widgets import with_static_view
 from helpers.core import data
 
@@ -113,7 +113,7 @@ print(plots.format_table(
 # images the train columns are computed on.
 
 # %%
-rows = clf.evaluate_zoo(loaded, splits, train_subset=train_subset, test_subset=eval_subset)
+rows = classification.evaluate_zoo(loaded, splits, train_subset=train_subset, test_subset=eval_subset)
 columns = ["model", "test_loss", "ref_test_loss", "train_loss", "ref_train_loss",
            "test_accuracy", "ref_test_accuracy", "train_accuracy", "delta_text", "verdict"]
 headers = ["model", "test loss", "ref", "train loss", "ref", "test acc", "ref", "train acc", "Δ ± 2 SE, pp", "verdict"]
@@ -122,7 +122,7 @@ for cell in ("lstm", "gru"):
     cell_rows = [r for r in rows if r["model"].startswith(cell)]
     if cell_rows:
         print(plots.format_table(cell_rows, columns, headers, formats=pct), "\n")
-print("\n".join(plots.wrap(line) for line in clf.table_notes(rows, len(splits.train))))
+print("\n".join(plots.wrap(line) for line in classification.table_notes(rows, len(splits.train))))
 
 # %% [markdown]
 # **Exercise 2.1.** A test accuracy $p$ on $n$ independent images is a binomial proportion. Return its
@@ -210,8 +210,8 @@ for cell in ("lstm", "gru"):
 # the recipe fields its pair differs in, as a confound.
 
 # %%
-print(plots.wrap(clf.protocol_preamble(manifests, protocol_epochs)))
-protocol = clf.protocol_rows(manifests, protocol_epochs)
+print(plots.wrap(classification.protocol_preamble(manifests, protocol_epochs)))
+protocol = classification.protocol_rows(manifests, protocol_epochs)
 print(plots.format_table(protocol, ["model", "epochs", "best_epoch", "val_accuracy", "val_se"],
                          ["model", "epochs", "best epoch", "val acc", "SE"],
                          formats={"val_accuracy": "{:.2%}", "val_se": "{:.2%}"}))
@@ -228,7 +228,7 @@ print(plots.format_table(protocol, ["model", "epochs", "best_epoch", "val_accura
 
 # %%
 summaries = experiments.load_summaries()
-print(plots.format_table(clf.experiment_rows(summaries), ["run", "tests", "best_epoch", "val_accuracy", "test_accuracy", "test_se"],
+print(plots.format_table(classification.experiment_rows(summaries), ["run", "tests", "best_epoch", "val_accuracy", "test_accuracy", "test_se"],
                          ["run", "what it tests", "best", "val acc", "test acc", "SE"],
                          formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}", "test_se": "{:.2%}"}))
 pending = [run for run in experiments.RUNS if run not in summaries]
@@ -238,17 +238,17 @@ print("\n" + plots.wrap(f"not run yet ({len(pending)}): python -m helpers.experi
 # Seed-to-seed spread under one recipe, and what explains the LSTM's gain over the report:
 
 # %%
-print("\n".join(plots.wrap(line) for line in clf.experiment_findings(summaries)))
+print("\n".join(plots.wrap(line) for line in classification.experiment_findings(summaries)))
 
 # %% [markdown]
 # With that spread folded into the standard errors, the report's two claims at equal epochs:
 
 # %%
-seed_sd = clf.seed_spread(summaries)
-for claim in clf.claim_verdicts(protocol, seed_sd):
+seed_sd = classification.seed_spread(summaries)
+for claim in classification.claim_verdicts(protocol, seed_sd):
     print(f"{claim['claim']}: {claim['verdict']}")
     print(plots.wrap("evidence: " + claim["evidence"], indent="  "))
-print(plots.wrap(clf.claim_family_reading(protocol, seed_sd)))
+print(plots.wrap(classification.claim_family_reading(protocol, seed_sd)))
 
 # %% [markdown]
 # ## Where the best models go wrong
@@ -269,8 +269,8 @@ print("best by validation loss:", ", ".join(best))
 
 # %%
 for name in best:
-    matrix = clf.confusion_matrix(test.labels, logits[name].argmax(-1))
-    fig = clf.plot_confusion(matrix, title=f"{name}: {np.trace(matrix)} of {matrix.sum()} correct")
+    matrix = classification.confusion_matrix(test.labels, logits[name].argmax(-1))
+    fig = classification.plot_confusion(matrix, title=f"{name}: {np.trace(matrix)} of {matrix.sum()} correct")
     plots.save_figure(fig, f"02_confusion_{name}")
     plt.show()
 
@@ -280,8 +280,8 @@ for name in best:
 
 # %%
 for name in best:
-    wrong = clf.most_confident_mistakes(logits[name], test.labels, k=10)
-    probs = np.exp(clf.log_softmax(logits[name][wrong]))
+    wrong = classification.most_confident_mistakes(logits[name], test.labels, k=10)
+    probs = np.exp(classification.log_softmax(logits[name][wrong]))
     titles = [f"{test.labels[i]}→{p.argmax()} ({p.max():.2f})" for i, p in zip(wrong, probs)]
     fig = plots.show_image_grid(data.binarize(test.images[wrong]), titles, suptitle=f"{name}: most confident mistakes (true→predicted)")
     plots.save_figure(fig, f"02_mistakes_{name}")
@@ -297,13 +297,13 @@ for name in best:
 
 # %%
 curve_set = splits.test.head(curve_images)
-curves = {name: clf.accuracy_by_pixels_read(model, curve_set.images, curve_set.labels) for name, model in loaded.items()}
-fig = clf.plot_accuracy_by_pixels(curves)
+curves = {name: classification.accuracy_by_pixels_read(model, curve_set.images, curve_set.labels) for name, model in loaded.items()}
+fig = classification.plot_accuracy_by_pixels(curves)
 plots.save_figure(fig, "02_accuracy_by_pixels_read")
 plt.show()
 
 # %%
-summary = [{"model": n, "final": c[-1], "px_50": clf.pixels_to_reach(c, 0.5), "px_90": clf.pixels_to_reach(c, 0.9)}
+summary = [{"model": n, "final": c[-1], "px_50": classification.pixels_to_reach(c, 0.5), "px_90": classification.pixels_to_reach(c, 0.9)}
            for n, c in curves.items()]
 print(f"pixels read before accuracy first reaches 50 % and 90 % (first {len(curve_set.labels):,} test images)")
 print(plots.format_table(summary, ["model", "px_50", "px_90", "final"], ["model", "50 % at pixel", "90 % at pixel", "after 784"],
@@ -316,7 +316,7 @@ print(plots.format_table(summary, ["model", "px_50", "px_90", "final"], ["model"
 # seen (unread pixels grey), the right one its belief about each digit as the pixels come in.
 
 # %% tags=["widget", "nbval-ignore-output"]
-with_static_view(clf.prediction_explorer, loaded, curve_set.images, curve_set.labels) if loaded else print("no trained model")
+with_static_view(classification.prediction_explorer, loaded, curve_set.images, curve_set.labels) if loaded else print("no trained model")
 
 # %% [markdown]
 # ## What the numbers say
@@ -324,7 +324,7 @@ with_static_view(clf.prediction_explorer, loaded, curve_set.images, curve_set.la
 # The summary is computed from the tables above, so it stays true whenever the models change.
 
 # %%
-for line in clf.discussion(rows, manifests, zoo_models.missing):
+for line in classification.discussion(rows, manifests, zoo_models.missing):
     print(plots.wrap(line))
 
 # %% [markdown]

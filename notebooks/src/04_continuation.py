@@ -30,15 +30,16 @@ from helpers.inference import sampling
 #
 # `retrain=True` trains the pixel models first, into `runs/`, with the recipe recorded in each shipped
 # model's manifest (`epochs=None` keeps its epoch budget, a number replaces it; `quick=True`: a smoke
-# run on tiny subsets, which also samples fewer images). The continuation set is drawn once with `set_seed` and stored in `data/continuation_set.npz`;
-# `seed` drives the sampling.
+# run on tiny subsets, which also samples fewer images). `horizons` are the continuation lengths n scored.
+# The continuation set is drawn once with `set_seed` and stored in `data/continuation_set.npz`; `seed` drives
+# the sampling.
 
 # %% tags=["parameters"]
 models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
 retrain = False
 epochs = None
 quick = False
-ns = [1, 10, 28, 300]
+horizons = [1, 10, 28, 300]
 num_samples = 10
 n_images = 100
 set_seed = 0
@@ -62,10 +63,11 @@ loaded, manifests, missing = zoo_models.loaded, zoo_models.manifests, zoo_models
 
 # %%
 if (n_images, set_seed) == (100, 0):  # the course's set, stored in data/continuation_set.npz
-    cset = sampling.load_or_make_continuation_set(n_images=n_images, seed=set_seed)
+    continuation_set = sampling.load_or_make_continuation_set(n_images=n_images, seed=set_seed)
 else:                                  # any other set is drawn the same way, not stored
-    cset = sampling.make_continuation_set(data.binarize(data.load_mnist().test.images), n_images, seed=set_seed)
-print(f"{len(cset.indices)} test images, {cset.prefix_len} known pixels, {cset.hidden} hidden")
+    continuation_set = sampling.make_continuation_set(data.binarize(data.load_mnist().test.images), n_images, seed=set_seed)
+print(f"{len(continuation_set.indices)} test images, {continuation_set.prefix_len} known pixels, "
+      f"{continuation_set.hidden} hidden")
 
 # %% [markdown]
 # ## The in-painting set
@@ -74,7 +76,7 @@ print(f"{len(cset.indices)} test images, {cset.prefix_len} known pixels, {cset.h
 # the same on every machine (`data/continuation_set.npz` stores it). Grey pixels are hidden.
 
 # %%
-fig = plots.show_image_grid(np.concatenate([cset.images[:10], cset.masked[:10]]), cols=10,
+fig = plots.show_image_grid(np.concatenate([continuation_set.images[:10], continuation_set.masked[:10]]), cols=10,
                             suptitle="First 10 images of the set: original (top) and with the last 300 pixels hidden (bottom)")
 plots.save_figure(fig, "04_continuation_set")
 plt.show()
@@ -90,7 +92,8 @@ plt.show()
 # %%
 print(zoo_models.report())
 print("\n".join(notebook_models.status_lines(manifests)))
-results = {name: continuation.continuation_results(model, cset, ns, num_samples, seed) for name, model in loaded.items()}
+results = {name: continuation.continuation_results(model, continuation_set, horizons, num_samples, seed)
+           for name, model in loaded.items()}
 
 # %% [markdown]
 # **Exercise 4.1.** One step of the sampler: given the model's probabilities `p` of ink and uniforms `u` (one
@@ -160,8 +163,8 @@ with checks.exercise("4.2", hint="p log p tends to 0 as p -> 0: treat p = 0 and 
 
 # %%
 rows = continuation.table12_rows(results, reference.CONTINUATION)
-columns = ["model", "row"] + [c for n in ns for c in (f"n={n}", f"ref n={n}")]
-ours = {f"n={n}": "{:.3f}" for n in ns}  # 3 decimals: sampled paths shift slightly across CPU types
+columns = ["model", "row"] + [c for n in horizons for c in (f"n={n}", f"ref n={n}")]
+ours = {f"n={n}": "{:.3f}" for n in horizons}  # 3 decimals: sampled paths shift slightly across CPU types
 print(plots.format_table(rows, columns, formats=ours))
 
 # %% [markdown]
@@ -174,7 +177,7 @@ print(plots.format_table(rows, columns, formats=ours))
 
 # %%
 gaps = continuation.gap_statistics(results)
-print(plots.format_table(continuation.gap_rows(gaps), ["model"] + [f"n={n}" for n in ns]))
+print(plots.format_table(continuation.gap_rows(gaps), ["model"] + [f"n={n}" for n in horizons]))
 
 # %% [markdown]
 # The predicted row is noisy: each sampled pixel adds a Bernoulli draw. Averaging the entropy
@@ -182,7 +185,7 @@ print(plots.format_table(continuation.gap_rows(gaps), ["model"] + [f"n={n}" for 
 # estimates the same quantity without that draw (exactly, at n = 1). Both, with their standard errors:
 
 # %%
-print(plots.format_table(continuation.estimator_rows(results), ["model", "estimate"] + [f"n={n}" for n in ns]))
+print(plots.format_table(continuation.estimator_rows(results), ["model", "estimate"] + [f"n={n}" for n in horizons]))
 
 # %% [markdown]
 # ## Can the report's GT row be right?
@@ -192,8 +195,9 @@ print(plots.format_table(continuation.estimator_rows(results), ["model", "estima
 # images, beside the report's table 12 against its own table 11 (nats per image):
 
 # %%
-whole, test_set = continuation.whole_image_nats(loaded, cset.images, manifests)
-consistency = continuation.table12_consistency_rows(results, whole, reference.CONTINUATION, reference.PIXEL, n=max(ns), test_set_nats=test_set)
+whole, test_set = continuation.whole_image_nats(loaded, continuation_set.images, manifests)
+consistency = continuation.table12_consistency_rows(results, whole, reference.CONTINUATION, reference.PIXEL,
+                                                    n=max(horizons), test_set_nats=test_set)
 print(plots.format_table(consistency, ["model", "ours_last", "ours_whole", "ours_test_whole", "ref_last", "ref_whole"],
                          ["model", "ours: hidden px", "ours: whole image", "ours: avg test image", "report: hidden px", "report: avg test image"],
                          default_format="{:.1f}"))
@@ -207,7 +211,8 @@ print(plots.format_table(consistency, ["model", "ours_last", "ours_whole", "ours
 # from the true one and the true pixels become ever more surprising. Our models, scored both ways:
 
 # %%
-print(plots.format_table(continuation.sampled_path_rows(results, reference.CONTINUATION), ["model", "row"] + [f"n={n}" for n in ns]))
+print(plots.format_table(continuation.sampled_path_rows(results, reference.CONTINUATION),
+                         ["model", "row"] + [f"n={n}" for n in horizons]))
 print("\n".join(plots.wrap(line) for line in continuation.sampled_path_discussion(results, reference.CONTINUATION)))
 
 # %% [markdown]
@@ -219,7 +224,7 @@ print("\n".join(plots.wrap(line) for line in continuation.sampled_path_discussio
 # star. On the dotted diagonal the true ending is as surprising as the model's own samples.
 
 # %%
-for n in ns:
+for n in horizons:
     if results:
         fig = continuation.plot_per_image(results, n, reference.CONTINUATION)
         plots.save_figure(fig, f"04_per_image_n{n}")
@@ -239,10 +244,10 @@ for n in ns:
 # the next horizon.
 
 # %%
-for n in [n for n in ns if n > 1] if results else []:
-    truth = cset.images[:, cset.prefix_len : cset.prefix_len + n]
+for n in [n for n in horizons if n > 1] if results else []:
+    truth = continuation_set.images[:, continuation_set.prefix_len : continuation_set.prefix_len + n]
     for label, index in continuation.choose_common_examples(results, n, truth).items():
-        fig = continuation.plot_example_models(cset, index, results, n, title=f"n = {n}: {label} (image {index})")
+        fig = continuation.plot_example_models(continuation_set, index, results, n, title=f"n = {n}: {label} (image {index})")
         plots.save_figure(fig, f"04_example_n{n}_{label.replace(' ', '_')}")
         plt.show()
 
@@ -252,7 +257,7 @@ for n in [n for n in ns if n > 1] if results else []:
 # Pick an image, a horizon, a model and a seed:
 
 # %% tags=["widget", "nbval-ignore-output"]
-with_static_view(continuation.continuation_explorer, loaded, cset, ns) if loaded else print("no trained model")
+with_static_view(continuation.continuation_explorer, loaded, continuation_set, horizons) if loaded else print("no trained model")
 
 # %% [markdown]
 # ## What the numbers say
@@ -260,7 +265,8 @@ with_static_view(continuation.continuation_explorer, loaded, cset, ns) if loaded
 # Computed from the tables above:
 
 # %%
-print("\n".join(plots.wrap(line) for line in continuation.discussion(gaps, consistency, len(cset.indices), reference.CONTINUATION)))
+print("\n".join(plots.wrap(line) for line in continuation.discussion(gaps, consistency, len(continuation_set.indices),
+                                                                    reference.CONTINUATION)))
 
 # %% [markdown]
 # How to read these numbers. For a model that has learned the distribution of digit endings, its own

@@ -22,7 +22,7 @@ tf = import_tensorflow_quietly()                   # TensorFlow, without its sta
 import numpy as np
 import matplotlib.pyplot as plt
 
-from helpers.analysis import checks, inpainting as ia, notebook_models, plots
+from helpers.analysis import checks, inpainting as inpainting_analysis, notebook_models, plots
 from helpers.analysis.widgets import with_static_view
 from helpers.core import reference
 from helpers.inference import inpainting
@@ -154,7 +154,7 @@ with checks.exercise("5.2", hint="digit j (from the left) of c is (c >> (k - 1 -
 kinds = {"1 pixel": ("pixel", None), "2x2 block": ("block", None),
          "1 pixel, stroke": ("pixel", "touch"), "2x2 block, stroke": ("block", "touch")}
 sets = {name: inpainting.get_inpainting_set(kind, stroke, n=n_images, seed=set_seed) for name, (kind, stroke) in kinds.items()}
-print(plots.format_table([{"set": name, **ia.hole_statistics(s)} for name, s in sets.items()],
+print(plots.format_table([{"set": name, **inpainting_analysis.hole_statistics(s)} for name, s in sets.items()],
                          ["set", "images", "missing_pixels", "ink", "background", "holes_with_ink"]))
 same = all(np.array_equal(s.indices, sets["1 pixel"].indices) for s in sets.values())
 print("the four sets hold the same test images (only the holes differ):", same)
@@ -173,7 +173,8 @@ zoo_models = notebook_models.prepare_models("pixel", models)
 loaded, manifests = zoo_models.loaded, zoo_models.manifests
 print(zoo_models.report())
 print("\n".join(notebook_models.status_lines(manifests)))
-results = {(name, set_name): ia.evaluate_inpainting(model, s) for name, model in loaded.items() for set_name, s in sets.items()}
+results = {(name, set_name): inpainting_analysis.evaluate_inpainting(model, s)
+           for name, model in loaded.items() for set_name, s in sets.items()}
 if results:
     print(f"checked on {len(results)} (model, set) pairs: no fill has a higher cross-entropy than its ground truth")
 
@@ -181,7 +182,7 @@ if results:
 table = []
 for kind, set_name in (("pixel", "1 pixel"), ("block", "2x2 block")):
     if (table_model, set_name) in results:
-        row = ia.summary_row(table_model, set_name, results[(table_model, set_name)])
+        row = inpainting_analysis.summary_row(table_model, set_name, results[(table_model, set_name)])
         ref = reference.INPAINTING[kind]
         table.append({**row, "ref_gt_ce": ref["gt"], "ref_fill_ce": ref["inpainted"]})
 if table:
@@ -198,12 +199,14 @@ else:
 # table 13 the same way:
 
 # %%
-posterior_rows = [ia.posterior_sample_row(table_model, set_name, results[(table_model, set_name)], seed=set_seed)
+posterior_rows = [inpainting_analysis.posterior_sample_row(table_model, set_name, results[(table_model, set_name)],
+                                                          seed=set_seed)
                   for set_name in ("1 pixel", "2x2 block") if (table_model, set_name) in results]
-print(plots.format_table(ia.posterior_table_rows(posterior_rows, reference.INPAINTING),
+print(plots.format_table(inpainting_analysis.posterior_table_rows(posterior_rows, reference.INPAINTING),
                          ["set", "gt_ce", "best", "sample", "expected", "past_only", "report"],
                          ["set", "GT ce", "most probable", "sampled", "expected", "past only", "report"]))
-print("\n".join(plots.wrap(line) for line in ia.posterior_sample_discussion(posterior_rows, reference.INPAINTING)))
+print("\n".join(plots.wrap(line)
+                for line in inpainting_analysis.posterior_sample_discussion(posterior_rows, reference.INPAINTING)))
 
 # %% [markdown]
 # ## Beyond table 13: every model, every set
@@ -215,7 +218,7 @@ print("\n".join(plots.wrap(line) for line in ia.posterior_sample_discussion(post
 # them); `confidence` is the mean posterior of the chosen fill.
 
 # %%
-rows = [ia.summary_row(name, set_name, result) for (name, set_name), result in results.items()]
+rows = [inpainting_analysis.summary_row(name, set_name, result) for (name, set_name), result in results.items()]
 print(plots.format_table(rows, ["model", "set", "gt_ce", "fill_ce", "pixels_recovered", "holes_recovered", "past_only_holes", "mean_confidence"],
                          ["model", "set", "GT ce", "fill ce", "pixels", "holes", "past only", "confidence"],
                          formats={k: "{:.1%}" for k in ("pixels_recovered", "holes_recovered", "past_only_holes", "mean_confidence")}))
@@ -241,16 +244,16 @@ print(f"smallest gain: {min(r['holes_recovered'] - r['past_only_holes'] for r in
 
 # %%
 chosen = {f"{n}, {s}": r for (n, s), r in results.items() if "stroke" in s}
-fig = ia.plot_calibration(chosen)
+fig = inpainting_analysis.plot_calibration(chosen)
 plots.save_figure(fig, "05_calibration")
 plt.show()
 if (table_model, "2x2 block, stroke") in results:
     r = results[(table_model, "2x2 block, stroke")]
-    bins = ia.calibration(r["confidence"], r["hole_correct"])
+    bins = inpainting_analysis.calibration(r["confidence"], r["hole_correct"])
     print(f"{table_model}, 2x2 block, stroke:")
     print(plots.format_table(bins, ["bin", "holes", "confidence", "accuracy"]))
-    print("\n".join(ia.calibration_verdict(bins)))
-    print(plots.wrap(ia.calibration_noise_line(bins)))
+    print("\n".join(inpainting_analysis.calibration_verdict(bins)))
+    print(plots.wrap(inpainting_analysis.calibration_noise_line(bins)))
 
 # %% [markdown]
 # ## What the fills look like
@@ -268,7 +271,7 @@ for set_name in (["1 pixel", "2x2 block", "2x2 block, stroke"] if viz_model else
     losses = np.flatnonzero(~result["hole_correct"])[:4]
     for label, idx in (("filled exactly", wins), ("wrong fills", losses)):
         if len(idx):
-            fig = ia.plot_triplets(s, result["filled"], idx, title=f"{viz_model}, {set_name}: {label}")
+            fig = inpainting_analysis.plot_triplets(s, result["filled"], idx, title=f"{viz_model}, {set_name}: {label}")
             plots.save_figure(fig, f"05_{set_name.replace(' ', '_').replace(',', '')}_{label.split()[0]}")
             plt.show()
 
@@ -278,7 +281,8 @@ for set_name in (["1 pixel", "2x2 block", "2x2 block, stroke"] if viz_model else
 # Pick a set and an image to see every candidate fill with its posterior probability (the truth marked):
 
 # %% tags=["widget", "nbval-ignore-output"]
-with_static_view(ia.candidate_explorer, sets, {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")
+with_static_view(inpainting_analysis.candidate_explorer, sets,
+                 {s: results[(viz_model, s)] for s in sets}) if viz_model else print("no trained model")
 
 # %% [markdown]
 # ## What the numbers say
@@ -286,8 +290,8 @@ with_static_view(ia.candidate_explorer, sets, {s: results[(viz_model, s)] for s 
 # Computed from the tables above (`always background` is the share of holes that hold no ink):
 
 # %%
-background = {name: 1 - ia.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
-print("\n".join(plots.wrap(line) for line in ia.discussion(rows, background)))
+background = {name: 1 - inpainting_analysis.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
+print("\n".join(plots.wrap(line) for line in inpainting_analysis.discussion(rows, background)))
 
 # %% [markdown]
 # How to read these numbers. Uniformly placed holes mostly fall on background, which a fill that always
