@@ -232,7 +232,7 @@ def test_a_run_whose_worker_is_killed_is_retried_and_resumes_from_its_checkpoint
     assert stderr == ""  # nothing of Ray's own logging on the user's terminal
     log = (out / "classify" / "gru_1x32.log").read_text()
     assert log.count("== classify/gru_1x32 on ") == 2 and re.search(r"Resuming classify/gru_1x32 .*after epoch [12]", log)
-    manifest = _manifests(out)["gru_1x32"]
+    manifest = json.loads(models.model_paths("classify", "gru_1x32", out)[1].read_text())
     assert _comparable(manifest, out) == local_runs["gru_1x32"]  # bit-identical to the uninterrupted run
 
 
@@ -262,11 +262,12 @@ def test_experiments_on_a_local_ray_instance_leave_no_process_behind(tmp_path):
     summary = experiments.summary_path("gru_1x32-seed1")
     before = summary.stat().st_mtime_ns if summary.exists() else None
     out = tmp_path / "experiments"
-    driver = subprocess.run([sys.executable, "-m", "helpers.experiments", "--ray", "--cpus-per-run", "1", "--quick",
-                             "--only", "gru_1x32-seed1", "--out", str(out)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600)
-    assert driver.returncode == 0, driver.stderr
-    assert "gru_1x32-seed1: finished, 2 epochs" in driver.stdout and driver.stderr == ""
+    driver = subprocess.Popen([sys.executable, "-m", "helpers.experiments", "--ray", "--cpus-per-run", "1", "--quick",
+                               "--only", "gru_1x32-seed1", "--out", str(out)], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = driver.communicate(timeout=600)
+    assert driver.returncode == 0, stderr
+    assert "gru_1x32-seed1: finished, 2 epochs" in stdout and stderr == ""
     manifest = json.loads((out / "gru_1x32-seed1" / "classify" / "gru_1x32.json").read_text())
     assert manifest["config"]["seed"] == 1 and manifest["config"]["quick"] is True
     assert (summary.stat().st_mtime_ns if summary.exists() else None) == before  # a quick run writes no summary
