@@ -161,12 +161,15 @@ def test_posterior_table_rows_and_discussion():
     printed = ia.posterior_table_rows([row], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})[0]
     assert printed["sample"] == "-0.020 ± 0.020" and printed["report"] == "+0.157"
     (line,) = ia.posterior_sample_discussion([row], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})
-    assert "a sampled fill minus the ground truth, -0.020 ± 0.020 nats per image" in line
-    assert line.endswith("the report's +0.157 (+0.078 to +0.235 given its rounding) is within 2 standard errors of "
-                         "the past-only fill.")
+    assert line == ("gru_1x128, 1 pixel: the report's +0.157 nats per image (+0.078 to +0.235 given its rounding) is "
+                    "within 2 SE of the past-only fill: fill minus ground truth (± 2 SE) sampled -0.020 ± 0.040, "
+                    "past-only +0.150 ± 0.040.")
     far = dict(row, past_only_minus_gt=(0.0, 0.02), sample_minus_gt=(-0.02, 0.019))
-    assert ia.posterior_sample_discussion([far], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})[0].endswith(
-        "beyond 2 standard errors of both.")
+    assert "is beyond 2 SE of both fills: fill minus ground truth (± 2 SE) sampled -0.020 ± 0.038, past-only +0.000" \
+        in ia.posterior_sample_discussion([far], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})[0]
+    assert ia.posterior_sample_discussion([dict(row, set="other")]) == [
+        "gru_1x128, other: fill minus ground truth (± 2 SE), sampled -0.020 ± 0.040, past-only +0.150 ± 0.040 nats "
+        "per image."]
     assert ia.posterior_table_rows([dict(row, set="other")])[0]["report"] == "-"
 
 

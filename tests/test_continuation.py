@@ -115,13 +115,15 @@ def test_sampled_path_discussion_accepts_or_rules_out_the_hypothesis():
     ref = {"m": {"gt": {1: 0.1, 10: 0.3, 300: 0.55}, "predicted": {1: 0.1, 10: 0.2, 300: 0.09}}}
     like_report = {"m": {1: _fake(0.1, 0.1), 10: _fake(0.2, 0.3), 300: _fake(0.08, 0.55)}}
     lines = continuation.sampled_path_discussion(like_report, ref)
-    assert lines[0].startswith("GT divided by predicted, lowest to highest over the models: along the sampled paths")
-    assert "closer to our sampled-path value than to our true-path value in 2 of 2" in lines[1]
-    assert "within 2 standard errors of it in 2 (of the true-path value: 0)" in lines[1]
-    assert "was probably computed" in lines[2]
+    assert lines[0] == ("Scoring the true pixels along sampled paths reproduces the report's GT row, which was probably "
+                        "computed that way: at n > 1 it is closer to our sampled-path value than to the true-path one in "
+                        "2 of 2 (model, n) cases, within 2 SE of it in 2 (of the true-path value: 0).")
+    assert lines[1].startswith("GT / predicted at n = 1, 10, 300, lowest-highest over the models: sampled paths ")
+    assert lines[1].endswith("; the report 1.0-1.0, 1.5-1.5, 6.1-6.1.")  # 0.1/0.1, 0.3/0.2, 0.55/0.09
     unlike = {"m": {1: _fake(0.1, 0.1), 10: _fake(0.3, 0.2), 300: _fake(0.55, 0.12)}}
     lines = continuation.sampled_path_discussion(unlike, ref)
-    assert "in 0 of 2" in lines[1] and "does not reproduce" in lines[2]
+    assert lines[0].startswith("Scoring the true pixels along sampled paths does not reproduce the report's GT row: ")
+    assert "in 0 of 2 (model, n) cases" in lines[0]
 
 
 def test_table12_rows(results):

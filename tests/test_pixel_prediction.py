@@ -103,13 +103,12 @@ def test_discussion_calls_differences_within_noise_so():
     manifests = {name: _manifest(name) for name in ("gru_1x64", "gru_3x32", "gru_1x128")}
     text = "\n".join(pixel.discussion(rows, manifests))
     # gru_3x32 is 0.0002 below the report's 0.0906 with a standard error of 0.0003: within noise, not "beats".
-    assert "gru_3x32: 0.0904 nats/pixel matches the report's 0.0906 within noise: -0.0002 ± 0.0006 nats/pixel" in text
-    assert "gru_3x32: 0.0904 nats/pixel beats" not in text
-    assert "1 beat the report's test cross-entropy, 1 match it within noise and 1 fall short of it" in text
-    assert ("gru_1x64: 0.0868 nats/pixel beats the report's 0.0963: -0.0095 ± 0.0006 nats/pixel, that is -7.4 nats "
-            "per image (± 2 SE: per-image error on 400 test images alone, as it rests on one run") in text
-    # A paired difference of 0.0002 with a paired error of about 0.0005: no difference beyond noise.
-    assert "gru_1x128 against gru_1x64: no difference beyond noise" in text
+    assert "within noise: gru_3x32 (-0.0002 ± 0.0006)" in text
+    assert "beats: gru_1x64 (-0.0095 ± 0.0006); within noise: gru_3x32" in text  # not among those that beat it
+    assert "short of: gru_1x128 (+0.0047 ± 0.0006)" in text
+    assert "(± 2 SE: per-image error on 400 test images alone, as it rests on one run" in text
+    # A paired difference of 0.0002 with a paired error of about 0.0005: within noise.
+    assert "gru_1x128 against gru_1x64: within noise (+0.0002 ± 0.0010 nats/pixel)" in text
     assert "better by" not in text.split("gru_1x128 against gru_1x64")[1].split("\n")[0]
 
 
@@ -117,18 +116,20 @@ def test_generalisation_lines_report_a_small_consistent_gap():
     rows = [_row("gru_1x32", 0.1000, 0.1002, 0.1017, se=0.0003), _row("gru_1x64", 0.0868, 0.0871, 0.0884, se=0.0003)]
     lines = pixel.generalisation_lines(rows)
     text = " ".join(lines)
+    assert text.startswith("Overfitting, if any, is no larger than the difference between two held-out sets: ")
     assert "train minus test from +0.0002 to +0.0003" in text
     assert "train minus validation from -0.0015 to -0.0013" in text
-    assert "no model fits its training images better" not in text
-    assert "against the validation images for 2 of 2 models (2 beyond 2 standard errors)" in text
-    assert "against the test images for 0 of 2 models" in text
-    assert "a small, consistent gap" in text and "none against the test images" in text
+    assert "below zero for 0 of 2 models against the test images (0 beyond 2 SE) and 2 of 2 models against the " \
+           "validation images (2 beyond 2 SE)" in text
+    assert "the validation gap is 1.5% to 1.5% of the loss, and the test and validation images differ by" in text
     # Training images no cheaper than any held-out split: the old verdict.
     same = [_row("gru_1x32", 0.1000, 0.1010, 0.1005, se=0.0003)]
-    assert "no model fits its training images better than unseen ones" in pixel.generalisation_lines(same)[0]
+    assert pixel.generalisation_lines(same)[0].startswith("No overfitting: no model's training images cost less")
     # Without standard errors, no count beyond noise is claimed.
     bare = pixel.generalisation_lines([_row("gru_1x32", 0.1000, 0.0900, 0.1017)])
-    assert "a negative value means" in bare[0] and "beyond" not in bare[0].split("That holds")[1]
+    assert bare == ["Train minus held-out cross-entropy: train minus test from -0.0100 to -0.0100, train minus "
+                    "validation from -0.0117 to -0.0117 nats/pixel; below zero for 1 of 1 models against the test "
+                    "images and 1 of 1 models against the validation images."]
 
 
 def test_probability_map(model, images):

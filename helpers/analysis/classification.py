@@ -12,7 +12,7 @@ import numpy as np
 from helpers.core import data as data_lib
 from helpers.core import reference, zoo
 from helpers.core.manifest import still_improving
-from helpers.core.reference import binomial_se, family_reading, family_sentence, judge, verdict
+from helpers.core.reference import binomial_se, family_sentence, judge, verdict
 
 
 def predict_logits(model, images, batch_size: int = 500) -> np.ndarray:
@@ -244,35 +244,49 @@ def _report_recipe_lines(summaries: dict) -> list[str]:
     return lines
 
 
+def verdict_summary(judgements: list, what: str, note: str = "") -> str:
+    """The verdicts against the report grouped by word, each with its Δ ± 2 SE, what Holm's correction keeps,
+    and ``note`` in brackets.
+
+    >>> verdict_summary([judge("classify", "gru_1x32", 0.9)], "test accuracy")[:69]
+    "Against the report's test accuracy (Δ ± 2 SE, pp): short of: gru_1x32"
+    """
+    groups = {word: [f"{j.name} ({j.delta_text(unit=False)})" for j in judgements if j.verdict == word]
+              for word in ("beats", "within noise", "short of", "not judged")}
+    unit = reference.UNITS[judgements[0].task][0] if judgements else ""
+    text = f"Against the report's {what} (Δ ± 2 SE, {unit}): " + "; ".join(
+        f"{word}: {', '.join(names)}" for word, names in groups.items() if names)
+    judged = [j for j in judgements if j.error]
+    decided = [j.name for j in judged if j.verdict in ("beats", "short of")]
+    if len(judged) > 1 and decided:
+        kept = reference.holm({j.name: j.p_value for j in judged})
+        lost = [name for name in decided if name not in kept]
+        text += (f"; Holm's correction over the {len(judged)} comparisons "
+                 + (f"turns {', '.join(lost)} within noise" if lost else f"keeps the {len(decided)} beyond noise"))
+    return text + (f" ({note})." if note else ".")
+
+
 def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     """The verdicts against the report, with their evidence, computed from the tables so they stay true.
 
-    Each row's ``judgement`` (:func:`evaluate_zoo`) carries the verdict, two standard errors of the comparison
-    and the spread it uses. A model still training is reported as a checkpoint and left out of the verdicts.
+    Each row's ``judgement`` (:func:`evaluate_zoo`) carries the verdict and two standard errors of the
+    comparison. A model still training is reported as a checkpoint and left out of the verdicts.
     """
     finished = {name for name, m in manifests.items() if m["status"] == "complete"}
-    judged = [row for row in rows if row.get("judgement") and row["model"] in finished]
-    groups = {"beats": [], "within noise": [], "short of": []}
-    for row in judged:
-        groups[row["judgement"].verdict].append(f"{row['model']} ({row['judgement'].delta_text(unit=False)})")
-    lines = [(f"Against the report's test accuracy (Δ ± 2 SE, pp): beats: {', '.join(groups['beats']) or 'none'}; "
-              f"within noise: {', '.join(groups['within noise']) or 'none'}; "
-              f"short of: {', '.join(groups['short of']) or 'none'}.")]
-    if judged:  # what the ± holds and which spread each row uses is said under tables 9-10 (table_notes)
-        lines.append(family_reading([row["judgement"] for row in judged]))
-    below = [row["model"] for row in judged if row["judgement"].improvement < 0]
+    judged = [row["judgement"] for row in rows if row.get("judgement") and row["model"] in finished]
+    lines = [verdict_summary(judged, "test accuracy")] if judged else []
+    below = [j.name for j in judged if j.improvement < 0]
     if below:
-        lines.append("Their training, for those below the report's number (short of it or within noise): "
-                     + "; ".join(f"{name} {budget(manifests[name])}" for name in below) + ".")
+        lines.append("Below the report's number: " + "; ".join(f"{name} {budget(manifests[name])}" for name in below)
+                     + ".")
+    improving = [name for name in manifests if name in finished and still_improving(manifests[name])]
+    if improving:
+        lines.append(f"Still improving when their epoch budget ran out: {', '.join(improving)}.")
     training = [name for name in manifests if name not in finished]
     if training:
         lines.append(f"Still training (checkpoints, not results): {', '.join(training)}.")
     if missing:
         lines.append(f"Not trained, so not compared: {', '.join(missing)}.")
-    improving = [name for name, m in manifests.items() if m["status"] == "complete" and still_improving(m)]
-    if improving:
-        lines.append(f"Still improving when their epoch budget ran out (best epoch among the last two): "
-                     f"{', '.join(improving)}; more epochs would likely raise them.")
     return lines
 
 

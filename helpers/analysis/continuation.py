@@ -296,47 +296,35 @@ def reference_gt_ratios(reference_continuation: dict) -> dict:
     return {n: (min(values), max(values)) for n, values in sorted(ratios.items())}
 
 
-def discussion(stats: dict, consistency: list[dict], n_images: int,
-               reference_continuation: dict | None = None) -> list[str]:
-    """Sentences on table 12, computed from :func:`gap_statistics` and :func:`table12_consistency_rows`.
-
-    With ``reference_continuation`` (the report's table 12), a last line gives the range of the report's GT to
-    predicted ratio at each horizon.
-    """
+def discussion(stats: dict, consistency: list[dict], n_images: int) -> list[str]:
+    """Verdicts on table 12 with their evidence, computed from :func:`gap_statistics` and
+    :func:`table12_consistency_rows` (the report's GT / predicted ratios are in :func:`sampled_path_discussion`)."""
     from helpers.analysis.plots import noise_verdict, signed
 
-    lines = []
-    significant = [f"{name} n={n} ({signed(mean)} ± {error:.3f})" for name, by_n in stats.items()
+    significant = [f"{name} n={n} {signed(mean)} ± {2 * error:.3f}" for name, by_n in stats.items()
                    for n, (mean, error) in by_n.items() if error > 0 and abs(mean) > 2 * error]
     total = sum(len(by_n) for by_n in stats.values())
-    lines.append(f"Of {total} (model, n) gaps between the GT and predicted rows, {len(significant)} exceed twice "
-                 f"their standard error over the {n_images} images"
-                 + (f": {'; '.join(significant)}. That is {noise_verdict(len(significant), total)}." if significant else
-                    "; the models are about as surprised by the true endings as by their own samples."))
-    for row in consistency:
-        if row["ours_whole"] is not None:
-            lines.append(f"{row['model']}: our GT value at n = {row['n']} spends {row['ours_last']:.1f} nats per image "
-                         f"on the hidden pixels, out of {row['ours_whole']:.1f} for the whole image"
-                         + (f"; the report's spends {row['ref_last']:.1f}, against {row['ref_whole']:.1f} for a "
-                            f"whole test image in its table 11." if row["ref_last"] is not None else "."))
+    lines = [f"GT minus predicted (± 2 SE over the {n_images} images): "
+             + (f"{'; '.join(significant)}; that is {noise_verdict(len(significant), total)}." if significant else
+                f"none of the {total} (model, n) gaps is beyond noise; the models are about as surprised by the true "
+                "endings as by their own samples.")]
+    shown = [r for r in consistency if r["ours_whole"] is not None]
     broken = [r for r in consistency if r["ref_last"] is not None and r["ref_whole"] is not None
               and r["ref_last"] > r["ref_whole"]]
-    ratios = [r["ours_whole"] / r["ours_test_whole"] for r in consistency
-              if r["ours_whole"] is not None and r.get("ours_test_whole")]
-    if ratios:
-        lines.append(f"These {n_images} images are typical test images: they cost our models {min(ratios):.2f} to "
-                     f"{max(ratios):.2f} times the nats of an average test image.")
     if broken:
         n = broken[0]["n"]
-        lines.append(f"For {len(broken)} of {len(consistency)} models the report's GT value at n = {n} puts more nats on "
-                     "the hidden pixels alone than its table 11 puts on a whole test image. Every pixel's term is "
-                     "non-negative, so a per-pixel average over randomly drawn test images cannot do that unless the "
-                     f"images are far harder than the test set: at n = {n} the report's GT value cannot be the "
-                     "quantity defined above (this check says nothing about its shorter horizons).")
-    if reference_continuation:
-        ranges = "; ".join(f"n = {n}: {low:.1f} to {high:.1f}" for n, (low, high) in
-                           reference_gt_ratios(reference_continuation).items())
-        lines.append(f"The report's GT value divided by its predicted value, lowest to highest over its models: {ranges}.")
+        lines.append(f"At n = {n} the report's GT value cannot be the quantity defined above (its shorter horizons are "
+                     f"not tested): for {len(broken)} of {len(consistency)} models it puts more nats on the hidden "
+                     "pixels alone than its table 11 on a whole test image, though every pixel's term is non-negative.")
+    if shown:
+        ratios = [r["ours_whole"] / r["ours_test_whole"] for r in shown if r.get("ours_test_whole")]
+        lines.append(f"Nats per image at n = {shown[0]['n']}, hidden pixels of the whole image (the report's, "
+                     "against its table 11): "
+                     + "; ".join(f"{r['model']} {r['ours_last']:.1f} of {r['ours_whole']:.1f}"
+                                 + (f" ({r['ref_last']:.1f} against {r['ref_whole']:.1f})" if r["ref_last"] is not None
+                                    else "") for r in shown)
+                     + (f". These images are typical: they cost our models {min(ratios):.2f} to {max(ratios):.2f} "
+                        "times an average test image." if ratios else "."))
     return lines
 
 
@@ -385,13 +373,14 @@ def ratio_ranges(all_results: dict, key: str = "gt_sampled_path") -> dict:
 
 
 def sampled_path_discussion(all_results: dict, reference_table: dict, z: float = 2.0) -> list[str]:
-    """Does scoring the true pixels along the sampled paths reproduce the report's GT row? In words.
+    """Does scoring the true pixels along the sampled paths reproduce the report's GT row? The verdict and its
+    evidence.
 
     Compares, for every (model, n > 1) the report has, its GT value with our true-path and sampled-path
     values (at n = 1 the two are the same number), and the GT / predicted ratios of all three.
     """
     def ranges(found):
-        return "; ".join(f"n = {n}: {low:.1f} to {high:.1f}" for n, (low, high) in found.items())
+        return ", ".join(f"{found[n][0]:.1f}-{found[n][1]:.1f}" if n in found else "-" for n in horizons)
 
     closer = within_sampled = within_true = cases = 0
     for name, results in all_results.items():
@@ -404,20 +393,17 @@ def sampled_path_discussion(all_results: dict, reference_table: dict, z: float =
             closer += abs(ref[n] - path_mean) < abs(ref[n] - true_mean)
             within_sampled += abs(ref[n] - path_mean) <= z * path_error
             within_true += abs(ref[n] - true_mean) <= z * true_error
-    lines = [(f"GT divided by predicted, lowest to highest over the models: along the sampled paths, {ranges(ratio_ranges(all_results))}; "
-             f"the true path, {ranges(ratio_ranges(all_results, 'gt'))}; the report, {ranges(reference_gt_ratios(reference_table))}.")]
+    horizons = list(ratio_ranges(all_results))
+    evidence = (f"GT / predicted at n = {', '.join(map(str, horizons))}, lowest-highest over the models: sampled "
+                f"paths {ranges(ratio_ranges(all_results))}; true path {ranges(ratio_ranges(all_results, 'gt'))}; "
+                f"the report {ranges(reference_gt_ratios(reference_table))}.")
     if not cases:
-        return lines
-    lines.append(f"At n > 1 the report's GT value is closer to our sampled-path value than to our true-path value in "
-                 f"{closer} of {cases} (model, n) cases, and within {z:g} standard errors of it in {within_sampled} "
-                 f"(of the true-path value: {within_true}); at n = 1 the two are the same number.")
+        return [evidence]
     longest = max(n for results in all_results.values() for n in results)
     grows = ratio_ranges(all_results)[longest][0] > 2 * ratio_ranges(all_results, "gt")[longest][1]
-    if closer >= 0.75 * cases and grows:
-        lines.append("Scoring the true pixels along the sampled paths reproduces the report's pattern (GT close to "
-                     "predicted at n = 1, several times it at n = 300): the report's GT row was probably computed "
-                     "that way, with the probabilities of a sampled continuation, not those of the true one.")
-    else:
-        lines.append("Scoring the true pixels along the sampled paths does not reproduce the report's pattern: "
-                     "this hypothesis does not explain its GT row.")
-    return lines
+    head = ("Scoring the true pixels along sampled paths reproduces the report's GT row, which was probably computed "
+            "that way" if closer >= 0.75 * cases and grows else
+            "Scoring the true pixels along sampled paths does not reproduce the report's GT row")
+    return [f"{head}: at n > 1 it is closer to our sampled-path value than to the true-path one in {closer} of {cases} "
+            f"(model, n) cases, within {z:g} SE of it in {within_sampled} (of the true-path value: {within_true}).",
+            evidence]

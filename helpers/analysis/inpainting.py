@@ -181,58 +181,56 @@ def posterior_table_rows(rows: list[dict], reference_inpainting: dict | None = N
 
 def posterior_sample_discussion(rows: list[dict], reference_inpainting: dict | None = None, z: float = 2.0) -> list[str]:
     """Whether sampled fills (:func:`posterior_sample_row`) reproduce the report's in-painted minus GT
-    difference, per set, in words (nats per image; "within noise" = within ``z`` standard errors)."""
+    difference, per set: the verdict and its evidence (nats per image; "within noise" = within ``z`` SE)."""
     from helpers.analysis.plots import signed
 
     kinds = {"1 pixel": "pixel", "2x2 block": "block"}
     lines = []
     for row in rows:
-        (sample, sample_error), (expected, expected_error) = row["sample_minus_gt"], row["expected_minus_gt"]
-        past, past_error = row["past_only_minus_gt"]
-        line = (f"{row['model']}, {row['set']}: a sampled fill minus the ground truth, {signed(sample)} ± "
-                f"{sample_error:.3f} nats per image (expected over the posterior: {signed(expected)} ± "
-                f"{expected_error:.3f}; past-only fill: {signed(past)} ± {past_error:.3f})")
+        fills = {"sampled": row["sample_minus_gt"], "past-only": row["past_only_minus_gt"]}
+        evidence = ", ".join(f"{name} {signed(mean)} ± {z * error:.3f}" for name, (mean, error) in fills.items())
         ref = (reference_inpainting or {}).get(kinds.get(row["set"]))
-        if ref:
-            # The report rounds both values to 4 decimals: its difference is known to +-0.0001 nats per pixel.
-            gap = (ref["inpainted"] - ref["gt"]) * SEQUENCE_LENGTH_PREDICTED
-            low, high = gap - 1e-4 * SEQUENCE_LENGTH_PREDICTED, gap + 1e-4 * SEQUENCE_LENGTH_PREDICTED
-            near = [name for name, (mean, error) in (("sampled", (sample, sample_error)), ("past-only", (past, past_error)))
-                    if mean + z * error >= low and mean - z * error <= high]
-            line += (f"; the report's {signed(gap)} ({signed(low)} to {signed(high)} given its rounding) is "
-                     + (f"within {z:g} standard errors of the {' and '.join(near)} fill" if near else
-                        f"beyond {z:g} standard errors of both"))
-        lines.append(line + ".")
+        if not ref:
+            lines.append(f"{row['model']}, {row['set']}: fill minus ground truth (± {z:g} SE), {evidence} nats per image.")
+            continue
+        # The report rounds both values to 4 decimals: its difference is known to +-0.0001 nats per pixel.
+        gap = (ref["inpainted"] - ref["gt"]) * SEQUENCE_LENGTH_PREDICTED
+        low, high = gap - 1e-4 * SEQUENCE_LENGTH_PREDICTED, gap + 1e-4 * SEQUENCE_LENGTH_PREDICTED
+        near = [name for name, (mean, error) in fills.items() if mean + z * error >= low and mean - z * error <= high]
+        verdict = (f"within {z:g} SE of the {' and '.join(near)} fill" if near else f"beyond {z:g} SE of both fills")
+        lines.append(f"{row['model']}, {row['set']}: the report's {signed(gap)} nats per image ({signed(low)} to "
+                     f"{signed(high)} given its rounding) is {verdict}: fill minus ground truth (± {z:g} SE) {evidence}.")
     return lines
 
 
 def discussion(rows: list[dict], background_share: dict | None = None) -> list[str]:
-    """Sentences on the in-painting results, computed from :func:`summary_row` rows.
+    """The verdicts on the in-painting results with their evidence, computed from :func:`summary_row` rows.
 
     Args:
         rows: one :func:`summary_row` per (model, set).
         background_share: optionally ``{set name: fraction of holes with no ink}``, the score of a fill
             that always answers background.
     """
-    lines = []
     if not rows:
-        return lines
+        return []
     gains = sorted((r["holes_recovered"] - r["past_only_holes"], r["model"], r["set"]) for r in rows)
     (low, *low_at), (high, *high_at) = gains[0], gains[-1]
     hurts = sum(g < 0 for g, *_ in gains)
-    lines.append(f"The future pixels change the share of holes filled exactly by {low * 100:+.1f} percentage points "
-                 f"({', '.join(low_at)}) to {high * 100:+.1f} ({', '.join(high_at)}); "
-                 + (f"they lower it in {hurts} of {len(gains)} (model, set) pairs." if hurts else
-                    f"they never lower it here ({len(gains)} (model, set) pairs)."))
+    lines = [(f"The future pixels lower the share of holes filled exactly in {hurts} of {len(gains)} (model, set) pairs"
+              if hurts else f"The future pixels never lower the share of holes filled exactly, in {len(gains)} (model, "
+              "set) pairs") + f": {low * 100:+.1f} ({', '.join(low_at)}) to {high * 100:+.1f} percentage points "
+             f"({', '.join(high_at)})."]
+    spans = []
     for set_name in dict.fromkeys(r["set"] for r in rows):
         in_set = [r for r in rows if r["set"] == set_name]
         best = max(in_set, key=lambda r: r["holes_recovered"])
         worst = min(in_set, key=lambda r: r["holes_recovered"])
-        line = (f"{set_name}: {worst['holes_recovered']:.1%} ({worst['model']}) to {best['holes_recovered']:.1%} "
-                f"({best['model']}) of the holes filled exactly")
-        if background_share and set_name in background_share:
-            line += f"; always answering background would score {background_share[set_name]:.1%}"
-        lines.append(line + ".")
+        spans.append(f"{set_name} {worst['holes_recovered']:.1%} ({worst['model']}) to {best['holes_recovered']:.1%} "
+                     f"({best['model']})" + (f" against {background_share[set_name]:.1%}"
+                                             if background_share and set_name in background_share else ""))
+    lines.append("Holes filled exactly, lowest to highest model" + (", against always answering background"
+                                                                    if background_share else "")
+                 + ": " + "; ".join(spans) + ".")
     return lines
 
 

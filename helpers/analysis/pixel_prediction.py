@@ -11,6 +11,7 @@ import numpy as np
 
 from helpers.core import data as data_lib
 from helpers.core import reference
+from helpers.core.manifest import still_improving
 
 PREDICTED_PIXELS = data_lib.SEQUENCE_LENGTH - 1  # 783
 
@@ -159,9 +160,10 @@ def _within_noise(difference: float, error: float | None, z: float = 2.0) -> boo
 
 
 def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
-    """Sentences summarising table 11 and the recipe table, computed so they stay true.
+    """Sentences summarising table 11 and the recipe table: each verdict with its evidence, computed so they
+    stay true.
 
-    Differences smaller than two standard errors are called within noise: against the report, the rule of
+    Differences within two standard errors are called within noise: against the report, the rule of
     :func:`helpers.core.reference.judge` on the error of our test mean (``test_se``; a row without it is not
     judged); between two models, the paired error of their per-image differences (``test_per_image``);
     between splits, the two splits' errors combined. Rows without them are compared on the means alone.
@@ -179,40 +181,34 @@ def discussion(rows: list[dict], manifests: dict, missing=()) -> list[str]:
     if rows:
         best = min(rows, key=lambda r: r["test_loss"])
         bits = best["test_loss"] * PREDICTED_PIXELS / np.log(2.0)
-        lines.append(f"The best test cross-entropy, {best['model']}'s, is {bits:.0f} bits per image: "
-                     f"{bits / data_lib.SEQUENCE_LENGTH:.1%} of the {data_lib.SEQUENCE_LENGTH} bits of the raw "
-                     f"binary pixels.")
+        lines.append(f"Best: {best['model']}, {bits:.0f} bits per image, {bits / data_lib.SEQUENCE_LENGTH:.1%} of "
+                     f"the {data_lib.SEQUENCE_LENGTH} bits of the raw binary pixels.")
         lines.extend(generalisation_lines(rows))
     return lines
 
 
 def _report_lines(rows: list[dict], manifests: dict, missing) -> list[str]:
-    """How many models are trained, and each one against the report's test cross-entropy.
+    """Each model against the report's test cross-entropy, what the ± holds, and how training stands.
 
     Every verdict is :func:`helpers.core.reference.judge`'s, from the row's per-image standard error
     (``test_se``), the same rule as the README's table and the manifests' notes.
     """
-    from helpers.analysis.notebook_models import training_state
+    from helpers.analysis.classification import verdict_summary
 
     compared = [r for r in rows if r.get("ref_test_loss") is not None]
-    judged = {r["model"]: reference.judge("pixel", r["model"], r["test_loss"], r.get("test_se"),
-                                          n_images=len(r.get("test_per_image", ())) or reference.N_TEST_IMAGES)
-              for r in compared}
-    counts = {word: sum(j.verdict == word for j in judged.values())
-              for word in ("beats", "within noise", "short of", "not judged")}
-    lines = [f"{len(rows)} of {len(rows) + len(missing)} pixel models are trained; of the {len(compared)} with a "
-             f"reference number, {counts['beats']} beat the report's test cross-entropy, {counts['within noise']} "
-             f"match it within noise and {counts['short of']} fall short of it (Δ ± 2 standard errors)"
-             + (f"; {counts['not judged']} without a standard error are not judged." if counts["not judged"] else ".")]
-    for row in compared:
-        j = judged[row["model"]]
-        word = {"beats": "beats", "short of": "falls short of", "within noise": "matches"}.get(j.verdict, "against")
-        lines.append(f"{row['model']}: {row['test_loss']:.4f} nats/pixel {word} the report's "
-                     f"{row['ref_test_loss']:.4f}" + (" within noise" if j.verdict == "within noise" else "")
-                     + f": {j.delta_text()}, that is {j.difference * PREDICTED_PIXELS:+.1f} nats per image "
-                     f"({j.basis()}); {training_state(manifests[row['model']])}.")
-    if len(judged) > 1:
-        lines.append(reference.family_reading(list(judged.values())))
+    judged = [reference.judge("pixel", r["model"], r["test_loss"], r.get("test_se"),
+                              n_images=len(r.get("test_per_image", ())) or reference.N_TEST_IMAGES) for r in compared]
+    lines = [f"{len(rows)} of {len(rows) + len(missing)} pixel models trained."]
+    if judged:
+        bases = "; ".join(dict.fromkeys(j.basis() for j in judged if j.error))
+        lines[0] += " " + verdict_summary(judged, "test cross-entropy", bases)
+    improving = [r["model"] for r in rows if manifests[r["model"]]["status"] == "complete"
+                 and still_improving(manifests[r["model"]])]
+    if improving:
+        lines.append(f"Still improving when their epoch budget ran out: {', '.join(improving)}.")
+    training = [r["model"] for r in rows if manifests[r["model"]]["status"] != "complete"]
+    if training:
+        lines.append(f"Still training (checkpoints, not results): {', '.join(training)}.")
     if missing:
         lines.append(f"Not trained yet, so not compared: {', '.join(missing)}.")
     return lines
@@ -231,19 +227,17 @@ def _capacity_lines(by_name: dict, recipes: dict, manifests: dict) -> list[str]:
             differ = ((rs["lr"], rs["decay"]) != (rl["lr"], rl["decay"])
                       or (not unfinished and rs["epochs_run"] != rl["epochs_run"]))
             notes = ([f"{' and '.join(unfinished)} still training"] if unfinished else []) + (
-                [(f"different recipes, so not capacity alone: {small} lr {rs['lr']:g}, decay {rs['decay']}, "
+                [(f"different recipes, not capacity alone: {small} lr {rs['lr']:g}, decay {rs['decay']}, "
                  f"{rs['epochs_run']} epochs; {large} lr {rl['lr']:g}, decay {rl['decay']}, {rl['epochs_run']} epochs")]
                 if differ else [])
-            cost = (f"with {rl['params'] / rs['params']:.1f}x the parameters and "
+            cost = (f"for {rl['params'] / rs['params']:.1f}x the parameters and "
                     f"{rl['hours'] / max(rs['hours'], 1e-9):.1f}x the training hours")
+            error_text = f" ± {2 * error:.4f}" if error else ""
             if _within_noise(gain, error):
-                head = (f"{large} against {small}: no difference beyond noise ({signed_4(gain)} nats/pixel in "
-                        f"{large}'s favour, paired standard error {error:.4f}) {cost}")
+                head = f"{large} against {small}: within noise ({signed_4(gain)}{error_text} nats/pixel) {cost}"
             else:
-                verdict = "better" if gain >= 0 else "worse"
-                errors = f"; {abs(gain) / error:.0f} paired standard errors" if error else ""
-                head = (f"{large} against {small}: {verdict} by {abs(gain):.4f} nats/pixel "
-                        f"({abs(gain) * PREDICTED_PIXELS:.1f} nats per image{errors}) {cost}")
+                head = (f"{large} against {small}: {'better' if gain >= 0 else 'worse'} by {abs(gain):.4f}{error_text} "
+                        f"nats/pixel ({abs(gain) * PREDICTED_PIXELS:.1f} nats per image) {cost}")
             lines.append(head + (f" ({'; '.join(notes)})." if notes else "."))
     return lines
 
@@ -256,7 +250,8 @@ def signed_4(value: float) -> str:
 
 
 def generalisation_lines(rows: list[dict], z: float = 2.0) -> list[str]:
-    """Training against held-out cross-entropy (test, and validation where the rows have it), in words (one line).
+    """Training against held-out cross-entropy (test, and validation where the rows have it): the verdict on
+    overfitting and its evidence, in one line.
 
     A model whose training images cost less than held-out ones fits them better; the difference counts
     beyond noise when it exceeds ``z`` standard errors of the two means combined.
@@ -266,35 +261,26 @@ def generalisation_lines(rows: list[dict], z: float = 2.0) -> list[str]:
     gaps = {split: [r["train_loss"] - r[key] for r in rows] for split, key in splits}
     ranges = ", ".join(f"train minus {split} from {signed_4(min(g))} to {signed_4(max(g))}" for split, g in gaps.items())
     if min(min(g) for g in gaps.values()) >= 0:
-        return [(f"Train minus held-out cross-entropy ({ranges} nats/pixel): no model fits its training images "
-                "better than unseen ones, so capacity and training time, not overfitting, limit them.")]
-    errors, counts = {}, []
+        return [f"No overfitting: no model's training images cost less than held-out ones ({ranges} nats/pixel)."]
+    counts, typical = [], []
     for split, key in splits:
         se_key = key.replace("_loss", "_se")
         combined = [np.hypot(r[se_key], r["train_se"]) if r.get(se_key) and r.get("train_se") else None for r in rows]
-        errors[split] = combined
-        negative = [g < 0 for g in gaps[split]]
+        typical += [e for e in combined if e is not None]
         beyond = [g < 0 and e is not None and -g > z * e for g, e in zip(gaps[split], combined)]
         known = all(e is not None for e in combined)
-        counts.append((split, sum(negative), sum(beyond) if known else None))
-    typical = [e for es in errors.values() for e in es if e is not None]
-    lines = [f"Train minus held-out cross-entropy: {ranges} nats/pixel"
-             + (f" (standard errors about {np.median(typical):.4f})" if typical else "")
-             + "; a negative value means a model fits its training images better than unseen ones."]
-    parts = [f"against the {split} images for {neg} of {len(rows)} models"
-             + (f" ({beyond} beyond {z:g} standard errors)" if beyond is not None else "")
-             for split, neg, beyond in counts]
-    sentence = "That holds " + " and ".join(parts)
+        counts.append((split, sum(g < 0 for g in gaps[split]), sum(beyond) if known else None))
+    evidence = (f"{ranges} nats/pixel" + (f", SE about {np.median(typical):.4f}" if typical else "") + "; below zero for "
+                + " and ".join(f"{neg} of {len(rows)} models against the {split} images"
+                               + (f" ({beyond} beyond {z:g} SE)" if beyond is not None else "")
+                               for split, neg, beyond in counts))
     clear = [split for split, _, beyond in counts if beyond]
     clean = [split for split, neg, beyond in counts if not neg or beyond == 0]
-    if clear and clean:
-        shares = [-g / r[key] for split, key in splits if split in clear for g, r in zip(gaps[split], rows)]
-        held = [abs(r["test_loss"] - r["val_loss"]) for r in rows] if len(splits) == 2 else []
-        sentence += (f": a small, consistent gap ({min(shares):.1%} to {max(shares):.1%} of the "
-                     f"{' and '.join(clear)} loss), but none against the {' and '.join(clean)} images"
-                     + (f", whose cost differs from the validation images' by {min(held):.4f} to {max(held):.4f}"
-                        if held and clean == ["test"] else "")
-                     + ": overfitting, if any, is no larger than the difference between two held-out sets.")
-    else:
-        sentence += "."
-    return [f"{lines[0]} {sentence}"]
+    if not (clear and clean):
+        return [f"Train minus held-out cross-entropy: {evidence}."]
+    shares = [-g / r[key] for split, key in splits if split in clear for g, r in zip(gaps[split], rows)]
+    held = [abs(r["test_loss"] - r["val_loss"]) for r in rows] if len(splits) == 2 and clean == ["test"] else []
+    return [f"Overfitting, if any, is no larger than the difference between two held-out sets: {evidence}; the "
+            f"{' and '.join(clear)} gap is {min(shares):.1%} to {max(shares):.1%} of the loss"
+            + (f", and the test and validation images differ by {min(held):.4f} to {max(held):.4f}" if held else "")
+            + "."]

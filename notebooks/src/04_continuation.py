@@ -265,8 +265,7 @@ with_static_view(continuation.continuation_explorer, loaded, continuation_set, h
 # Computed from the tables above:
 
 # %%
-print("\n".join(plots.wrap(line) for line in continuation.discussion(gaps, consistency, len(continuation_set.indices),
-                                                                    reference.CONTINUATION)))
+print("\n".join(plots.wrap(line) for line in continuation.discussion(gaps, consistency, len(continuation_set.indices))))
 
 # %% [markdown]
 # How to read these numbers. For a model that has learned the distribution of digit endings, its own

@@ -287,7 +287,7 @@ with_static_view(inpainting_analysis.candidate_explorer, sets,
 # %% [markdown]
 # ## What the numbers say
 #
-# Computed from the tables above (`always background` is the share of holes that hold no ink):
+# Computed from the tables above (always answering background fills the share of holes that hold no ink exactly):
 
 # %%
 background = {name: 1 - inpainting_analysis.hole_statistics(s)["holes_with_ink"] / len(s.holes) for name, s in sets.items()}
