@@ -218,7 +218,7 @@ def _is_literal(text: str) -> bool:
 PARAMETER_TYPES = {"epochs": "int | None", "eval_subset": "int | None"}
 #: Parameters that count something: a value must be at least this (lists: every item).
 MINIMUM = {"epochs": 1, "eval_subset": 1, "train_subset": 1, "curve_images": 1, "protocol_epochs": 1,
-           "n_images": 1, "num_samples": 1, "n_examples": 1, "batch": 1, "steps": 1, "ns": 1, "cut": 1,
+           "n_images": 1, "num_samples": 1, "n_examples": 1, "batch": 1, "steps": 1, "cut": 1,
            "grid_step": 1e-9, "max_scale": 1e-9, "table_scales": 1e-9, "keep_scales": 1e-9, "horizons": 1,
            "seed": 0, "set_seed": 0}
 #: Parameters that name zoo models.

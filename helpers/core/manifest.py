@@ -9,6 +9,8 @@ from pathlib import Path
 
 from helpers.core import reference
 from helpers.core.files import write_json_atomic
+from helpers.core.paths import MODELS_DIR
+from helpers.core.workspace import display, restore_advice, ships
 
 #: Keys every manifest has (see :func:`check_manifest`).
 MANIFEST_KEYS = (
@@ -111,6 +113,13 @@ def completion_note(manifest: dict) -> str:
 
 
 
+def _repair_advice(path: str | os.PathLike) -> str:
+    """``git checkout`` for the shipped manifests, else what to do about a manifest of one's own."""
+    if Path(path).resolve() == MODELS_DIR.resolve():
+        return f"restore them with `git checkout -- {display(path)}`"
+    return restore_advice(path) if ships(path) else "fix or delete the damaged manifest"
+
+
 def results_table(models_dir: str | os.PathLike) -> str:
     """A Markdown table of the finished models under ``models_dir`` against the report, and the paragraph
     that reads it (the README's results block; every verdict from :func:`reference.judge`).
@@ -152,7 +161,7 @@ def refresh_notes(models_dir: str | os.PathLike) -> list[Path]:
             manifest = json.loads(path.read_text())
         except json.JSONDecodeError as error:
             raise ValueError(f"{path} is not valid JSON ({error.msg}, line {error.lineno}); "
-                             f"restore it with git checkout -- {path}") from None
+                             f"{_repair_advice(path)}") from None
         if not isinstance(manifest, dict) or manifest.get("status") != "complete":
             continue
         if manifest.get("config", {}).get("quick"):
@@ -192,7 +201,7 @@ def main(argv=None) -> int:
             table = results_table(folder)
         except (ValueError, KeyError) as error:
             parser.error(f"--table: a manifest under {folder} is damaged ({error}); restore it with "
-                         f"git checkout -- {folder}")
+                         f"{_repair_advice(folder)}")
         if not table:
             parser.error(f"--table: no finished zoo model under {folder}; train one (python -m helpers.train) "
                          "or pass data/models.")

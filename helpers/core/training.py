@@ -44,7 +44,9 @@ from helpers.core.workspace import (
     locked_run,
     read_json,
     refuse_shipped,
+    restore_advice,
     resume_folder,
+    ships,
 )
 
 #: Config keys that may change between a run and its resumption (everything else must match).
@@ -522,7 +524,7 @@ def _restart_advice(folder: Path) -> str:
     from helpers.core.workspace import is_shipped
 
     if is_shipped(folder):
-        return f"restore it with `git checkout -- {display(folder)}`"
+        return restore_advice(folder)
     return f"delete {display(folder)} (or pass --fresh) to start the run over"
 
 
@@ -532,7 +534,8 @@ def _copy_shipped_run(task: str, name: str, weights_path: Path, manifest_path: P
     shipped_resume = resume_folder(task, name, MODELS_DIR)
     if not (shipped_manifest.exists() and (shipped_resume / RESUME_STATE).exists()):
         raise WorkspaceError(f"--from-shipped: no shipped checkpoint of {task}/{name} in "
-                             f"{display(shipped_resume)}; restore it with `git checkout -- {display(shipped_resume)}`.")
+                             f"{display(shipped_resume)}; " + (restore_advice(shipped_resume) if ships(shipped_resume) else
+                                                   f"{task}/{name} is not a shipped model") + ".")
     if manifest_path.exists() or (run_resume / RESUME_STATE).exists():
         raise WorkspaceError(
             f"--from-shipped: {display(manifest_path.parent)} already holds a run of {name}. Continue it with the "

@@ -205,11 +205,10 @@ def is_trained(task: str, name: str, models_dir: str | Path | None = None) -> bo
 
 
 def _not_trained_message(task: str, name: str, path: Path) -> str:
-    from helpers.core.workspace import display, is_shipped
+    from helpers.core.workspace import display, restore_advice, ships
 
-    if is_shipped(path):
-        return (f"No trained {task} model {name!r} at {display(path)}. It is a shipped file: restore it with "
-                f"`git checkout -- {display(path)}`.")
+    if ships(path):
+        return f"No trained {task} model {name!r} at {display(path)}. It is a shipped file: {restore_advice(path)}."
     return (f"No trained {task} model {name!r} at {display(path)}. Train it with "
             f"`python -m helpers.train {task} {name} --out {display(Path(path).parent.parent)}` (resumable).")
 

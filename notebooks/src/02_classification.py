@@ -45,9 +45,9 @@ from helpers.core import data
 # %% tags=["parameters"]
 models = ["lstm_1x32", "lstm_1x64", "lstm_1x128", "lstm_3x32", "gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
 retrain = False
-epochs = None
+epochs: int | None = None
 quick = False
-eval_subset = None
+eval_subset: int | None = None
 train_subset = 10_000
 curve_images = 1_000
 protocol_epochs = 30

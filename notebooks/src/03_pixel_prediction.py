@@ -37,9 +37,9 @@ from helpers.core import data
 # %% tags=["parameters"]
 models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
 retrain = False
-epochs = None
+epochs: int | None = None
 quick = False
-eval_subset = None
+eval_subset: int | None = None
 train_subset = 10_000
 n_examples = 6
 cut = 484

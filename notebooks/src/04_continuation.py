@@ -37,7 +37,7 @@ from helpers.inference import sampling
 # %% tags=["parameters"]
 models = ["gru_1x32", "gru_1x64", "gru_1x128", "gru_3x32"]
 retrain = False
-epochs = None
+epochs: int | None = None
 quick = False
 horizons = [1, 10, 28, 300]
 num_samples = 10
