@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from helpers.core import zoo
 from helpers.core.config import POSITIVE_INT, POSITIVE_NUMBER, POSITIVE_OR_NONE, Rule, command_options
@@ -93,7 +94,15 @@ def config_options(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from helpers.core.workspace import QUICK_RUNS_DIR, RUNS_DIR, WorkspaceError, check_writable, refuse_shipped
+    from helpers.core.workspace import (
+        QUICK_RUNS_DIR,
+        RUNS_DIR,
+        WorkspaceError,
+        check_writable,
+        display,
+        refuse_shipped,
+        run_lock,
+    )
 
     if args.fresh and args.from_shipped:
         parser.error("--fresh and --from-shipped together are ambiguous: pass one of them")
@@ -101,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out if args.out is not None else (QUICK_RUNS_DIR if args.quick else RUNS_DIR)
         refuse_shipped(out)
         check_writable(out)
+        with run_lock(Path(out) / args.task / args.name, f"the run {args.task}/{args.name} in {display(out)}"):
+            pass  # a run already in this folder is refused now, not after TensorFlow has loaded
     except WorkspaceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
