@@ -1,4 +1,4 @@
-"""Tests of helpers.bench and helpers.bench_models without running the real (slow) benchmarks.
+"""Tests of helpers.bench and helpers.bench.cases without running the real (slow) benchmarks.
 
 The sampler and in-painting benchmarks run on a tiny scale: a gru_1x8 with random weights, synthetic digits,
 and their workloads cut down by monkeypatching.
@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from helpers import bench, bench_models
+from helpers import bench
+from helpers.bench import cases as bench_cases
 from helpers.core import data
 from helpers.core.paths import REPO_ROOT
 from helpers.core.zoo import build
@@ -36,8 +37,8 @@ def test_median_time_semantics(monkeypatch):
         return clock.now
 
     calls = []
-    monkeypatch.setattr(bench_models, "time", SimpleNamespace(perf_counter=perf_counter))
-    assert bench.median_time is bench_models.median_time  # re-exported
+    monkeypatch.setattr(bench_cases, "time", SimpleNamespace(perf_counter=perf_counter))
+    assert bench.median_time is bench_cases.median_time  # re-exported
     assert bench.median_time(lambda: calls.append(1), repeats=3, warmup=2) == 2.0  # median of 5, 2, 1
     assert len(calls) == 5  # warm-up calls run but are not timed
     durations = iter([10.0, 1.0, 3.0, 2.0])
@@ -126,12 +127,12 @@ def test_main_writes_results_and_report(tmp_path, monkeypatch, capsys):
 
 @pytest.fixture
 def tiny_bench(monkeypatch):
-    """bench_models on a tiny scale: gru_1x8, synthetic digits, 5 sampled pixels, 4 holes."""
+    """bench_cases on a tiny scale: gru_1x8, synthetic digits, 5 sampled pixels, 4 holes."""
     model = build("pixel", "gru_1x8", gate_bias_init="default", seed=1)
     rng = np.random.default_rng(0)
     model.set_weights([rng.normal(0.0, 0.8, w.shape).astype(np.float32) for w in model.get_weights()])
-    monkeypatch.setattr(bench_models, "_model", lambda name="gru_1x128": (model, "random weights"))
-    monkeypatch.setattr(bench_models, "_test_digits", lambda n: synthetic_digits(n).reshape(n, 784))
+    monkeypatch.setattr(bench_cases, "_model", lambda name="gru_1x128": (model, "random weights"))
+    monkeypatch.setattr(bench_cases, "_test_digits", lambda n: synthetic_digits(n).reshape(n, 784))
     fast, naive = sampling.sample_continuations, sampling.naive_sample_continuations
     monkeypatch.setattr(sampling, "sample_continuations", lambda m, p, n, s, seed=0: fast(m, p, 5, s, seed=seed))
     monkeypatch.setattr(sampling, "naive_sample_continuations", lambda m, p, n, s, seed=0: naive(m, p, 5, s, seed=seed))
@@ -143,7 +144,7 @@ def tiny_bench(monkeypatch):
 
 
 def test_bench_sampling_tiny(tiny_bench):
-    result = bench_models.bench_sampling(quick=True)
+    result = bench_cases.bench_sampling(quick=True)
     assert result["weights"] == "random weights"
     assert result["full_workload"].startswith("20 images x 10 samples x 300 px")
     assert result["workload"].startswith("2 images x 10 samples x 300 px")
@@ -153,7 +154,7 @@ def test_bench_sampling_tiny(tiny_bench):
 
 
 def test_bench_inpainting_tiny(tiny_bench):
-    result = bench_models.bench_inpainting(quick=True)
+    result = bench_cases.bench_inpainting(quick=True)
     assert result["project_s"] > 0 and result["baseline_s"] > 0
     assert result["speedup"] == pytest.approx(result["baseline_s"] / result["project_s"])
     assert result["max_abs_loglik_difference"] < 1e-3  # the fast scorer agrees with the naive one
@@ -161,24 +162,24 @@ def test_bench_inpainting_tiny(tiny_bench):
 
 
 def test_bench_modules_do_not_import_each_other():
-    """helpers.bench runs helpers.bench_models' benchmarks; bench_models does not import bench (no cycle)."""
+    """helpers.bench runs the benchmark cases of helpers.bench.cases, which does not import the command (no cycle)."""
     import ast
     import inspect
 
-    tree = ast.parse(inspect.getsource(bench_models))
+    tree = ast.parse(inspect.getsource(bench_cases))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                  and node.module for alias in node.names}
     assert not any(name in ("helpers.bench", "bench") for name in imported), imported
-    completed = subprocess.run([sys.executable, "-c", "import helpers.bench_models, helpers.bench"], cwd=REPO_ROOT,
+    completed = subprocess.run([sys.executable, "-c", "import helpers.bench.cases, helpers.bench"], cwd=REPO_ROOT,
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
 
 
 def test_alternating_median_times_alternates():
     order = []
-    times = bench_models.alternating_median_times({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+    times = bench_cases.alternating_median_times({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
                                                   repeats=3, warmup=1)
     assert order == ["a", "b"] + ["a", "b"] * 3
     assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
@@ -186,7 +187,7 @@ def test_alternating_median_times_alternates():
 
 def test_formulation_step_times_tiny():
     """The plain and fused formulations of a tiny model, timed on short sequences."""
-    row = bench_models.formulation_step_times("pixel", "gru_2x8", batch=8, steps=12, repeats=1, warmup=1)
+    row = bench_cases.formulation_step_times("pixel", "gru_2x8", batch=8, steps=12, repeats=1, warmup=1)
     assert (row["task"], row["model"], row["batch"], row["steps"]) == ("pixel", "gru_2x8", 8, 11)
     assert row["plain_step_s"] > 0 and row["fused_step_s"] > 0
     assert row["speedup"] == pytest.approx(row["plain_step_s"] / row["fused_step_s"])
@@ -197,7 +198,7 @@ def test_epoch_cost_tiny():
     from helpers.core.training import make_config
 
     config = make_config("classify", "gru_2x8", batch_size=16, epochs=3)
-    row = bench_models.epoch_cost("classify", "gru_2x8", config=config, train_size=100, validation_size=700,
+    row = bench_cases.epoch_cost("classify", "gru_2x8", config=config, train_size=100, validation_size=700,
                                   length=12, repeats=1, warmup=1)
     assert (row["batch"], row["steps_per_epoch"], row["validation_batches"], row["max_epochs"]) == (16, 7, 2, 3)
     assert row["epoch_s"] == pytest.approx(7 * row["step_s"] + 2 * row["validation_batch_s"])
@@ -263,7 +264,7 @@ def test_without_mnist_the_error_is_one_line_before_any_work(bench_paths, monkey
         raise data.MnistFileError("data/mnist.npz is missing; put a copy there or set MNIST_NPZ.")
 
     monkeypatch.setattr(data, "find_mnist_file", missing)
-    monkeypatch.setattr(bench_models, "bench_sampling", lambda quick: pytest.fail("must not run"))
+    monkeypatch.setattr(bench_cases, "bench_sampling", lambda quick: pytest.fail("must not run"))
     assert bench.main(["--quick", "--only", "sampling"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mnist.npz is missing" in err

@@ -57,8 +57,8 @@ def test_the_public_names_stay_where_readers_find_them():
     assert all(callable(f) for f in (binarize, load_mnist, saturated_cell, most_probable_fill, build, load))
 
 
-#: Former module names (now core.manifest and analysis.notebook_models), removed once nothing called them.
-FORMER_NAMES = ["core.records", "analysis.setup"]
+#: Former module names (now core.manifest, analysis.notebook_models, bench.cases), removed once nothing called them.
+FORMER_NAMES = ["core.records", "analysis.setup", "bench_models"]
 
 
 @pytest.mark.parametrize("old", FORMER_NAMES)

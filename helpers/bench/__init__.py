@@ -8,7 +8,7 @@ Writes ``benchmarks/results.json`` (atomically) and prints a table, then the zoo
 timing is the median of at least 3 repetitions after a warm-up; absolute times on a shared machine are
 noisy, so every goal is stated as a ratio of two timings taken back to back in the same process. Models
 use random weights when the shipped ones are missing: speed does not depend on the weights' values.
-The model benchmarks themselves live in :mod:`helpers.bench_models` (which does not import this module).
+The model benchmarks themselves live in :mod:`helpers.bench.cases` (which does not import this module).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import bench_models
-from helpers.bench_models import median_time
+from helpers.bench import cases
+from helpers.bench.cases import median_time
 from helpers.core.paths import REPO_ROOT
 from helpers.core.quiet import import_tensorflow_quietly
 
@@ -293,8 +293,8 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     runners = {"training": bench_training, "notebooks": bench_notebooks,
-               "formulations": bench_models.bench_formulations, "zoo_cost": bench_models.bench_zoo_cost,
-               "sampling": bench_models.bench_sampling, "inpainting": bench_models.bench_inpainting}
+               "formulations": cases.bench_formulations, "zoo_cost": cases.bench_zoo_cost,
+               "sampling": cases.bench_sampling, "inpainting": cases.bench_inpainting}
     for section in sections:
         print(f"benchmark: {section} ...", flush=True)
         results[section] = runners[section](args.quick)
@@ -302,9 +302,3 @@ def main(argv=None) -> int:
     print(format_report(results))
     print(f"\nwritten to {output}")
     return 0
-
-
-if __name__ == "__main__":
-    from helpers.core import cli
-
-    sys.exit(cli.guard(main, interrupted="No results were written: run the same command again."))

@@ -1,4 +1,4 @@
-"""Benchmarks of the models themselves, run by ``python -m helpers.bench``: plain against fused formulation,
+"""The benchmark cases of the models themselves, run by ``python -m helpers.bench``: plain against fused formulation,
 the zoo's cost per epoch, and the sampler and in-painting scorer against their naive baselines.
 """
 
