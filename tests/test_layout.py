@@ -81,3 +81,13 @@ def test_one_table_format():
     defining = sorted(str(p.relative_to(HELPERS)) for p in HELPERS.rglob("*.py")
                       if "def format_table(" in p.read_text())
     assert defining == ["analysis/plots.py"]
+
+
+def test_no_function_in_helpers_is_over_60_lines():
+    """A function past 60 lines is several ideas waiting to be named (docstrings count)."""
+    long = []
+    for path in sorted(HELPERS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.relative_to(HELPERS)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})")
+    assert not long, long

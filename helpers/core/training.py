@@ -319,6 +319,25 @@ class _Progress:
         return self.best["wait"] >= config["patience"] or self.epochs_run >= config["max_epochs"]
 
 
+def _already_finished(run, state, previous: dict, config: dict, may_continue: bool, verbose: int) -> bool:
+    """Whether a finished run has nothing left to do; a finished run is continued only with ``may_continue``."""
+    task, name = config["task"], config["name"]
+    complete = previous.get("status") == "complete"
+    if state is not None:
+        _check_same_run(state["config"], config, run.resume.folder, state.get("command"), complete=complete)
+    if complete and (state is None or _Progress(state["history"], state["best"], epochs_run=state["epochs_run"])
+                     .finished(config)):  # nothing left to do: never retrain or re-measure
+        _log(f"{task}/{name} is already trained ({display(run.manifest_path)}); nothing to do. To continue it, "
+             f"give a larger --epochs with --extend; to train it again from scratch, --fresh.", verbose)
+        return True
+    if complete and not may_continue:
+        raise WorkspaceError(
+            f"{task}/{name} in {display(run.out_dir)} is finished ({previous['epochs_run']} epochs); it is never "
+            f"continued implicitly. Add --extend to continue it up to {config['max_epochs']} epochs, or --fresh to "
+            f"train it again from scratch.")
+    return False
+
+
 @locked_run  # one run per model folder: a second one is refused at once
 def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | None = None,
           lr: float | None = None, seed: int | None = None, quick: bool = False,
@@ -360,20 +379,8 @@ def train(task: str, name: str, *, epochs: int | None = None, batch_size: int | 
     run = _prepare_run(config, out, fresh=fresh, from_shipped=from_shipped)
     state = run.resume.read()
     previous = read_json(run.manifest_path, "manifest") if run.manifest_path.exists() else {}
-    complete = previous.get("status") == "complete"
-    if state is not None:
-        _check_same_run(state["config"], config, run.resume.folder, state.get("command"), complete=complete)
-    if complete and (state is None or _Progress(state["history"], state["best"], epochs_run=state["epochs_run"])
-                     .finished(config)):  # nothing left to do: never retrain or re-measure
-        _log(f"{task}/{name} is already trained ({display(run.manifest_path)}); nothing to do. To continue it, "
-             f"give a larger --epochs with --extend; to train it again from scratch, --fresh.", verbose)
+    if _already_finished(run, state, previous, config, extend or from_shipped, verbose):
         return previous
-    if complete and not (extend or from_shipped):
-        raise WorkspaceError(
-            f"{task}/{name} in {display(run.out_dir)} is finished ({previous['epochs_run']} epochs); it is never "
-            f"continued implicitly. Add --extend to continue it up to {config['max_epochs']} epochs, or --fresh to "
-            f"train it again from scratch.")
-
     arrays = load_task_data(task, quick=config["quick"], splits=splits)
     steps_per_epoch = int(np.ceil(len(arrays["train"][0]) / config["batch_size"]))
     model = compile_model(config, steps_per_epoch)
