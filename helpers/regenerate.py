@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -341,7 +344,37 @@ def strip_run_metadata(nb):
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
-    return nb
+    return stable_widget_ids(nb)
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def stable_widget_ids(nb):
+    """``nb`` with its widgets' random model ids replaced by ids numbered in the order the outputs reach them.
+
+    ipywidgets names every model with a fresh UUID, so without this each run would change the saved widget state
+    and the outputs that show it, although nothing a reader sees changed.
+    """
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    if not state:
+        return nb
+    order = [view["model_id"] for cell in nb.cells for out in cell.get("outputs", [])
+             if (view := out.get("data", {}).get(WIDGET_VIEW)) and view.get("model_id") in state]
+    seen: dict[str, None] = {}
+    while order:  # breadth first: a model, then the models its state names (children, layout, style, ...)
+        model = order.pop(0)
+        if model in state and model not in seen:  # a reference to a model that was not saved is left as it is
+            seen[model] = None
+            order += re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model], sort_keys=True))
+    content = {m: re.sub(r"[0-9a-f]{32}", "", json.dumps(state[m], sort_keys=True)) for m in state}
+    rest = sorted((m for m in state if m not in seen), key=content.get)  # unreachable ones, by what they hold
+    renamed = {old: hashlib.md5(f"widget-{i}".encode()).hexdigest() for i, old in enumerate([*seen, *rest])}
+    text = re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", lambda m: renamed.get(m.group(0), m.group(0)), json.dumps(nb))
+    import nbformat
+
+    return nbformat.from_dict(json.loads(text))
 
 
 class CellProgress:

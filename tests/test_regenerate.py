@@ -284,3 +284,31 @@ def test_an_in_place_run_is_refused_while_another_holds_the_folder(folder, monke
         regenerate.regenerate(notebooks, {})
     assert sorted(p.name for p in folder.iterdir()) == sorted(["01_alpha.ipynb", "02_beta.ipynb", "10_gamma.ipynb",
                                                                "scratch.ipynb", "3_short.ipynb"])
+
+
+def _widget_notebook(ids: list[str]) -> nbformat.NotebookNode:
+    """A notebook whose one output shows a box (ids[0]) holding a slider (ids[1]) with a layout (ids[2])."""
+    box, slider, layout = ids
+    state = {
+        layout: {"model_name": "LayoutModel", "state": {"width": "330px"}},
+        slider: {"model_name": "FloatSliderModel", "state": {"layout": f"IPY_MODEL_{layout}", "value": 8.0}},
+        box: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{slider}"]}},
+    }
+    nb = new_notebook(cells=[new_code_cell("explorer()", id="explorer", outputs=[nbformat.v4.new_output(
+        "display_data", data={regenerate.WIDGET_VIEW: {"model_id": box, "version_major": 2, "version_minor": 0},
+                              "text/plain": "VBox(...)"})])])
+    nb.metadata["widgets"] = {regenerate.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
+    return nb
+
+
+def test_widget_ids_do_not_change_from_run_to_run():
+    """ipywidgets draws fresh random model ids each run; the runner writes the same ids for the same widgets."""
+    first = regenerate.strip_run_metadata(_widget_notebook(["a" * 32, "b" * 32, "c" * 32]))
+    second = regenerate.strip_run_metadata(_widget_notebook(["9" * 32, "1" * 32, "5" * 32]))
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    state = first.metadata["widgets"][regenerate.WIDGET_STATE]["state"]
+    view = first.cells[0].outputs[0]["data"][regenerate.WIDGET_VIEW]["model_id"]
+    slider = state[view]["state"]["children"][0].removeprefix("IPY_MODEL_")
+    assert state[slider]["state"]["value"] == 8.0  # the references still point at the right models
+    assert state[state[slider]["state"]["layout"].removeprefix("IPY_MODEL_")]["state"] == {"width": "330px"}
+    assert json.dumps(regenerate.stable_widget_ids(first)) == json.dumps(first)  # idempotent
