@@ -8,7 +8,7 @@
   ``notebook_sources``, ``site``, ``bench``, ``manifest``.
 
 ``helpers.models``, ``helpers.data``, ``helpers.gates`` and ``helpers.inpainting`` are ``core.zoo``,
-``core.data``, ``analysis.gates`` and ``inference.inpainting`` under the names readers know. Importing
+``core.data``, ``analysis.gates`` and ``inference.exact_fill`` under the names readers know. Importing
 ``helpers`` does not import TensorFlow; it keeps TensorFlow's C++ log noise off, here and only here.
 """
 

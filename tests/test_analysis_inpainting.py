@@ -10,7 +10,7 @@ import testkit
 from testkit import sharp_model, sigmoid
 
 from helpers.analysis import inpainting as ia
-from helpers.inference import inpainting
+from helpers.inference import exact_fill
 
 synthetic_images = functools.partial(testkit.synthetic_images, density=0.3)
 
@@ -30,8 +30,8 @@ def model():
 @pytest.fixture(scope="module")
 def sets():
     images = synthetic_images(30, seed=1)
-    return {"pixel": inpainting.make_inpainting_set(images, "pixel", n=6, seed=2, stroke="touch"),
-            "block": inpainting.make_inpainting_set(images, "block", n=5, seed=3, stroke="touch")}
+    return {"pixel": exact_fill.make_inpainting_set(images, "pixel", n=6, seed=2, stroke="touch"),
+            "block": exact_fill.make_inpainting_set(images, "block", n=5, seed=3, stroke="touch")}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_hole_statistics_on_a_handmade_set():
     images[1, 202] = 1                       # ink next to the second hole, not in it
     masked = images.copy()
     masked[np.arange(3)[:, None], holes] = -1
-    iset = inpainting.InpaintingSet(masked, images, np.arange(3), holes, "block", None, 0)
+    iset = exact_fill.InpaintingSet(masked, images, np.arange(3), holes, "block", None, 0)
     assert ia.hole_statistics(iset) == {"images": 3, "missing_pixels": 12, "ink": 5, "background": 7,
                                         "holes_with_ink": 2}
 
@@ -88,8 +88,8 @@ def test_evaluate_inpainting_invariants(model, results, sets):
         np.testing.assert_array_equal(result["past_only_hole_correct"], result["past_only_pixel_correct"].all(axis=1))
         np.testing.assert_array_equal(result["hole_correct"], result["truth_posterior"] == result["confidence"])
         # Cross-entropies equal the whole-image cross-entropy of the true and of the filled images.
-        np.testing.assert_allclose(result["gt_cross_entropy"], inpainting.image_cross_entropy(model, truth), atol=1e-5)
-        np.testing.assert_allclose(result["fill_cross_entropy"], inpainting.image_cross_entropy(model, filled),
+        np.testing.assert_allclose(result["gt_cross_entropy"], exact_fill.image_cross_entropy(model, truth), atol=1e-5)
+        np.testing.assert_allclose(result["fill_cross_entropy"], exact_fill.image_cross_entropy(model, filled),
                                    atol=1e-5)
         np.testing.assert_allclose(result["gt_cross_entropy"], -full_loglik(model, truth) / 783, atol=1e-5)
 

@@ -17,7 +17,7 @@ from helpers.bench import cases as bench_cases
 from helpers.core import data
 from helpers.core.paths import REPO_ROOT
 from helpers.core.zoo import build
-from helpers.inference import inpainting, sampling
+from helpers.inference import exact_fill, sampling
 
 
 def synthetic_digits(n, seed=0):
@@ -138,8 +138,8 @@ def tiny_bench(monkeypatch):
     monkeypatch.setattr(sampling, "naive_sample_continuations", lambda m, p, n, s, seed=0: naive(m, p, 5, s, seed=seed))
     split = data.Split(synthetic_digits(30, seed=1), np.zeros(30, np.int64))
     monkeypatch.setattr(data, "load_mnist", lambda *a, **k: data.MnistSplits(split, split, split))
-    make = inpainting.make_missing_block_set
-    monkeypatch.setattr(inpainting, "make_missing_block_set", lambda images, n, seed: make(images, n=4, seed=seed))
+    make = exact_fill.make_missing_block_set
+    monkeypatch.setattr(exact_fill, "make_missing_block_set", lambda images, n, seed: make(images, n=4, seed=seed))
     return model
 
 

@@ -8,7 +8,7 @@ import pytest
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 LAYERS = {"core": 0, "inference": 1, "analysis": 2}
-ALIASES = {"models": "core.zoo", "data": "core.data", "gates": "analysis.gates", "inpainting": "inference.inpainting"}
+ALIASES = {"models": "core.zoo", "data": "core.data", "gates": "analysis.gates", "inpainting": "inference.exact_fill"}
 
 
 def layer(module: str) -> int | None:

@@ -175,7 +175,7 @@ masks = st.one_of(
                                                                   HealthCheck.function_scoped_fixture])
 @given(masked=masks, model_ok=st.booleans(), batch_size=st.sampled_from([0, -1, 1.5, None, 64]))
 def test_most_probable_fill_succeeds_or_names_the_argument(masked, model_ok, batch_size, tiny_pixel_model):
-    from helpers.inference.inpainting import most_probable_fill
+    from helpers.inference.exact_fill import most_probable_fill
 
     model = tiny_pixel_model if model_ok else None
     try:

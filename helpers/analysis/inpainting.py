@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.core.data import SEQUENCE_LENGTH
-from helpers.inference import inpainting
+from helpers.inference import exact_fill
 
 #: Tolerance of the per-image check "most probable fill has no higher cross-entropy than the truth":
 #: the scorer and the teacher-forced recomputation run different float32 kernels, which agree to ~1e-7.
@@ -36,22 +36,22 @@ def evaluate_inpainting(model, iset, check_invariant: bool = True) -> dict:
     With ``check_invariant`` it asserts, per image, that the most probable fill's cross-entropy is not above
     the ground truth's: the truth is one of the candidates, so the maximum likelihood cannot lose to it.
     """
-    scores = inpainting.score_candidates(model, iset.masked)
+    scores = exact_fill.score_candidates(model, iset.masked)
     rows = np.arange(len(iset.holes))
     truth_pattern = iset.images[rows[:, None], scores.missing]
     # The truth's own candidate index: patterns are enumerated in a fixed order (see candidate_patterns).
     truth_index = np.array([int(np.flatnonzero((scores.patterns == t).all(axis=1))[0]) for t in truth_pattern])
     # Both cross-entropies are recomputed independently of the scorer, by teacher forcing on the complete
     # images, so the check below tests the scorer's argmax against a second computation.
-    gt_ce = inpainting.image_cross_entropy(model, iset.images)
-    fill_ce = inpainting.image_cross_entropy(model, scores.filled)
+    gt_ce = exact_fill.image_cross_entropy(model, iset.images)
+    fill_ce = exact_fill.image_cross_entropy(model, scores.filled)
     if check_invariant:
         worst = float((fill_ce - gt_ce).max())
         if worst > INVARIANT_TOLERANCE:  # an explicit check: `assert` would vanish under python -O
             raise AssertionError(f"A most probable fill has a higher cross-entropy than its ground truth "
                                  f"(by {worst:.2e} nats/pixel): the scorer is inconsistent with the model.")
     filled_values = scores.filled[rows[:, None], scores.missing]
-    past = inpainting.past_only_fill(model, iset.masked)
+    past = exact_fill.past_only_fill(model, iset.masked)
     past_values = past[rows[:, None], scores.missing]
     return {
         "gt_cross_entropy": gt_ce,

@@ -220,7 +220,7 @@ def bench_sampling(quick: bool) -> dict:
 def bench_inpainting(quick: bool) -> dict:
     """1,000 images with a 2x2 hole: prefix-sharing batched scorer vs 16 independent full sequences."""
     from helpers.core.data import binary_test_images
-    from helpers.inference.inpainting import candidate_loglik, make_missing_block_set, naive_candidate_loglik
+    from helpers.inference.exact_fill import candidate_loglik, make_missing_block_set, naive_candidate_loglik
 
     model, weights = _model()
     n = 200 if quick else 1000

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 from helpers.analysis import checks, inpainting as inpainting_analysis, notebook_models, plots
 from helpers.analysis.widgets import with_static_view
 from helpers.core import reference
-from helpers.inference import inpainting
+from helpers.inference import exact_fill
 
 # %% [markdown]
 # ## Parameters
@@ -130,7 +130,7 @@ with checks.exercise("5.2", hint="digit j (from the left) of c is (c >> (k - 1 -
     ex.close("candidate_bits(1, 1)", ex.call(candidate_bits, 1, 1), [1])
     ### BEGIN HIDDEN TESTS
     for _c in range(16):
-        ex.close(f"candidate_bits({_c}, 4)", ex.call(candidate_bits, _c, 4), inpainting.candidate_patterns(4)[_c])
+        ex.close(f"candidate_bits({_c}, 4)", ex.call(candidate_bits, _c, 4), exact_fill.candidate_patterns(4)[_c])
     ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -153,7 +153,7 @@ with checks.exercise("5.2", hint="digit j (from the left) of c is (c >> (k - 1 -
 # %%
 kinds = {"1 pixel": ("pixel", None), "2x2 block": ("block", None),
          "1 pixel, stroke": ("pixel", "touch"), "2x2 block, stroke": ("block", "touch")}
-sets = {name: inpainting.get_inpainting_set(kind, stroke, n=n_images, seed=set_seed) for name, (kind, stroke) in kinds.items()}
+sets = {name: exact_fill.get_inpainting_set(kind, stroke, n=n_images, seed=set_seed) for name, (kind, stroke) in kinds.items()}
 print(plots.format_table([{"set": name, **inpainting_analysis.hole_statistics(s)} for name, s in sets.items()],
                          ["set", "images", "missing_pixels", "ink", "background", "holes_with_ink"]))
 same = all(np.array_equal(s.indices, sets["1 pixel"].indices) for s in sets.values())
