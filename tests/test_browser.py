@@ -521,6 +521,8 @@ def test_book_opens_from_disk_without_network(watch, book):
         page.goto((out / book_page.file).as_uri())
         page.wait_for_function(MATH_DONE_JS, timeout=60_000)
         page.wait_for_function("() => [...document.images].every(img => img.complete)", timeout=30_000)
+        # MathJax may still fetch a web font after typesetting: leaving the page then would abort that request.
+        page.wait_for_load_state("networkidle", timeout=60_000)
         broken = page.evaluate("() => [...document.images].filter(img => !(img.naturalWidth > 0))"
                                ".map(img => img.src.slice(0, 80))")
         assert not broken, (book_page.file, broken)

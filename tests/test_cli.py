@@ -245,3 +245,24 @@ def test_a_bug_is_never_hidden_by_the_guard():
 
     with pytest.raises(AttributeError):
         guard.guard(raising(AttributeError("a bug")), [])
+
+
+def test_an_interrupt_hides_the_tracebacks_of_tasks_it_left_pending():
+    """Ctrl-C while nbclient executes a cell leaves an asyncio task whose exception nobody retrieves: at exit,
+    asyncio would log it with a traceback under the one line."""
+    code = """
+import asyncio, sys
+from helpers.core import cli
+def main(args):
+    global task
+    loop = asyncio.new_event_loop()
+    async def cell():
+        raise RuntimeError("the cell failed")
+    task = loop.create_task(cell())
+    loop.run_until_complete(asyncio.sleep(0.01))
+    raise KeyboardInterrupt("nothing was changed")
+sys.exit(cli.guard(main, []))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert done.returncode == 130
+    assert done.stderr.strip() == "Interrupted: nothing was changed. Nothing was kept from this run.", done.stderr

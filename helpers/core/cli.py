@@ -10,6 +10,7 @@ become one ``error:`` line on stderr with what was kept and what to do; ``--debu
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -55,6 +56,8 @@ def guard(main, argv: list[str] | None = None, interrupted: str = "Nothing was k
     except KeyboardInterrupt as err:
         if debug:
             traceback.print_exc()
+        else:  # tasks the interrupt left pending (nbclient's cell execution) would log tracebacks at exit
+            logging.getLogger("asyncio").disabled = True
         said = f": {err}" if str(err) else ""
         print(f"\nInterrupted{said}. {interrupted}", file=sys.stderr, flush=True)
         return INTERRUPTED_STATUS
