@@ -164,11 +164,9 @@ def _train_task(job: Job, deadline: float | None, events) -> dict:
         box = None if deadline is None else deadline - time.time()
         if box is not None and box <= 0:
             return {"node": node, "manifest": {}, "not_started": True}
-        from helpers.core.machine import keras_backend
-        from helpers.core.quiet import import_tensorflow_quietly
+        from helpers.core.quiet import import_backend_quietly
 
-        if keras_backend() == "tensorflow":
-            import_tensorflow_quietly()
+        import_backend_quietly()
         from helpers.core import training
 
         try:

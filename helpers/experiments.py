@@ -1,4 +1,4 @@
-"""Controlled experiments on the cheap 1x32 classifiers, read by notebook 02.
+"""Controlled experiments on the cheap classifiers (the 1x32 pair, seeds of gru_3x32), read by notebook 02.
 
     python -m helpers.experiments --status          # which runs are done
     python -m helpers.experiments                   # run (or resume) every unfinished run, in order
@@ -6,7 +6,8 @@
     python -m helpers.experiments --ray HEAD:6379 --out /shared/runs/experiments   # all at once, on a Ray cluster
 
 One protocol: every run trains for the same ``EPOCHS`` with the engine, into ``runs/experiments/RUN/``
-(resumable), and is judged at its best validation epoch. A finished run's summary (recipe, command, history,
+(resumable), and is judged at its best validation epoch; the "full budget" runs train a shipped model's
+recipe for its whole budget instead (issue #28: is the report's recipe better than ours?). A finished run's summary (recipe, command, history,
 metrics) is written once to ``data/experiments/RUN.json``; an existing summary is never overwritten. With
 ``--ray`` each run is one Ray task (:mod:`helpers.cluster`) and this command writes the summaries as runs finish.
 """
@@ -24,8 +25,20 @@ from helpers.core.workspace import RUNS_DIR, WorkspaceError, display, read_json
 EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: Where the runs train (git-ignored).
 RUNS_SUBDIR = RUNS_DIR / "experiments"
-#: The common epoch budget of every run (the LSTM classifiers' shipped budget).
+#: The common epoch budget of the controlled runs (the LSTM classifiers' shipped budget).
 EPOCHS = 30
+#: Patience of the full-budget runs: long enough for a decaying learning rate to pay off.
+FULL_PATIENCE = 20
+
+
+def _report_rates(name: str, epochs: int) -> dict:
+    """The report's rate, decay and dropout for ``epochs`` (its budget), with the project's chrono init and clipping."""
+    from helpers.core import zoo
+
+    ref = zoo.default_config("classify", name)["reference_recipe"]
+    return {"learning_rate": ref["learning_rate"], "decay_rate": ref["decay_rate"],
+            "decay_every": ref["decay_every"], "dropout": ref["dropout"], "max_epochs": epochs,
+            "patience": FULL_PATIENCE}
 
 
 def _report_recipe(name: str) -> dict:
@@ -50,6 +63,15 @@ RUNS = {
     "gru_1x32-seed1": ("seeds", "gru_1x32", {"seed": 1}, "project recipe"),
     "lstm_1x32-seed2": ("seeds", "lstm_1x32", {"seed": 2}, "project recipe"),
     "gru_1x32-seed2": ("seeds", "gru_1x32", {"seed": 2}, "project recipe"),
+    "gru_3x32-seed0": ("seeds", "gru_3x32", {"seed": 0}, "project recipe"),
+    "gru_3x32-seed1": ("seeds", "gru_3x32", {"seed": 1}, "project recipe"),
+    "gru_3x32-seed2": ("seeds", "gru_3x32", {"seed": 2}, "project recipe"),
+    "gru_3x32-report-full": ("full budget", "gru_3x32", _report_rates("gru_3x32", 80),
+                             "the report's rates for its 80 epochs, chrono init, clipping"),
+    "gru_1x32-report-full": ("full budget", "gru_1x32", _report_rates("gru_1x32", 100),
+                             "the report's rates for its 100 epochs, chrono init, clipping"),
+    "gru_1x128-report-full": ("full budget", "gru_1x128", _report_rates("gru_1x128", 100),
+                              "the report's rates for its 100 epochs, chrono init, clipping"),
 }
 
 
@@ -57,14 +79,21 @@ def summary_path(run_id: str, folder: Path = EXPERIMENTS_DIR) -> Path:
     return Path(folder) / f"{run_id}.json"
 
 
-def run_config(run_id: str, epochs: int = EPOCHS) -> dict:
-    """The engine config of a run."""
+def budget(run_id: str) -> int:
+    """A run's epoch budget: ``EPOCHS``, or a full-budget run's own."""
+    return RUNS[run_id][2].get("max_epochs", EPOCHS)
+
+
+def run_config(run_id: str, epochs: int | None = None) -> dict:
+    """The engine config of a run (at its own budget unless ``epochs`` is given)."""
     from helpers.core.training import make_config
 
     _, model, changes, _ = RUNS[run_id]
     changes = dict(changes)
     lr = changes.pop("learning_rate", None)
     seed = changes.pop("seed", None)
+    epochs = changes.pop("max_epochs", EPOCHS) if epochs is None else epochs
+    changes.pop("max_epochs", None)
     return make_config("classify", model, epochs=epochs, lr=lr, seed=seed, **changes)
 
 
@@ -74,10 +103,10 @@ def summarize(run_id: str, manifest: dict, source: str) -> dict:
     keep = ("config", "command", "epochs_run", "best_epoch", "history", "metrics", "train_seconds", "runs",
             "hardware", "versions", "created")
     return {"run": run_id, "experiment": experiment, "model": model, "tests": tests, "source": source,
-            "protocol": f"{EPOCHS} epochs, best validation loss", **{k: manifest.get(k) for k in keep}}
+            "protocol": f"{budget(run_id)} epochs, best validation loss", **{k: manifest.get(k) for k in keep}}
 
 
-def shipped_equivalent(run_id: str, epochs: int = EPOCHS) -> dict | None:
+def shipped_equivalent(run_id: str, epochs: int | None = None) -> dict | None:
     """The shipped manifest when it is exactly this run (same config, same budget), else None."""
     from helpers.core import zoo
 
@@ -90,17 +119,17 @@ def shipped_equivalent(run_id: str, epochs: int = EPOCHS) -> dict | None:
     return manifest if same else None
 
 
-def train_kwargs(run_id: str, epochs: int = EPOCHS, out: str | Path = RUNS_SUBDIR, quick: bool = False) -> dict:
+def train_kwargs(run_id: str, epochs: int | None = None, out: str | Path = RUNS_SUBDIR, quick: bool = False) -> dict:
     """The keywords of :func:`helpers.core.training.train` for a run, into ``out/RUN``; ``quick``: a smoke run."""
     config = run_config(run_id, epochs)
     overrides = {k: config[k] for k in ("decay_rate", "decay_every", "dropout", "clipnorm", "gate_bias_init",
                                         "reset_after", "patience")}
-    return {"task": "classify", "name": config["name"], "epochs": None if quick else epochs, "quick": quick,
+    return {"task": "classify", "name": config["name"], "epochs": None if quick else config["max_epochs"], "quick": quick,
             "lr": config["learning_rate"], "seed": config["seed"], "batch_size": config["batch_size"],
             "out": Path(out) / run_id, **overrides}
 
 
-def run(run_id: str, epochs: int = EPOCHS, splits=None, verbose: int = 1,
+def run(run_id: str, epochs: int | None = None, splits=None, verbose: int = 1,
         stop_after_seconds: float | None = None, out: str | Path = RUNS_SUBDIR, quick: bool = False) -> Path:
     """Train (or resume) one run and write its summary once it is finished; return the summary's path.
 
@@ -206,12 +235,12 @@ def _run_here(args, run_ids: list[str], out: Path) -> int:
     import time
 
     from helpers.core.data import MnistFileError, load_mnist
-    from helpers.core.quiet import import_tensorflow_quietly
+    from helpers.core.quiet import import_backend_quietly
 
     start = time.perf_counter()
     try:
         splits = load_mnist()
-        import_tensorflow_quietly()
+        import_backend_quietly()
         for run_id in run_ids:
             box = None if args.minutes is None else 60 * args.minutes - (time.perf_counter() - start)
             if box is not None and box <= 0:

@@ -115,11 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     except WorkspaceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from helpers.core.machine import keras_backend
-    from helpers.core.quiet import import_tensorflow_quietly
+    from helpers.core.quiet import import_backend_quietly
 
-    if keras_backend() == "tensorflow":  # KERAS_BACKEND=torch or jax trains without TensorFlow
-        import_tensorflow_quietly()
+    import_backend_quietly()  # KERAS_BACKEND=torch or jax trains without TensorFlow
     from helpers.core.data import MnistFileError
     from helpers.core.training import train
 

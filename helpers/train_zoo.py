@@ -176,14 +176,14 @@ def _train_here(args, todo: list[tuple[str, str]], out: str) -> int:
     """The queue, one model after another in this process."""
     from helpers.core import training
     from helpers.core.data import MnistFileError, load_mnist
-    from helpers.core.quiet import import_tensorflow_quietly
+    from helpers.core.quiet import import_backend_quietly
 
     try:
         splits = load_mnist()
     except MnistFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    import_tensorflow_quietly()
+    import_backend_quietly()
     start = time.perf_counter()
     for task, name in todo:
         box = None

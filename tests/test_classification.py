@@ -312,6 +312,29 @@ def test_experiment_findings_and_seed_spread():
     assert len(clf.experiment_rows(summaries)) == 3
 
 
+def test_seed_spread_pools_every_model_with_seeds():
+    summaries = {f"{model}-seed{i}": _summary(f"{model}-seed{i}", model, "seeds", acc)
+                 for model, accs in (("gru_1x32", (0.90, 0.92)), ("gru_3x32", (0.97, 0.98, 0.96)))
+                 for i, acc in enumerate(accs)}
+    pooled = np.sqrt(((0.02 * 100) ** 2 / 2 + 2 * 1.0**2) / 3)  # squares 2.0 and 2.0 over 1 + 2 dof
+    assert clf.seed_models(summaries) == ["gru_1x32", "gru_3x32"]
+    assert clf.seed_spread(summaries) == pytest.approx(pooled)
+    assert "gru_3x32, project recipe, 3 seeds: test accuracy 97.00 ± 1.00 pp" in "\n".join(clf.experiment_findings(summaries))
+
+
+def test_full_budget_runs_are_compared_with_the_shipped_model_on_validation_loss():
+    run = {**_summary("gru_3x32-report-full", "gru_3x32", "full budget", 0.99), "tests": "the report's rates",
+           "epochs_run": 3, "best_epoch": 2, "history": {"val_loss": [0.3, 0.1, 0.2]}, "config": {"lr": 5}}
+    shipped = {"config": {"lr": 3}, "best_epoch": 1, "history": {"val_loss": [0.15]}}
+    line = clf.full_budget_line(run, shipped)
+    assert line.startswith("gru_3x32, the report's rates (3 epochs, best at 2): validation loss 0.1000, test "
+                           "accuracy 99.00%; better on validation than the shipped model (0.1500)")
+    assert "not better" in clf.full_budget_line(run, {**shipped, "history": {"val_loss": [0.05]}})
+    promoted = {"config": {"lr": 5}, "best_epoch": 2, "history": run["history"]}
+    assert clf.full_budget_line(run, promoted).endswith("this run is the shipped model (it won on validation loss).")
+    assert clf.full_budget_line(run, None).endswith("test accuracy 99.00%.")
+
+
 def test_report_recipe_runs_are_judged_against_the_reports_own_number():
     published = reference.CLASSIFY["lstm_1x32"]["test_accuracy"]
     near = {"lstm_1x32-report": _summary("lstm_1x32-report", "lstm_1x32", "report recipe", published + 0.001)}

@@ -9,13 +9,25 @@ from helpers.core import training
 from helpers.core import zoo as models
 
 
-def test_every_run_trains_the_same_budget_and_differs_from_the_project_recipe_only_as_stated():
-    for run_id, (_, model, changes, _) in experiments.RUNS.items():
+def test_every_run_trains_its_budget_and_differs_from_the_project_recipe_only_as_stated():
+    for run_id, (experiment, model, changes, _) in experiments.RUNS.items():
         config = experiments.run_config(run_id)
-        assert config["max_epochs"] == experiments.EPOCHS
+        full = experiment == "full budget"
+        assert config["max_epochs"] == experiments.budget(run_id) == (changes["max_epochs"] if full else experiments.EPOCHS)
         default = training.make_config("classify", model, epochs=experiments.EPOCHS)
         changed = {k for k in config if config[k] != default[k]}
         assert changed <= set(changes), (run_id, changed)
+
+
+def test_full_budget_runs_use_the_reports_rates_and_budget_with_a_long_patience():
+    for run_id, epochs in (("gru_3x32-report-full", 80), ("gru_1x32-report-full", 100), ("gru_1x128-report-full", 100)):
+        config = experiments.run_config(run_id)
+        ref = config["reference_recipe"]
+        assert (config["learning_rate"], config["decay_rate"], config["decay_every"], config["dropout"]) == \
+            (ref["learning_rate"], ref["decay_rate"], ref["decay_every"], ref["dropout"])
+        assert config["max_epochs"] == epochs and config["patience"] == experiments.FULL_PATIENCE >= 20
+        assert config["gate_bias_init"] == "chrono" and config["clipnorm"] == 1.0
+        assert experiments.train_kwargs(run_id)["epochs"] == epochs
 
 
 def test_the_report_recipe_is_the_reports():

@@ -8,9 +8,11 @@ training run that is resumed on the same machine and then on a simulated other o
 """
 
 import json
+import os
 import shutil
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -377,3 +379,17 @@ def test_resuming_on_another_machine_starts_a_new_run(trained, tiny_splits, tmp_
     assert moved["runs"][1]["epochs"] == [4, 4]
     assert (moved["runs"][1]["cpu_count"], moved["runs"][1]["gpus"]) == (16, ["NVIDIA H200"])
     assert manifest_lib.describe_runs(moved) == f"{_name(here)} (epochs 1-3), then 16 CPU + NVIDIA H200 (4)"
+
+
+def test_commands_on_another_backend_never_load_tensorflow():
+    """A GPU machine with PyTorch and no TensorFlow runs train, train_zoo and experiments (KERAS_BACKEND=torch)."""
+    import subprocess
+
+    code = ("import sys; sys.modules['tensorflow'] = None\n"  # `import tensorflow` would raise ImportError
+            "from helpers.core.quiet import import_backend_quietly\nimport_backend_quietly()\nprint('ok')")
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    for module in ("train", "train_zoo", "experiments", "cluster"):
+        source = (Path(__file__).parents[1] / "helpers" / f"{module}.py").read_text()
+        assert "import_tensorflow_quietly()" not in source, module

@@ -187,9 +187,14 @@ def seed_accuracies(summaries: dict, model: str) -> list[float]:
             if s["experiment"] == "seeds" and s["model"] == model]
 
 
+def seed_models(summaries: dict) -> list[str]:
+    """The models with finished project-recipe seed runs, in the order of their first run."""
+    return list(dict.fromkeys(s["model"] for s in summaries.values() if s["experiment"] == "seeds"))
+
+
 def seed_spread(summaries: dict) -> float:
-    """Pooled seed-to-seed standard deviation of test accuracy (points) over the 1x32 pair; 0 if unmeasured."""
-    groups = [np.asarray(seed_accuracies(summaries, m)) * 100 for m in ("lstm_1x32", "gru_1x32")]
+    """Seed-to-seed standard deviation of test accuracy (points), pooled over every model's seeds; 0 if unmeasured."""
+    groups = [np.asarray(seed_accuracies(summaries, m)) * 100 for m in seed_models(summaries)]
     groups = [g for g in groups if len(g) >= 2]
     if not groups:
         return 0.0
@@ -198,9 +203,9 @@ def seed_spread(summaries: dict) -> float:
 
 
 def experiment_findings(summaries: dict) -> list[str]:
-    """What the 1x32 experiments show so far, in sentences computed from their summaries."""
+    """What the experiments show so far, in sentences computed from their summaries."""
     lines = []
-    for model in ("lstm_1x32", "gru_1x32"):
+    for model in seed_models(summaries):
         accuracies = np.asarray(seed_accuracies(summaries, model)) * 100
         if len(accuracies) >= 2:
             lines.append(f"{model}, project recipe, {len(accuracies)} seeds: test accuracy {accuracies.mean():.2f} ± "
@@ -222,6 +227,8 @@ def experiment_findings(summaries: dict) -> list[str]:
                      f"project recipe ({against}); {verdict(diff, noise, 'higher', 'lower')} "
                      f"(2 SE = {2 * noise:.2f} pp{' incl. seed spread' if spread else ''}).")
     lines += _report_recipe_lines(summaries)
+    lines += [full_budget_line(run, _shipped_or_none(run["model"])) for run in summaries.values()
+              if run["experiment"] == "full budget"]
     if not summaries:
         lines.append("No experiment has finished yet.")
     return lines
@@ -242,6 +249,28 @@ def _report_recipe_lines(summaries: dict) -> list[str]:
                      f"published {published:.2%}, {diff:+.2f} pp; {verdict(diff, se, 'higher', 'lower')} "
                      f"(2 SE = {2 * se:.2f} pp).")
     return lines
+
+
+def _shipped_or_none(model: str) -> dict | None:
+    try:
+        return zoo.read_manifest("classify", model)
+    except zoo.ModelNotTrainedError:
+        return None
+
+
+def full_budget_line(run: dict, shipped: dict | None) -> str:
+    """A full-budget run against the shipped model of its name, compared on validation loss (never on test)."""
+    best = run["best_epoch"]
+    head = (f"{run['model']}, {run['tests']} ({run['epochs_run']} epochs, best at {best}): validation loss "
+            f"{run['history']['val_loss'][best - 1]:.4f}, test accuracy {run['metrics']['test_accuracy']:.2%}")
+    if shipped is None:
+        return head + "."
+    if shipped.get("config") == run.get("config") and shipped.get("best_epoch") == best:
+        return head + "; this run is the shipped model (it won on validation loss)."
+    theirs = shipped["history"]["val_loss"][shipped["best_epoch"] - 1]
+    if run["history"]["val_loss"][best - 1] < theirs:
+        return head + f"; better on validation than the shipped model ({theirs:.4f}): the one to ship."
+    return head + f"; not better on validation than the shipped model ({theirs:.4f}), which stays."
 
 
 def verdict_summary(judgements: list, what: str, note: str = "") -> str:

@@ -33,3 +33,11 @@ def import_tensorflow_quietly():
     # errors still show.
     tf.get_logger().setLevel("ERROR")
     return tf
+
+
+def import_backend_quietly() -> None:
+    """Load TensorFlow quietly when it is the Keras backend; other backends (``KERAS_BACKEND=torch``) need no TF."""
+    from helpers.core.machine import keras_backend
+
+    if keras_backend() == "tensorflow":
+        import_tensorflow_quietly()
