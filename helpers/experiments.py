@@ -67,11 +67,11 @@ RUNS = {
     "gru_3x32-seed1": ("seeds", "gru_3x32", {"seed": 1}, "project recipe"),
     "gru_3x32-seed2": ("seeds", "gru_3x32", {"seed": 2}, "project recipe"),
     "gru_3x32-report-full": ("full budget", "gru_3x32", _report_rates("gru_3x32", 80),
-                             "the report's rates for its 80 epochs, chrono init, clipping"),
+                             "the report's rates, 80 epochs, chrono, clipping"),
     "gru_1x32-report-full": ("full budget", "gru_1x32", _report_rates("gru_1x32", 100),
-                             "the report's rates for its 100 epochs, chrono init, clipping"),
+                             "the report's rates, 100 epochs, chrono, clipping"),
     "gru_1x128-report-full": ("full budget", "gru_1x128", _report_rates("gru_1x128", 100),
-                              "the report's rates for its 100 epochs, chrono init, clipping"),
+                              "the report's rates, 100 epochs, chrono, clipping"),
 }
 
 

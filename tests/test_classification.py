@@ -327,8 +327,8 @@ def test_full_budget_runs_are_compared_with_the_shipped_model_on_validation_loss
            "epochs_run": 3, "best_epoch": 2, "history": {"val_loss": [0.3, 0.1, 0.2]}, "config": {"lr": 5}}
     shipped = {"config": {"lr": 3}, "best_epoch": 1, "history": {"val_loss": [0.15]}}
     line = clf.full_budget_line(run, shipped)
-    assert line.startswith("gru_3x32, the report's rates (3 epochs, best at 2): validation loss 0.1000, test "
-                           "accuracy 99.00%; better on validation than the shipped model (0.1500)")
+    assert line.startswith("gru_3x32 at full budget (the report's rates): 3 epochs run, best at 2, validation loss "
+                           "0.1000, test accuracy 99.00%; better on validation than the shipped model (0.1500)")
     assert "not better" in clf.full_budget_line(run, {**shipped, "history": {"val_loss": [0.05]}})
     promoted = {"config": {"lr": 5}, "best_epoch": 2, "history": run["history"]}
     assert clf.full_budget_line(run, promoted).endswith("this run is the shipped model (it won on validation loss).")

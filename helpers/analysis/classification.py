@@ -261,8 +261,9 @@ def _shipped_or_none(model: str) -> dict | None:
 def full_budget_line(run: dict, shipped: dict | None) -> str:
     """A full-budget run against the shipped model of its name, compared on validation loss (never on test)."""
     best = run["best_epoch"]
-    head = (f"{run['model']}, {run['tests']} ({run['epochs_run']} epochs, best at {best}): validation loss "
-            f"{run['history']['val_loss'][best - 1]:.4f}, test accuracy {run['metrics']['test_accuracy']:.2%}")
+    head = (f"{run['model']} at full budget ({run['tests']}): {run['epochs_run']} epochs run, best at {best}, "
+            f"validation loss {run['history']['val_loss'][best - 1]:.4f}, "
+            f"test accuracy {run['metrics']['test_accuracy']:.2%}")
     if shipped is None:
         return head + "."
     if shipped.get("config") == run.get("config") and shipped.get("best_epoch") == best:
