@@ -341,7 +341,8 @@ def test_report_recipe_runs_are_judged_against_the_reports_own_number():
     far = {"lstm_1x32-report": _summary("lstm_1x32-report", "lstm_1x32", "report recipe", published - 0.2)}
     assert "within noise" in clf.experiment_findings(near)[0]
     line = clf.experiment_findings(far)[0]
-    assert f"against the report's published {published:.2%}, -20.00 pp; lower" in line and "30 epochs here, up to 100 in the report" in line
+    assert f"against the report's published {published:.2%}, -20.00 ± " in line and "pp: short of (± 2 SE: binomial" in line
+    assert "30 epochs here, up to 100 in the report" in line and "seed SD" in line
 
 
 def test_pixels_to_reach():
