@@ -94,3 +94,22 @@ def test_a_quick_run_trains_a_smoke_run_into_out_and_writes_no_summary(tmp_path,
     assert {k: v for k, v in full.items() if k not in ("epochs", "quick", "task", "name")} == \
         {k: v for k, v in calls[0].items() if k not in ("epochs", "quick", "out", "splits", "verbose",
                                                           "stop_after_seconds")} | {"out": tmp_path / "gru_1x32-seed1"}
+
+
+def test_device_script_sends_back_the_named_runs_and_their_summaries(tmp_path):
+    """data/in_progress/device.sh train: one time-boxed process per run, then one archive in $OUT (here on a CPU)."""
+    import os
+    import subprocess
+    import tarfile
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "data" / "in_progress" / "device.sh"
+    usage = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=30)
+    assert usage.returncode == 2 and "device.sh train" in usage.stdout
+    env = {**os.environ, "OUT": str(tmp_path), "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run(["bash", str(script), "train", "1", "gru_1x32-seed0"], env=env, capture_output=True,
+                          text=True, timeout=300)  # finished already: its summary is written, nothing trains
+    assert done.returncode == 0, done.stderr
+    assert "gru_1x32-seed0: summary in data/experiments/gru_1x32-seed0.json" in (tmp_path / "gru_1x32-seed0.log").read_text()
+    with tarfile.open(tmp_path / "runs.tgz") as archive:
+        assert "data/experiments/gru_1x32-seed0.json" in archive.getnames()
