@@ -224,9 +224,10 @@ print(plots.format_table(protocol, ["model", "epochs", "best_epoch", "val_accura
 # the project recipe, the report's own recipe for both (its learning rate, decay and dropout, Keras' gate
 # biases, no gradient clipping), and the LSTM with Keras' default gate biases instead of chrono, which
 # changes one ingredient of the project recipe. Three seeds of gru_3x32, cheap with the fused formulation,
-# give the deepest GRU a seed spread of its own for its verdict against the report. The "full budget" runs
-# ask whether the report's own rates, trained for its whole budget with a patience of 20 epochs, beat the
-# shipped GRUs on validation. Runs not finished yet are listed with the command that produces them.
+# give the deepest GRU a seed spread of its own for its verdict against the report. Beside them, the "full
+# budget" runs ask whether the report's own rates, trained for its whole budget with a patience of 20
+# epochs, beat the shipped GRUs on validation. Runs not finished yet are listed with the command that
+# produces them.
 
 # %%
 summaries = experiments.load_summaries()
