@@ -175,22 +175,36 @@ def load_summaries(folder: Path = EXPERIMENTS_DIR) -> dict[str, dict]:
             for run_id in RUNS if summary_path(run_id, folder).exists()}
 
 
-def status_rows(folder: Path = EXPERIMENTS_DIR) -> list[dict]:
+def status_rows(folder: Path = EXPERIMENTS_DIR, out: Path = RUNS_SUBDIR) -> list[dict]:
+    """One row per run: done (its summary), in progress in ``out`` (epochs so far) or to run."""
     rows = []
     done = load_summaries(folder)
     for run_id, (experiment, *_) in RUNS.items():
         summary = done.get(run_id)
         metrics = summary["metrics"] if summary else {}
-        rows.append({"run": run_id, "experiment": experiment, "state": "done" if summary else "to run",
+        rows.append({"run": run_id, "experiment": experiment, "state": "done" if summary else _progress(run_id, out),
                      "val_accuracy": metrics.get("val_accuracy"), "test_accuracy": metrics.get("test_accuracy")})
     return rows
+
+
+def _progress(run_id: str, out: Path) -> str:
+    """``"to run"``, or how far the run's checkpoint in ``out`` has got, e.g. ``"epoch 12/30"``."""
+    from helpers.core import zoo
+
+    manifest = zoo.model_paths("classify", RUNS[run_id][1], Path(out) / run_id)[1]
+    if not manifest.exists():
+        return "to run"
+    progress = read_json(manifest, "manifest")
+    if progress.get("status") == "complete":
+        return "trained, no summary yet"
+    return f"epoch {progress.get('epochs_run', 0)}/{budget(run_id)}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from helpers import cluster
 
     parser = argparse.ArgumentParser(prog="python -m helpers.experiments", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--status", action="store_true", help="list the runs and which are done, then exit")
+    parser.add_argument("--status", action="store_true", help="list the runs: done, in progress in --out (epochs so far) or to run; then exit")
     parser.add_argument("--only", nargs="+", metavar="RUN", help="only these runs (see --status)")
     parser.add_argument("--max-minutes-now", type=float, dest="minutes",
                         help="stop (resumably) before an epoch that would not end within this many minutes")
@@ -213,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.status:
         from helpers.analysis.plots import format_table
 
-        print(format_table(status_rows(), ["run", "experiment", "state", "val_accuracy", "test_accuracy"],
+        out = Path(args.out) if args.out is not None else RUNS_SUBDIR
+        print(format_table(status_rows(out=out), ["run", "experiment", "state", "val_accuracy", "test_accuracy"],
                            formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}"}))
         return 0
     from helpers.core.workspace import QUICK_RUNS_DIR, check_writable, refuse_shipped

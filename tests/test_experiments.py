@@ -79,6 +79,18 @@ def test_status_lists_every_run(capsys):
     assert all(run_id in out for run_id in experiments.RUNS)
 
 
+def test_status_shows_how_far_a_run_in_out_has_got(tmp_path, capsys):
+    manifest = models.model_paths("classify", "gru_3x32", tmp_path / "gru_3x32-seed1")[1]
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"status": "in_progress", "epochs_run": 12}))
+    assert experiments.main(["--status", "--out", str(tmp_path)]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("gru_3x32-seed1")][0]
+    assert "epoch 12/30" in row
+    manifest.write_text(json.dumps({"status": "complete", "epochs_run": 30}))
+    assert experiments.status_rows(out=tmp_path)[list(experiments.RUNS).index("gru_3x32-seed1")]["state"] == \
+        "trained, no summary yet"
+
+
 def test_a_quick_run_trains_a_smoke_run_into_out_and_writes_no_summary(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append(kw) or {"status": "complete"})
