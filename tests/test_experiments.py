@@ -84,11 +84,13 @@ def test_status_shows_how_far_a_run_in_out_has_got(tmp_path, capsys):
     manifest.parent.mkdir(parents=True)
     manifest.write_text(json.dumps({"status": "in_progress", "epochs_run": 12}))
     assert experiments.main(["--status", "--out", str(tmp_path)]) == 0
-    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("gru_3x32-seed1")][0]
-    assert "epoch 12/30" in row
+    assert "gru_3x32-seed1" in capsys.readouterr().out
+    no_summaries = tmp_path / "summaries"  # whatever data/experiments holds today
+    row = list(experiments.RUNS).index("gru_3x32-seed1")
+    assert experiments.status_rows(no_summaries, out=tmp_path)[row]["state"] == "epoch 12/30"
     manifest.write_text(json.dumps({"status": "complete", "epochs_run": 30}))
-    assert experiments.status_rows(out=tmp_path)[list(experiments.RUNS).index("gru_3x32-seed1")]["state"] == \
-        "trained, no summary yet"
+    assert experiments.status_rows(no_summaries, out=tmp_path)[row]["state"] == "trained, no summary yet"
+    assert experiments.status_rows(no_summaries, out=tmp_path / "elsewhere")[row]["state"] == "to run"
 
 
 def test_a_quick_run_trains_a_smoke_run_into_out_and_writes_no_summary(tmp_path, monkeypatch):
