@@ -6,9 +6,9 @@
     python -m helpers.experiments --ray HEAD:6379 --out /shared/runs/experiments   # all at once, on a Ray cluster
 
 One protocol: every run trains for the same ``EPOCHS`` with the engine, into ``runs/experiments/RUN/``
-(resumable), and is judged at its best validation epoch; the "full budget" runs train a shipped model's
-recipe for its whole budget instead (issue #28: is the report's recipe better than ours?). A finished run's summary (recipe, command, history,
-metrics) is written once to ``data/experiments/RUN.json``; an existing summary is never overwritten. With
+(resumable), and is judged at its best validation epoch; the "full budget" runs train the report's rates for
+its whole budget instead (issue #28). A finished run's summary (recipe, command, history, metrics) is written
+once to ``data/experiments/RUN.json``; an existing summary is never overwritten. With
 ``--ray`` each run is one Ray task (:mod:`helpers.cluster`) and this command writes the summaries as runs finish.
 """
 
@@ -92,8 +92,8 @@ def run_config(run_id: str, epochs: int | None = None) -> dict:
     changes = dict(changes)
     lr = changes.pop("learning_rate", None)
     seed = changes.pop("seed", None)
-    epochs = changes.pop("max_epochs", EPOCHS) if epochs is None else epochs
-    changes.pop("max_epochs", None)
+    own_budget = changes.pop("max_epochs", EPOCHS)
+    epochs = own_budget if epochs is None else epochs
     return make_config("classify", model, epochs=epochs, lr=lr, seed=seed, **changes)
 
 
@@ -124,8 +124,8 @@ def train_kwargs(run_id: str, epochs: int | None = None, out: str | Path = RUNS_
     config = run_config(run_id, epochs)
     overrides = {k: config[k] for k in ("decay_rate", "decay_every", "dropout", "clipnorm", "gate_bias_init",
                                         "reset_after", "patience")}
-    return {"task": "classify", "name": config["name"], "epochs": None if quick else config["max_epochs"], "quick": quick,
-            "lr": config["learning_rate"], "seed": config["seed"], "batch_size": config["batch_size"],
+    return {"task": "classify", "name": config["name"], "epochs": None if quick else config["max_epochs"],
+            "quick": quick, "lr": config["learning_rate"], "seed": config["seed"], "batch_size": config["batch_size"],
             "out": Path(out) / run_id, **overrides}
 
 
