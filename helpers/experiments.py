@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     from helpers import cluster
 
     parser = argparse.ArgumentParser(prog="python -m helpers.experiments", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--status", action="store_true", help="list the runs: done, in progress in --out (epochs so far) or to run; then exit")
+    parser.add_argument("--status", action="store_true",
+                        help="list the runs: done, in progress in --out (epochs so far) or to run; then exit")
     parser.add_argument("--only", nargs="+", metavar="RUN", help="only these runs (see --status)")
     parser.add_argument("--max-minutes-now", type=float, dest="minutes",
                         help="stop (resumably) before an epoch that would not end within this many minutes")
