@@ -32,6 +32,10 @@ case ${1:-} in
     cp data/mnist.npz .device/mnist.npz 2>/dev/null || cp ../shared/data/mnist.npz .device/mnist.npz
     du -sh .device ;;
   train)
+    if [[ $# -lt 3 || -z ${OUT:-} ]]; then
+      echo "error: device.sh train needs MINUTES and at least one RUN, and \$OUT set (the device tool sets it)" >&2
+      exit 2
+    fi
     minutes=$2; shift 2
     python3 -c "import keras" 2>/dev/null || python3 -m pip install -q --no-index --find-links .device/wheels keras==3.15.1
     [[ -f data/mnist.npz ]] || cp .device/mnist.npz data/mnist.npz
@@ -42,6 +46,7 @@ case ${1:-} in
     tar czf "$OUT/runs.tgz" "${folders[@]}" data/experiments
     tail -n 3 "$OUT"/*.log ;;
   unpack)
+    [[ -f ${2:-}/runs.tgz ]] || { echo "error: device.sh unpack FILES_AT: no runs.tgz in '${2:-}'" >&2; exit 2; }
     tar xzf "$2/runs.tgz"
     git status --short data/in_progress data/experiments ;;
   *)
