@@ -72,7 +72,16 @@ RUNS = {
                              "the report's rates, 100 epochs, chrono, clipping"),
     "gru_1x128-report-full": ("full budget", "gru_1x128", _report_rates("gru_1x128", 100),
                               "the report's rates, 100 epochs, chrono, clipping"),
+    "gru_3x32-longer": ("full budget", "gru_3x32", {**_report_rates("gru_3x32", 120), "continues": "gru_3x32-report-full"},
+                        "the report's rates continued to 120 epochs"),
+    "gru_1x32-longer": ("full budget", "gru_1x32", {**_report_rates("gru_1x32", 150), "continues": "gru_1x32-report-full"},
+                        "the report's rates continued to 150 epochs"),
 }
+
+
+def continues(run_id: str) -> str | None:
+    """The run that ``run_id`` continues from its shipped checkpoint (a longer schedule), or None."""
+    return RUNS[run_id][2].get("continues")
 
 
 def summary_path(run_id: str, folder: Path = EXPERIMENTS_DIR) -> Path:
@@ -90,6 +99,7 @@ def run_config(run_id: str, epochs: int | None = None) -> dict:
 
     _, model, changes, _ = RUNS[run_id]
     changes = dict(changes)
+    changes.pop("continues", None)
     lr = changes.pop("learning_rate", None)
     seed = changes.pop("seed", None)
     own_budget = changes.pop("max_epochs", EPOCHS)
@@ -120,13 +130,39 @@ def shipped_equivalent(run_id: str, epochs: int | None = None) -> dict | None:
 
 
 def train_kwargs(run_id: str, epochs: int | None = None, out: str | Path = RUNS_SUBDIR, quick: bool = False) -> dict:
-    """The keywords of :func:`helpers.core.training.train` for a run, into ``out/RUN``; ``quick``: a smoke run."""
+    """The keywords of :func:`helpers.core.training.train` for a run, into ``out/RUN``; ``quick``: a smoke run.
+
+    A run that continues another starts from the shipped checkpoint (``from_shipped``) until its folder holds one.
+    """
     config = run_config(run_id, epochs)
     overrides = {k: config[k] for k in ("decay_rate", "decay_every", "dropout", "clipnorm", "gate_bias_init",
                                         "reset_after", "patience")}
-    return {"task": "classify", "name": config["name"], "epochs": None if quick else config["max_epochs"],
-            "quick": quick, "lr": config["learning_rate"], "seed": config["seed"], "batch_size": config["batch_size"],
-            "out": Path(out) / run_id, **overrides}
+    kwargs = {"task": "classify", "name": config["name"], "epochs": None if quick else config["max_epochs"],
+              "quick": quick, "lr": config["learning_rate"], "seed": config["seed"], "batch_size": config["batch_size"],
+              "out": Path(out) / run_id, **overrides}
+    if continues(run_id) and not quick:
+        from helpers.core import zoo
+
+        started = zoo.model_paths("classify", config["name"], kwargs["out"])[1].exists()
+        if not started:
+            _check_shipped_is(continues(run_id), run_id)
+        kwargs["from_shipped"] = not started
+    return kwargs
+
+
+def _check_shipped_is(earlier: str, run_id: str) -> None:
+    """Refuse to continue the shipped model unless it is the run ``earlier`` (same recipe)."""
+    from helpers.core import zoo
+
+    model = RUNS[earlier][1]
+    try:
+        shipped = zoo.read_manifest("classify", model)["config"]
+    except zoo.ModelNotTrainedError:
+        shipped = None
+    if shipped != run_config(earlier):
+        raise WorkspaceError(f"{run_id} continues {earlier} from the shipped {model}'s checkpoint, but the shipped "
+                             f"{model} was trained with another recipe, so there is nothing to continue; leave "
+                             f"{run_id} out of --only.")
 
 
 def run(run_id: str, epochs: int | None = None, splits=None, verbose: int = 1,

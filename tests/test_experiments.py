@@ -30,6 +30,32 @@ def test_full_budget_runs_use_the_reports_rates_and_budget_with_a_long_patience(
         assert experiments.train_kwargs(run_id)["epochs"] == epochs
 
 
+def test_a_longer_run_continues_the_shipped_full_budget_run_from_its_checkpoint(tmp_path, monkeypatch):
+    for run_id, earlier, epochs in (("gru_3x32-longer", "gru_3x32-report-full", 120),
+                                    ("gru_1x32-longer", "gru_1x32-report-full", 150)):
+        assert experiments.continues(run_id) == earlier
+        config, before = experiments.run_config(run_id), experiments.run_config(earlier)
+        assert config["max_epochs"] == epochs > before["max_epochs"]
+        assert {k: v for k, v in config.items() if k != "max_epochs"} == \
+            {k: v for k, v in before.items() if k != "max_epochs"}
+    shipped = {"config": experiments.run_config("gru_3x32-report-full")}
+    monkeypatch.setattr(models, "read_manifest", lambda task, name: shipped)
+    assert experiments.train_kwargs("gru_3x32-longer", out=tmp_path)["from_shipped"] is True
+    manifest = models.model_paths("classify", "gru_3x32", tmp_path / "gru_3x32-longer")[1]
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+    assert experiments.train_kwargs("gru_3x32-longer", out=tmp_path)["from_shipped"] is False  # resumes its own
+    assert "from_shipped" not in experiments.train_kwargs("gru_3x32-report-full", out=tmp_path)
+    assert "from_shipped" not in experiments.train_kwargs("gru_1x32-longer", out=tmp_path, quick=True)
+
+
+def test_a_longer_run_refuses_to_continue_a_shipped_model_of_another_recipe(tmp_path, monkeypatch):
+    other = {"config": {**experiments.run_config("gru_3x32-report-full"), "dropout": 0.1}}
+    monkeypatch.setattr(models, "read_manifest", lambda task, name: other)
+    with pytest.raises(experiments.WorkspaceError, match="trained with another recipe.*leave gru_3x32-longer out"):
+        experiments.train_kwargs("gru_3x32-longer", out=tmp_path)
+
+
 def test_the_report_recipe_is_the_reports():
     config = experiments.run_config("lstm_1x32-report")
     ref = models.default_config("classify", "lstm_1x32")["reference_recipe"]
