@@ -1,4 +1,4 @@
-"""Controlled experiments on the cheap classifiers (the 1x32 pair, seeds of gru_3x32), read by notebook 02.
+"""Controlled experiments (the 1x32 classifiers, seeds of gru_3x32) and full-budget runs, read by notebook 02.
 
     python -m helpers.experiments --status          # which runs are done
     python -m helpers.experiments                   # run (or resume) every unfinished run, in order
@@ -7,7 +7,7 @@
 
 One protocol: every run trains for the same ``EPOCHS`` with the engine, into ``runs/experiments/RUN/``
 (resumable), and is judged at its best validation epoch; the "full budget" runs train the report's rates for
-its whole budget instead (issue #28). A finished run's summary (recipe, command, history, metrics) is written
+its whole budget instead (issue #28), one of them a pixel model. A finished run's summary (recipe, command, history, metrics) is written
 once to ``data/experiments/RUN.json``; an existing summary is never overwritten. With
 ``--ray`` each run is one Ray task (:mod:`helpers.cluster`) and this command writes the summaries as runs finish.
 """
@@ -31,12 +31,12 @@ EPOCHS = 30
 FULL_PATIENCE = 20
 
 
-def _report_rates(name: str, epochs: int) -> dict:
+def _report_rates(name: str, epochs: int, task: str = "classify") -> dict:
     """The report's rate, decay and dropout for ``epochs`` (its budget), with the project's chrono init and clipping."""
     from helpers.core import zoo
 
-    ref = zoo.default_config("classify", name)["reference_recipe"]
-    return {"learning_rate": ref["learning_rate"], "decay_rate": ref["decay_rate"],
+    ref = zoo.default_config(task, name)["reference_recipe"]
+    return {"task": task, "learning_rate": ref["learning_rate"], "decay_rate": ref["decay_rate"],
             "decay_every": ref["decay_every"], "dropout": ref["dropout"], "max_epochs": epochs,
             "patience": FULL_PATIENCE}
 
@@ -76,12 +76,24 @@ RUNS = {
                         "the report's rates continued to 120 epochs"),
     "gru_1x32-longer": ("full budget", "gru_1x32", {**_report_rates("gru_1x32", 150), "continues": "gru_1x32-report-full"},
                         "the report's rates continued to 150 epochs"),
+    "pixel-gru_1x128-report-full": ("full budget", "gru_1x128", _report_rates("gru_1x128", 100, "pixel"),
+                                    "the report's pixel rates, 100 epochs, chrono, clipping"),
 }
+
+
+def task_of(run_id: str) -> str:
+    """``"classify"`` or ``"pixel"``: the task of a run's model."""
+    return RUNS[run_id][2].get("task", "classify")
 
 
 def continues(run_id: str) -> str | None:
     """The run that ``run_id`` continues from its shipped checkpoint (a longer schedule), or None."""
     return RUNS[run_id][2].get("continues")
+
+
+def shipped_source(run_id: str) -> str:
+    """The summary's ``source`` when the shipped model is exactly the run."""
+    return f"the shipped model (same recipe and budget): data/models/{task_of(run_id)}/{RUNS[run_id][1]}"
 
 
 def summary_path(run_id: str, folder: Path = EXPERIMENTS_DIR) -> Path:
@@ -100,11 +112,12 @@ def run_config(run_id: str, epochs: int | None = None) -> dict:
     _, model, changes, _ = RUNS[run_id]
     changes = dict(changes)
     changes.pop("continues", None)
+    changes.pop("task", None)
     lr = changes.pop("learning_rate", None)
     seed = changes.pop("seed", None)
     own_budget = changes.pop("max_epochs", EPOCHS)
     epochs = own_budget if epochs is None else epochs
-    return make_config("classify", model, epochs=epochs, lr=lr, seed=seed, **changes)
+    return make_config(task_of(run_id), model, epochs=epochs, lr=lr, seed=seed, **changes)
 
 
 def summarize(run_id: str, manifest: dict, source: str) -> dict:
@@ -112,7 +125,8 @@ def summarize(run_id: str, manifest: dict, source: str) -> dict:
     experiment, model, _, tests = RUNS[run_id]
     keep = ("config", "command", "epochs_run", "best_epoch", "history", "metrics", "train_seconds", "runs",
             "hardware", "versions", "created")
-    return {"run": run_id, "experiment": experiment, "model": model, "tests": tests, "source": source,
+    return {"run": run_id, "experiment": experiment, "task": task_of(run_id), "model": model, "tests": tests,
+            "source": source,
             "protocol": f"{budget(run_id)} epochs, best validation loss", **{k: manifest.get(k) for k in keep}}
 
 
@@ -122,7 +136,7 @@ def shipped_equivalent(run_id: str, epochs: int | None = None) -> dict | None:
 
     _, model, _, _ = RUNS[run_id]
     try:
-        manifest = zoo.read_manifest("classify", model)
+        manifest = zoo.read_manifest(task_of(run_id), model)
     except zoo.ModelNotTrainedError:
         return None
     same = manifest.get("status") == "complete" and manifest.get("config") == run_config(run_id, epochs)
@@ -137,13 +151,13 @@ def train_kwargs(run_id: str, epochs: int | None = None, out: str | Path = RUNS_
     config = run_config(run_id, epochs)
     overrides = {k: config[k] for k in ("decay_rate", "decay_every", "dropout", "clipnorm", "gate_bias_init",
                                         "reset_after", "patience")}
-    kwargs = {"task": "classify", "name": config["name"], "epochs": None if quick else config["max_epochs"],
+    kwargs = {"task": config["task"], "name": config["name"], "epochs": None if quick else config["max_epochs"],
               "quick": quick, "lr": config["learning_rate"], "seed": config["seed"], "batch_size": config["batch_size"],
               "out": Path(out) / run_id, **overrides}
     if continues(run_id) and not quick:
         from helpers.core import zoo
 
-        started = zoo.model_paths("classify", config["name"], kwargs["out"])[1].exists()
+        started = zoo.model_paths(config["task"], config["name"], kwargs["out"])[1].exists()
         if not started:
             _check_shipped_is(continues(run_id), run_id)
         kwargs["from_shipped"] = not started
@@ -156,7 +170,7 @@ def _check_shipped_is(earlier: str, run_id: str) -> None:
 
     model = RUNS[earlier][1]
     try:
-        shipped = zoo.read_manifest("classify", model)["config"]
+        shipped = zoo.read_manifest(task_of(earlier), model)["config"]
     except zoo.ModelNotTrainedError:
         shipped = None
     if shipped != run_config(earlier):
@@ -178,14 +192,14 @@ def run(run_id: str, epochs: int | None = None, splits=None, verbose: int = 1,
         return target
     shipped = None if quick else shipped_equivalent(run_id, epochs)
     if shipped is not None:
-        source = "the shipped model (same recipe and budget): data/models/classify/" + RUNS[run_id][1]
+        source = shipped_source(run_id)
         return _write(target, summarize(run_id, shipped, source))
     options = train_kwargs(run_id, epochs, out, quick)
     manifest = training.train(**options, splits=splits, verbose=verbose, stop_after_seconds=stop_after_seconds)
     if quick:
         from helpers.core import zoo
 
-        return zoo.model_paths("classify", options["name"], options["out"])[1]
+        return zoo.model_paths(options["task"], options["name"], options["out"])[1]
     return finish(run_id, manifest) or target
 
 
@@ -205,29 +219,42 @@ def _write(path: Path, summary: dict) -> Path:
     return write_json_atomic(path, summary)
 
 
-def load_summaries(folder: Path = EXPERIMENTS_DIR) -> dict[str, dict]:
-    """Every finished summary, by run id (runs not finished yet are absent)."""
+def load_summaries(folder: Path = EXPERIMENTS_DIR, task: str | None = "classify") -> dict[str, dict]:
+    """Every finished summary of ``task``'s runs (every task's with None), by run id; unfinished runs are absent."""
     return {run_id: read_json(summary_path(run_id, folder), "experiment summary")
-            for run_id in RUNS if summary_path(run_id, folder).exists()}
+            for run_id in RUNS if task in (None, task_of(run_id)) and summary_path(run_id, folder).exists()}
+
+
+def unfinished(task: str = "classify", folder: Path = EXPERIMENTS_DIR) -> list[str]:
+    """The runs of ``task`` without a summary yet."""
+    done = load_summaries(folder, task)
+    return [run_id for run_id in RUNS if task_of(run_id) == task and run_id not in done]
 
 
 def status_rows(folder: Path = EXPERIMENTS_DIR, out: Path = RUNS_SUBDIR) -> list[dict]:
     """One row per run: done (its summary), in progress in ``out`` (epochs so far) or to run."""
     rows = []
-    done = load_summaries(folder)
+    done = load_summaries(folder, task=None)
     for run_id, (experiment, *_) in RUNS.items():
         summary = done.get(run_id)
         metrics = summary["metrics"] if summary else {}
         rows.append({"run": run_id, "experiment": experiment, "state": "done" if summary else _progress(run_id, out),
-                     "val_accuracy": metrics.get("val_accuracy"), "test_accuracy": metrics.get("test_accuracy")})
+                     "val": _metric(metrics, "val"), "test": _metric(metrics, "test")})
     return rows
+
+
+def _metric(metrics: dict, split: str) -> str:
+    """A summary's accuracy (classifiers) or cross-entropy in nats/pixel (pixel models) on ``split``; "-" if none."""
+    if f"{split}_accuracy" in metrics:
+        return f"{metrics[f'{split}_accuracy']:.2%}"
+    return f"{metrics[f'{split}_loss']:.4f} nats" if f"{split}_loss" in metrics else "-"
 
 
 def _progress(run_id: str, out: Path) -> str:
     """``"to run"``, or how far the run's checkpoint in ``out`` has got, e.g. ``"epoch 12/30"``."""
     from helpers.core import zoo
 
-    manifest = zoo.model_paths("classify", RUNS[run_id][1], Path(out) / run_id)[1]
+    manifest = zoo.model_paths(task_of(run_id), RUNS[run_id][1], Path(out) / run_id)[1]
     if not manifest.exists():
         return "to run"
     progress = read_json(manifest, "manifest")
@@ -265,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         from helpers.analysis.plots import format_table
 
         out = Path(args.out) if args.out is not None else RUNS_SUBDIR
-        print(format_table(status_rows(out=out), ["run", "experiment", "state", "val_accuracy", "test_accuracy"],
-                           formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}"}))
+        print(format_table(status_rows(out=out), ["run", "experiment", "state", "val", "test"],
+                           ["run", "experiment", "state", "validation", "test"]))
         return 0
     from helpers.core.workspace import QUICK_RUNS_DIR, check_writable, refuse_shipped
 
@@ -322,11 +349,11 @@ def _run_on_ray(args, run_ids: list[str], out: Path) -> int:
             continue
         shipped = None if args.quick else shipped_equivalent(run_id)
         if shipped is not None:
-            source = "the shipped model (same recipe and budget): data/models/classify/" + RUNS[run_id][1]
+            source = shipped_source(run_id)
             print(f"{run_id}: summary in {display(_write(summary_path(run_id), summarize(run_id, shipped, source)))}")
             continue
         options = train_kwargs(run_id, out=out, quick=args.quick)
-        log = zoo.model_paths("classify", options["name"], options["out"])[1].with_suffix(".log")
+        log = zoo.model_paths(options["task"], options["name"], options["out"])[1].with_suffix(".log")
         jobs.append(cluster.Job(run_id, options, log))
     if not jobs:
         print("Nothing to run: every selected run has its summary (see --status).")

@@ -14,13 +14,14 @@ def test_every_run_trains_its_budget_and_differs_from_the_project_recipe_only_as
         config = experiments.run_config(run_id)
         full = experiment == "full budget"
         assert config["max_epochs"] == experiments.budget(run_id) == (changes["max_epochs"] if full else experiments.EPOCHS)
-        default = training.make_config("classify", model, epochs=experiments.EPOCHS)
+        default = training.make_config(experiments.task_of(run_id), model, epochs=experiments.EPOCHS)
         changed = {k for k in config if config[k] != default[k]}
         assert changed <= set(changes), (run_id, changed)
 
 
 def test_full_budget_runs_use_the_reports_rates_and_budget_with_a_long_patience():
-    for run_id, epochs in (("gru_3x32-report-full", 80), ("gru_1x32-report-full", 100), ("gru_1x128-report-full", 100)):
+    for run_id, epochs in (("gru_3x32-report-full", 80), ("gru_1x32-report-full", 100), ("gru_1x128-report-full", 100),
+                           ("pixel-gru_1x128-report-full", 100)):
         config = experiments.run_config(run_id)
         ref = config["reference_recipe"]
         assert (config["learning_rate"], config["decay_rate"], config["decay_every"], config["dropout"]) == \
@@ -54,6 +55,31 @@ def test_a_longer_run_refuses_to_continue_a_shipped_model_of_another_recipe(tmp_
     monkeypatch.setattr(models, "read_manifest", lambda task, name: other)
     with pytest.raises(experiments.WorkspaceError, match="trained with another recipe.*leave gru_3x32-longer out"):
         experiments.train_kwargs("gru_3x32-longer", out=tmp_path)
+
+
+def test_the_pixel_run_trains_the_pixel_model_at_the_reports_pixel_rates(tmp_path):
+    config = experiments.run_config("pixel-gru_1x128-report-full")
+    assert experiments.task_of("pixel-gru_1x128-report-full") == config["task"] == "pixel"
+    assert (config["learning_rate"], config["decay_rate"], config["decay_every"]) == (1e-2, 0.9, 5)
+    kwargs = experiments.train_kwargs("pixel-gru_1x128-report-full", out=tmp_path)
+    assert kwargs["task"] == "pixel" and kwargs["out"] == tmp_path / "pixel-gru_1x128-report-full"
+    assert experiments.shipped_source("pixel-gru_1x128-report-full").endswith("data/models/pixel/gru_1x128")
+
+
+def test_summaries_and_unfinished_runs_are_kept_apart_by_task(tmp_path):
+    for run_id in ("gru_3x32-seed0", "pixel-gru_1x128-report-full"):
+        experiments.summary_path(run_id, tmp_path).write_text(json.dumps({"run": run_id}))
+    assert list(experiments.load_summaries(tmp_path)) == ["gru_3x32-seed0"]
+    assert set(experiments.load_summaries(tmp_path, task=None)) == {"gru_3x32-seed0", "pixel-gru_1x128-report-full"}
+    assert "pixel-gru_1x128-report-full" not in experiments.unfinished("classify", tmp_path)
+    assert experiments.unfinished("pixel", tmp_path) == []
+    assert "gru_3x32-seed1" in experiments.unfinished("classify", tmp_path)
+
+
+def test_status_shows_accuracies_for_classifiers_and_nats_for_pixel_models():
+    assert experiments._metric({"val_accuracy": 0.98604, "test_accuracy": 0.9811}, "test") == "98.11%"
+    assert experiments._metric({"val_loss": 0.08312, "test_loss": 0.08449}, "val") == "0.0831 nats"
+    assert experiments._metric({}, "test") == "-"
 
 
 def test_the_report_recipe_is_the_reports():

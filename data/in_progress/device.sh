@@ -6,22 +6,13 @@
 #               carry [".device"], timeout_s 600       # there: each run trains for at most 8 minutes
 #   bash data/in_progress/device.sh unpack FILES_AT    # here: the runs' folders and summaries from $OUT
 #
-# A RUN is an id of `python -m helpers.experiments --status` (it trains into data/in_progress/RUN/) or
-# pixel-gru_1x128-report-full (the report's pixel recipe). Never name a run that is training here at the same time.
+# A RUN is an id of `python -m helpers.experiments --status` (it trains into data/in_progress/RUN/). Never name a
+# run that is training here at the same time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-pixel_recipe=(--lr 0.01 --decay-rate 0.9 --decay-every 5 --dropout 0.25 --epochs 100 --patience 20)
-
 train_one() {  # RUN MINUTES: one run, its log in $OUT
-  local run=$1 minutes=$2
-  if [[ $run == pixel-gru_1x128-report-full ]]; then
-    python3 -m helpers.train pixel gru_1x128 "${pixel_recipe[@]}" --out "data/in_progress/$run" \
-      --max-minutes-now "$minutes" > "$OUT/$run.log" 2>&1
-  else
-    python3 -m helpers.experiments --only "$run" --out data/in_progress --max-minutes-now "$minutes" \
-      > "$OUT/$run.log" 2>&1
-  fi
+  python3 -m helpers.experiments --only "$1" --out data/in_progress --max-minutes-now "$2" > "$OUT/$1.log" 2>&1
 }
 
 case ${1:-} in

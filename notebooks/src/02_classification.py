@@ -235,7 +235,7 @@ summaries = experiments.load_summaries()
 print(plots.format_table(classification.experiment_rows(summaries), ["run", "tests", "best_epoch", "val_accuracy", "test_accuracy", "test_se"],
                          ["run", "what it tests", "best", "val acc", "test acc", "SE"],
                          formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}", "test_se": "{:.2%}"}))
-pending = [run for run in experiments.RUNS if run not in summaries]
+pending = experiments.unfinished("classify")
 print("\n" + plots.wrap(f"not run yet ({len(pending)}): python -m helpers.experiments --only {' '.join(pending)}") if pending else "")
 
 # %% [markdown]
