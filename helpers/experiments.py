@@ -7,9 +7,10 @@
 
 One protocol: every run trains for the same ``EPOCHS`` with the engine, into ``runs/experiments/RUN/``
 (resumable), and is judged at its best validation epoch; the "full budget" runs train the report's rates for
-its whole budget instead (issue #28), one of them a pixel model. A finished run's summary (recipe, command, history, metrics) is written
-once to ``data/experiments/RUN.json``; an existing summary is never overwritten. With
-``--ray`` each run is one Ray task (:mod:`helpers.cluster`) and this command writes the summaries as runs finish.
+its whole budget instead (issue #28), one of them a pixel model. A finished run's summary (recipe, command,
+history, metrics) is written once to ``data/experiments/RUN.json``; an existing summary is never overwritten.
+With ``--ray`` each run is one Ray task (:mod:`helpers.cluster`) and this command writes the summaries as runs
+finish.
 """
 
 from __future__ import annotations
