@@ -150,6 +150,15 @@ def _probe(out: str, marker: str) -> str | None:
     return None
 
 
+def retry_kwargs(kwargs: dict) -> dict:
+    """A run's ``training.train`` keywords for this try: a retried ``from_shipped`` run resumes what it seeded."""
+    from helpers.core import training
+
+    if kwargs.get("from_shipped") and training.holds_run(kwargs["task"], kwargs["name"], kwargs["out"]):
+        return {**kwargs, "from_shipped": False, "extend": True}
+    return kwargs
+
+
 def _train_task(job: Job, deadline: float | None, events) -> dict:
     """The body of one run's Ray task: ``training.train`` as a local run, its output appended to ``job.log``."""
     from contextlib import redirect_stderr, redirect_stdout
@@ -170,7 +179,7 @@ def _train_task(job: Job, deadline: float | None, events) -> dict:
         from helpers.core import training
 
         try:
-            manifest = training.train(**job.train_kwargs, verbose=1, stop_after_seconds=box)
+            manifest = training.train(**retry_kwargs(job.train_kwargs), verbose=1, stop_after_seconds=box)
         except BaseException:
             import traceback
 

@@ -26,6 +26,8 @@ from helpers.core.workspace import RUNS_DIR, WorkspaceError, display, read_json
 EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: Where the runs train (git-ignored).
 RUNS_SUBDIR = RUNS_DIR / "experiments"
+#: Where runs that span sessions keep their committed checkpoints (``--out data/in_progress``).
+IN_PROGRESS_DIR = DATA_DIR / "in_progress"
 #: The common epoch budget of the controlled runs (the LSTM classifiers' shipped budget).
 EPOCHS = 30
 #: Patience of the full-budget runs: long enough for a decaying learning rate to pay off.
@@ -147,7 +149,8 @@ def shipped_equivalent(run_id: str, epochs: int | None = None) -> dict | None:
 def train_kwargs(run_id: str, epochs: int | None = None, out: str | Path = RUNS_SUBDIR, quick: bool = False) -> dict:
     """The keywords of :func:`helpers.core.training.train` for a run, into ``out/RUN``; ``quick``: a smoke run.
 
-    A run that continues another starts from the shipped checkpoint (``from_shipped``) until its folder holds one.
+    A run that continues another starts from the shipped checkpoint (``from_shipped``) until its folder holds a
+    run, and continues that run past its first budget (``extend``) from then on.
     """
     config = run_config(run_id, epochs)
     overrides = {k: config[k] for k in ("decay_rate", "decay_every", "dropout", "clipnorm", "gate_bias_init",
@@ -156,12 +159,12 @@ def train_kwargs(run_id: str, epochs: int | None = None, out: str | Path = RUNS_
               "quick": quick, "lr": config["learning_rate"], "seed": config["seed"], "batch_size": config["batch_size"],
               "out": Path(out) / run_id, **overrides}
     if continues(run_id) and not quick:
-        from helpers.core import zoo
+        from helpers.core.training import holds_run
 
-        started = zoo.model_paths(config["task"], config["name"], kwargs["out"])[1].exists()
+        started = holds_run(config["task"], config["name"], kwargs["out"])
         if not started:
             _check_shipped_is(continues(run_id), run_id)
-        kwargs["from_shipped"] = not started
+        kwargs.update(from_shipped=not started, extend=True)
     return kwargs
 
 
@@ -170,14 +173,17 @@ def _check_shipped_is(earlier: str, run_id: str) -> None:
     from helpers.core import zoo
 
     model = RUNS[earlier][1]
+    where = f"data/models/{task_of(earlier)}/{model}"
     try:
         shipped = zoo.read_manifest(task_of(earlier), model)["config"]
     except zoo.ModelNotTrainedError:
-        shipped = None
+        raise WorkspaceError(f"{run_id} continues {earlier} from the shipped checkpoint in {where}, which is "
+                             f"missing: restore it with git checkout -- {where}.json {where}.weights.h5 "
+                             f"data/models/{task_of(earlier)}/resume/{model}") from None
     if shipped != run_config(earlier):
-        raise WorkspaceError(f"{run_id} continues {earlier} from the shipped {model}'s checkpoint, but the shipped "
-                             f"{model} was trained with another recipe, so there is nothing to continue; leave "
-                             f"{run_id} out of --only.")
+        raise WorkspaceError(f"{run_id} continues {earlier} from the shipped {model}, but {where} was trained with "
+                             f"another recipe, so there is nothing to continue: run the other experiments with "
+                             f"--only (see --status).")
 
 
 def run(run_id: str, epochs: int | None = None, splits=None, verbose: int = 1,
@@ -201,13 +207,17 @@ def run(run_id: str, epochs: int | None = None, splits=None, verbose: int = 1,
         from helpers.core import zoo
 
         return zoo.model_paths(options["task"], options["name"], options["out"])[1]
-    return finish(run_id, manifest) or target
+    return finish(run_id, manifest, epochs) or target
 
 
-def finish(run_id: str, manifest: dict) -> Path | None:
-    """Write the summary of a finished run's manifest (never over an existing one); its path, or None if unfinished."""
+def finish(run_id: str, manifest: dict, epochs: int | None = None) -> Path | None:
+    """Write the summary of a finished run's manifest (never over an existing one); its path, or None if unfinished.
+
+    A manifest of another budget is unfinished here: a continued run's copy of the shipped one, before its first epoch.
+    """
     target = summary_path(run_id)
-    if manifest.get("status") != "complete":
+    budget_now = run_config(run_id, epochs)["max_epochs"]
+    if manifest.get("status") != "complete" or (manifest.get("config") or {}).get("max_epochs") != budget_now:
         return None
     if target.exists():
         return target
@@ -305,9 +315,23 @@ def main(argv: list[str] | None = None) -> int:
     except WorkspaceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    for line in committed_elsewhere(args.only or list(RUNS), out, args.quick):
+        print(line)
     if args.ray is not None:
         return _run_on_ray(args, args.only or list(RUNS), out)
     return _run_here(args, args.only or list(RUNS), out)
+
+
+def committed_elsewhere(run_ids: list[str], out: Path, quick: bool = False) -> list[str]:
+    """A note for each unfinished run that has a committed checkpoint in data/in_progress but none in ``out``."""
+    from helpers.core.training import holds_run
+
+    if quick or Path(out).resolve() == IN_PROGRESS_DIR.resolve():
+        return []
+    return [f"note: {display(IN_PROGRESS_DIR / r)}/ holds a committed checkpoint of {r}; stop this command (Ctrl-C) "
+            f"and add --out {display(IN_PROGRESS_DIR)} to continue it instead of starting over in {display(out)}/."
+            for r in run_ids if not summary_path(r).exists() and holds_run(task_of(r), RUNS[r][1], IN_PROGRESS_DIR / r)
+            and not holds_run(task_of(r), RUNS[r][1], Path(out) / r)]
 
 
 def _run_here(args, run_ids: list[str], out: Path) -> int:
@@ -361,7 +385,8 @@ def _run_on_ray(args, run_ids: list[str], out: Path) -> int:
         return 0
 
     def write_summary(job, manifest) -> str:
-        return "" if args.quick else f"; summary in {display(finish(job.label, manifest))}"
+        summary = None if args.quick else finish(job.label, manifest)
+        return f"; summary in {display(summary)}" if summary else ""
 
     return cluster.dispatch(args, jobs, out, on_finished=write_summary)
 

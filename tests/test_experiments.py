@@ -41,11 +41,13 @@ def test_a_longer_run_continues_the_shipped_full_budget_run_from_its_checkpoint(
             {k: v for k, v in before.items() if k != "max_epochs"}
     shipped = {"config": experiments.run_config("gru_3x32-report-full")}
     monkeypatch.setattr(models, "read_manifest", lambda task, name: shipped)
-    assert experiments.train_kwargs("gru_3x32-longer", out=tmp_path)["from_shipped"] is True
-    manifest = models.model_paths("classify", "gru_3x32", tmp_path / "gru_3x32-longer")[1]
-    manifest.parent.mkdir(parents=True)
-    manifest.write_text("{}")
-    assert experiments.train_kwargs("gru_3x32-longer", out=tmp_path)["from_shipped"] is False  # resumes its own
+    first = experiments.train_kwargs("gru_3x32-longer", out=tmp_path)
+    assert first["from_shipped"] is True and first["extend"] is True
+    state = tmp_path / "gru_3x32-longer" / "classify" / "resume" / "gru_3x32" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text("{}")  # killed after the checkpoint was seeded, before the manifest was copied
+    later = experiments.train_kwargs("gru_3x32-longer", out=tmp_path)
+    assert later["from_shipped"] is False and later["extend"] is True  # resumes its own, past the first budget
     assert "from_shipped" not in experiments.train_kwargs("gru_3x32-report-full", out=tmp_path)
     assert "from_shipped" not in experiments.train_kwargs("gru_1x32-longer", out=tmp_path, quick=True)
 
@@ -53,8 +55,35 @@ def test_a_longer_run_continues_the_shipped_full_budget_run_from_its_checkpoint(
 def test_a_longer_run_refuses_to_continue_a_shipped_model_of_another_recipe(tmp_path, monkeypatch):
     other = {"config": {**experiments.run_config("gru_3x32-report-full"), "dropout": 0.1}}
     monkeypatch.setattr(models, "read_manifest", lambda task, name: other)
-    with pytest.raises(experiments.WorkspaceError, match="trained with another recipe.*leave gru_3x32-longer out"):
+    with pytest.raises(experiments.WorkspaceError, match="data/models/classify/gru_3x32 was trained with another"):
         experiments.train_kwargs("gru_3x32-longer", out=tmp_path)
+
+    def missing(task, name):
+        raise models.ModelNotTrainedError(name)
+
+    monkeypatch.setattr(models, "read_manifest", missing)
+    with pytest.raises(experiments.WorkspaceError, match="which is missing: restore it with git checkout"):
+        experiments.train_kwargs("gru_3x32-longer", out=tmp_path)
+
+
+def test_a_continued_runs_copy_of_the_shipped_manifest_writes_no_summary(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "summary_path", lambda run_id, folder=tmp_path: tmp_path / f"{run_id}.json")
+    copied = {"status": "complete", "config": experiments.run_config("gru_3x32-report-full"), "epochs_run": 80}
+    assert experiments.finish("gru_3x32-longer", copied) is None  # stopped before its first continued epoch
+    continued = {**copied, "config": experiments.run_config("gru_3x32-longer"), "epochs_run": 92, "best_epoch": 72}
+    assert experiments.finish("gru_3x32-longer", continued) == tmp_path / "gru_3x32-longer.json"
+
+
+def test_a_retried_ray_task_resumes_the_run_its_first_try_seeded_from_the_shipped_model(tmp_path):
+    from helpers import cluster
+
+    kwargs = {"task": "classify", "name": "gru_3x32", "out": tmp_path / "run", "from_shipped": True, "extend": True}
+    assert cluster.retry_kwargs(kwargs) == kwargs
+    manifest = models.model_paths("classify", "gru_3x32", tmp_path / "run")[1]
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+    assert cluster.retry_kwargs(kwargs) == {**kwargs, "from_shipped": False}
+    assert cluster.retry_kwargs({**kwargs, "from_shipped": False}) == {**kwargs, "from_shipped": False}
 
 
 def test_the_pixel_run_trains_the_pixel_model_at_the_reports_pixel_rates(tmp_path):
@@ -96,7 +125,7 @@ def test_a_finished_run_writes_its_summary_once(tmp_path, monkeypatch):
     def fake_train(task, name, **kwargs):
         calls.append(kwargs)
         history = {"loss": [1.0], "val_loss": [0.9], "accuracy": [0.5], "val_accuracy": [0.6]}
-        return {"status": "complete", "config": {}, "command": "cmd", "epochs_run": 1, "best_epoch": 1,
+        return {"status": "complete", "config": {"max_epochs": experiments.EPOCHS}, "command": "cmd", "epochs_run": 1, "best_epoch": 1,
                 "history": history, "metrics": {"val_accuracy": 0.6, "test_accuracy": 0.55}, "train_seconds": 3.0}
 
     monkeypatch.setattr(training, "train", fake_train)
@@ -179,3 +208,17 @@ def test_device_script_sends_back_the_named_runs_and_their_summaries(tmp_path):
     assert "gru_1x32-seed0: summary in data/experiments/gru_1x32-seed0.json" in (tmp_path / "gru_1x32-seed0.log").read_text()
     with tarfile.open(tmp_path / "runs.tgz") as archive:
         assert "data/experiments/gru_1x32-seed0.json" in archive.getnames()
+
+
+def test_a_run_with_a_committed_checkpoint_elsewhere_gets_a_note_before_it_starts_over(tmp_path, monkeypatch):
+    committed, out = tmp_path / "in_progress", tmp_path / "runs"
+    monkeypatch.setattr(experiments, "IN_PROGRESS_DIR", committed)
+    monkeypatch.setattr(experiments, "summary_path", lambda run_id, folder=tmp_path: tmp_path / f"{run_id}.json")
+    manifest = models.model_paths("pixel", "gru_1x128", committed / "pixel-gru_1x128-report-full")[1]
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+    runs = ["pixel-gru_1x128-report-full", "gru_1x128-report-full"]
+    [note] = experiments.committed_elsewhere(runs, out)
+    assert note.startswith("note: ") and "pixel-gru_1x128-report-full" in note and f"--out {committed}" in note
+    assert experiments.committed_elsewhere(runs, committed) == []
+    assert experiments.committed_elsewhere(runs, out, quick=True) == []

@@ -535,6 +535,12 @@ def _restart_advice(folder: Path) -> str:
     return f"delete {display(folder)} (or pass --fresh) to start the run over"
 
 
+def holds_run(task: str, name: str, out: str | Path) -> bool:
+    """Whether ``out`` already holds a run of ``task/name`` (its manifest or its resume state)."""
+    manifest = zoo.model_paths(task, name, Path(out))[1]
+    return manifest.exists() or (resume_folder(task, name, Path(out)) / RESUME_STATE).exists()
+
+
 def _copy_shipped_run(task: str, name: str, weights_path: Path, manifest_path: Path, run_resume: Path) -> None:
     """Seed a run folder with the shipped model's files and last checkpoint (``--from-shipped``)."""
     shipped_weights, shipped_manifest = zoo.model_paths(task, name, MODELS_DIR)
