@@ -205,6 +205,7 @@ def interrupt(repo, args, after_line, seconds=2.0):
         if after_line in line:
             break
     time.sleep(seconds)
+    assert process.poll() is None, f"{args[0]} ended before Ctrl-C was pressed: give it more to do"
     os.killpg(process.pid, signal.SIGINT)  # the whole foreground group, as a terminal does
     _, err = process.communicate(timeout=120)
     return process.returncode, err
