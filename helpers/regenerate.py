@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import hashlib
 import json
 import math
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -451,10 +448,7 @@ def regenerate(notebooks: list[Path], parameters: dict[Path, dict], output_dir: 
     with run_lock(target, f"the notebooks folder {display(target)}"):
         staging = Path(tempfile.mkdtemp(prefix=".regenerate-", dir=target))
         try:
-            with noticing_interrupts() as interrupted:
-                total = _execute_all(notebooks, parameters, staging, cell_timeout, interrupted)
-                if interrupted():  # a Ctrl-C that a library swallowed still installs nothing
-                    raise KeyboardInterrupt
+            total = _execute_all(notebooks, parameters, staging, cell_timeout)
             if total is None:
                 print(f"Nothing was changed: no notebook or figure in {target} or {figures_dir} was written.",
                       file=sys.stderr)
@@ -469,28 +463,7 @@ def regenerate(notebooks: list[Path], parameters: dict[Path, dict], output_dir: 
             shutil.rmtree(staging, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def noticing_interrupts():
-    """Yield a function telling whether Ctrl-C came, even if a library caught the KeyboardInterrupt it raised."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield lambda: False  # Ctrl-C ignored here (or not ours to watch): nothing to notice
-        return
-    came = []
-
-    def handler(signum, frame):
-        came.append(signum)
-        previous(signum, frame)
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(came)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _execute_all(notebooks: list[Path], parameters: dict[Path, dict], staging: Path, cell_timeout,
-                 interrupted=lambda: False) -> float | None:
+def _execute_all(notebooks: list[Path], parameters: dict[Path, dict], staging: Path, cell_timeout) -> float | None:
     """Run every notebook into ``staging``; the seconds they took, or None after the first failure (reported)."""
     total = 0.0
     for i, path in enumerate(notebooks, 1):
@@ -499,8 +472,6 @@ def _execute_all(notebooks: list[Path], parameters: dict[Path, dict], staging: P
             total += run_notebook(path, staging / path.name, parameters.get(path, {}), cell_timeout=cell_timeout,
                                   figures_dir=staging / "figures")
         except Exception as err:  # papermill raises PapermillExecutionError with the cell's details
-            if interrupted():  # the kernel's KeyboardInterrupt in a cell: the user's Ctrl-C, not a failure
-                raise KeyboardInterrupt from None
             print(f"error: {_failure_message(path, err)}", file=sys.stderr)
             return None
         print(f"[{i}/{len(notebooks)}] {path.name} done", flush=True)

@@ -312,25 +312,3 @@ def test_widget_ids_do_not_change_from_run_to_run():
     assert state[slider]["state"]["value"] == 8.0  # the references still point at the right models
     assert state[state[slider]["state"]["layout"].removeprefix("IPY_MODEL_")]["state"] == {"width": "330px"}
     assert json.dumps(regenerate.stable_widget_ids(first)) == json.dumps(first)  # idempotent
-
-
-@pytest.mark.parametrize("cell_fails", [False, True])
-def test_a_ctrl_c_that_a_library_swallows_still_installs_nothing(tmp_path, monkeypatch, capsys, cell_fails):
-    import contextlib
-    import os
-    import signal
-
-    def swallowing_run(path, output, parameters, cell_timeout=None, figures_dir=None):
-        with contextlib.suppress(KeyboardInterrupt):  # a library waiting on the kernel catches the Ctrl-C
-            os.kill(os.getpid(), signal.SIGINT)
-        if cell_fails:  # or the kernel's own KeyboardInterrupt fails the cell it was running
-            raise RuntimeError("KeyboardInterrupt in cell [3]")
-        output.write_text("{}")
-        return 1.0
-
-    monkeypatch.setattr(regenerate, "run_notebook", swallowing_run)
-    out = tmp_path / "out"
-    with pytest.raises(KeyboardInterrupt, match="was changed"):
-        regenerate.regenerate([tmp_path / "01_x.ipynb"], {}, output_dir=out)
-    assert not list(out.glob("*.ipynb")) and "error" not in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
