@@ -197,10 +197,16 @@ def test_bench_never_loses_the_committed_results(repo, tmp_path):
     assert_clean(repo)
 
 
+def _ctrl_c_as_in_a_terminal():
+    """Ctrl-C's default action, also where these tests run in the background (which ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(repo, args, after_line, seconds=2.0):
     """Start ``python -m args`` as from a terminal, press Ctrl-C once ``after_line`` is printed; (status, stderr)."""
     process = subprocess.Popen([sys.executable, "-m", *args], cwd=repo, env=environment(repo),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=_ctrl_c_as_in_a_terminal)
     for line in process.stdout:
         if after_line in line:
             break
