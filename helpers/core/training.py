@@ -415,7 +415,7 @@ def _prepare_run(config: dict, out, fresh: bool, from_shipped: bool) -> _Run:
         for path in (weights_path, manifest_path):
             path.unlink(missing_ok=True)
     if from_shipped:
-        _copy_shipped_run(task, name, weights_path, manifest_path, run.resume.folder)
+        _copy_shipped_run(task, name, out_dir)
     _remove_stale_temp_files(weights_path.parent, name)
     return run
 
@@ -541,15 +541,17 @@ def holds_run(task: str, name: str, out: str | Path) -> bool:
     return manifest.exists() or (resume_folder(task, name, Path(out)) / RESUME_STATE).exists()
 
 
-def _copy_shipped_run(task: str, name: str, weights_path: Path, manifest_path: Path, run_resume: Path) -> None:
+def _copy_shipped_run(task: str, name: str, out_dir: Path) -> None:
     """Seed a run folder with the shipped model's files and last checkpoint (``--from-shipped``)."""
+    weights_path, manifest_path = zoo.model_paths(task, name, out_dir)
+    run_resume = resume_folder(task, name, out_dir)
     shipped_weights, shipped_manifest = zoo.model_paths(task, name, MODELS_DIR)
     shipped_resume = resume_folder(task, name, MODELS_DIR)
     if not (shipped_manifest.exists() and (shipped_resume / RESUME_STATE).exists()):
         raise WorkspaceError(f"--from-shipped: no shipped checkpoint of {task}/{name} in "
                              f"{display(shipped_resume)}; " + (restore_advice(shipped_resume) if ships(shipped_resume) else
                                                    f"{task}/{name} is not a shipped model") + ".")
-    if manifest_path.exists() or (run_resume / RESUME_STATE).exists():
+    if holds_run(task, name, out_dir):
         raise WorkspaceError(
             f"--from-shipped: {display(manifest_path.parent)} already holds a run of {name}. Continue it with the "
             f"same command without --from-shipped, or add --fresh to replace it with the shipped model's.")
