@@ -1,4 +1,4 @@
-"""Controlled experiments (the 1x32 classifiers, seeds of gru_3x32) and full-budget runs, read by notebook 02.
+"""Controlled experiments (the 1x32 classifiers, seeds of gru_3x32 and of pixel gru_1x32) and full-budget runs.
 
     python -m helpers.experiments --status          # which runs are done
     python -m helpers.experiments                   # run (or resume) every unfinished run, in order
@@ -79,6 +79,9 @@ RUNS = {
                         "the report's rates continued to 120 epochs"),
     "gru_1x32-longer": ("full budget", "gru_1x32", {**_report_rates("gru_1x32", 150), "continues": "gru_1x32-report-full"},
                         "the report's rates continued to 150 epochs"),
+    "pixel-gru_1x32-seed0": ("seeds", "gru_1x32", {"task": "pixel", "seed": 0}, "project recipe"),
+    "pixel-gru_1x32-seed1": ("seeds", "gru_1x32", {"task": "pixel", "seed": 1}, "project recipe"),
+    "pixel-gru_1x32-seed2": ("seeds", "gru_1x32", {"task": "pixel", "seed": 2}, "project recipe"),
     "pixel-gru_1x128-report-full": ("full budget", "gru_1x128", _report_rates("gru_1x128", 100, "pixel"),
                                     "the report's pixel rates, 100 epochs, chrono, clipping"),
 }

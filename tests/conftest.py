@@ -19,3 +19,12 @@ def shown(monkeypatch):
 def tiny_splits():
     """128 / 64 / 64 real MNIST images, for tiny training runs (:data:`testkit.TINY`)."""
     return testkit.tiny_mnist_splits(128, 64, 64)
+
+
+@pytest.fixture
+def no_seed_runs(monkeypatch):
+    """Verdicts as if no seed run were recorded (``data/experiments/`` grows as seed runs finish)."""
+    from helpers.core import spread
+
+    monkeypatch.setattr(spread, "seed_groups", lambda *args, **kwargs: {})
+    monkeypatch.setattr(spread, "seed_epochs", lambda *args, **kwargs: {})

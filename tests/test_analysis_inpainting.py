@@ -159,7 +159,8 @@ def test_posterior_table_rows_and_discussion():
            "best_minus_gt": (-0.04, 0.02), "sample_minus_gt": (-0.02, 0.02), "expected_minus_gt": (-0.018, 0.018),
            "past_only_minus_gt": (0.15, 0.02)}
     printed = ia.posterior_table_rows([row], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})[0]
-    assert printed["sample"] == "-0.020 ± 0.020" and printed["report"] == "+0.157"
+    # ± is 2 SE in the table, as in the lines under it (and as its column titles say).
+    assert printed["sample"] == "-0.020 ± 0.040" and printed["report"] == "+0.157"
     (line,) = ia.posterior_sample_discussion([row], {"pixel": {"gt": 0.0831, "inpainted": 0.0833}})
     assert line == ("gru_1x128, 1 pixel: the report's +0.157 nats per image (+0.078 to +0.235 given its rounding) is "
                     "within 2 SE of the past-only fill: fill minus ground truth (± 2 SE) sampled -0.020 ± 0.040, "

@@ -79,8 +79,8 @@ def synthetic_model_results():
     }
 
 
-def test_format_report_renders_every_section():
-    text = bench.format_report(synthetic_results())
+def test_format_report_renders_every_section(tmp_path):
+    text = bench.format_report(synthetic_results(), tmp_path)
     lines = text.split("\n")
     assert lines[0] == "Machine: Test CPU, 2 cores, GPUs: ['H100']; 2026-01-01T00:00:00+00:00 (quick)"
     assert lines[2] == "| benchmark | project | baseline | ratio | goal |"
@@ -94,16 +94,55 @@ def test_format_report_renders_every_section():
     assert "| 2x2-hole scoring (200 images) | 2.00 s | 5.00 s | 2.5x |" in text
     assert "| regenerate notebooks (01 only) | 123 s |" in text
     assert len(table) == 6
-    with_models = bench.format_report({**synthetic_results(), **synthetic_model_results()})
+    with_models = bench.format_report({**synthetic_results(), **synthetic_model_results()}, tmp_path)
     assert ("| fused pixel gru_1x32 (s per training step, batch 256) | 0.200 s | 0.400 s (plain Keras layers) "
             "| 2.00x | >= 1.5x |" in with_models)
     zoo_table = with_models.split("\n\n")[-1].split("\n")
     assert zoo_table[0].startswith("| model | formulation | batch |")
     assert zoo_table[2] == "| classify gru_1x32 | plain | 256 | 0.200 | 215 | 1.5 | 44 | 100 | 1.2 | 2.5 |"
     assert all(line.count("|") == 11 for line in zoo_table)
+    # No manifest in tmp_path: the budget recorded with the measurement, and the caption says for which model.
+    assert "else the one recorded with the measurement (classify gru_1x32)" in with_models
     only_machine = {k: v for k, v in synthetic_results().items() if k in ("created", "machine")}
     only_machine["machine"] = {"cpu": "c", "cpu_count": 1}
     assert len(bench.format_report(only_machine).split("\n")) == 4
+
+
+def test_the_zoo_cost_table_uses_the_shipped_budgets_now(tmp_path):
+    """Seconds per epoch are the measurement; epochs, hours and core-hours follow the manifests' budgets today."""
+    (tmp_path / "classify").mkdir()
+    (tmp_path / "classify" / "gru_1x32.json").write_text(json.dumps({"config": {"max_epochs": 50}}))
+    cost = synthetic_model_results()["zoo_cost"]
+    cost = {**cost, "models": cost["models"] + [{**cost["models"][0], "task": "pixel"}]}
+    shipped, recorded = bench.zoo_cost_rows(cost, tmp_path)
+    assert (shipped["max_epochs"], shipped["budget"], recorded["max_epochs"], recorded["budget"]) == (
+        50, "shipped", 100, "recorded")
+    assert shipped["hours"] == pytest.approx(44.5 * 50 / 3600)
+    assert shipped["core_hours"] == pytest.approx(2 * shipped["hours"])
+    text = bench.format_report({**synthetic_results(), "zoo_cost": cost}, tmp_path)
+    assert "| classify gru_1x32 | plain | 256 | 0.200 | 215 | 1.5 | 44 | 50 | 0.6 | 1.2 |" in text
+    assert "recorded with the measurement (pixel gru_1x32)" in text
+    (tmp_path / "pixel").mkdir()
+    (tmp_path / "pixel" / "gru_1x32.json").write_text(json.dumps({"config": {"max_epochs": 30}}))
+    assert "recorded with the measurement" not in bench.format_report({**synthetic_results(), "zoo_cost": cost},
+                                                                      tmp_path)
+
+
+def test_schedule_hours_starts_the_longest_first():
+    hours = [3.0, 1.0, 1.0, 1.0, 2.0]
+    assert bench.schedule_hours(hours, 1) == pytest.approx(8.0)
+    assert bench.schedule_hours(hours, 2) == pytest.approx(4.0)  # 3+1 | 2+1+1
+    assert bench.schedule_hours(hours, 3) == pytest.approx(3.0)
+    assert bench.schedule_hours(hours, 10) == pytest.approx(3.0)
+    assert bench.schedule_hours([], 2) == 0.0
+
+
+def test_readme_shows_the_printed_benchmark_tables():
+    """README.md's benchmark and zoo-cost tables are format_report's output on the committed results, now."""
+    report = bench.format_report(json.loads((REPO_ROOT / "benchmarks" / "results.json").read_text()))
+    assert report in (REPO_ROOT / "README.md").read_text(), (
+        "README.md's benchmark tables are stale: replace them with the output of python -c 'import json; from "
+        "helpers import bench; print(bench.format_report(json.load(open(\"benchmarks/results.json\"))))'")
 
 
 def test_bench_help_exits_zero():

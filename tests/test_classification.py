@@ -289,7 +289,9 @@ def test_claim_verdicts():
     assert claims["depth helps (3x32 beats 1x32)"]["verdict"] == "not resolved"
     mixed = clf.claim_verdicts(_protocol(lstm_1x32=0.85, gru_1x32=0.95, lstm_1x128=0.97, gru_1x128=0.93))
     assert mixed[0]["verdict"].startswith("mixed")
-    assert "gru_1x128 - lstm_1x128 = -4.00 ± 0.42 pp (lower, lr 0.001 vs 0.003: confounded)" in mixed[0]["evidence"]
+    # ± is 2 SE (one SE here is hypot(0.3, 0.3) = 0.42 pp), and the evidence says so.
+    assert "gru_1x128 - lstm_1x128 = -4.00 ± 0.85 pp (lower, lr 0.001 vs 0.003: confounded)" in mixed[0]["evidence"]
+    assert mixed[0]["evidence"].startswith("Δ ± 2 SE in validation accuracy (binomial error): ")
     # A large seed spread turns a clear difference into noise.
     assert clf.claim_verdicts(_protocol(lstm_1x32=0.85, gru_1x32=0.87), seed_sd=2.0)[0]["verdict"] == "not resolved"
 
@@ -305,9 +307,12 @@ def test_experiment_findings_and_seed_spread():
                  "lstm_1x32-keras-init": _summary("lstm_1x32-keras-init", "lstm_1x32", "gate init", 0.70)}
     assert clf.seed_spread(summaries) == pytest.approx(np.std([86, 88], ddof=1))
     text = "\n".join(clf.experiment_findings(summaries))
-    assert "lstm_1x32, project recipe, 2 seeds: test accuracy 87.00 ± 1.41 pp" in text
-    assert "Keras' gate biases instead of chrono: 70.00%, -17.00 pp against the project recipe (mean of 2 seeds)" in text
-    assert "lower" in text
+    # The seed SD is not shown with a ±, which is kept for 2 SE.
+    assert "lstm_1x32, project recipe, 2 seeds: mean test accuracy 87.00%, seed-to-seed SD 1.41 pp." in text
+    # One run against the mean of 2 seeds: its binomial error once, and the (pooled) seed SD of each side.
+    two_se = 2 * np.sqrt(0.7 * 0.3 + np.std([86, 88], ddof=1) ** 2 * (1 + 1 / 2))
+    assert (f"Keras' gate biases instead of chrono: 70.00%, -17.00 ± {two_se:.2f} pp against the project recipe "
+            "(mean of 2 seeds): lower (± 2 SE: binomial error on 10,000 test images and a seed SD pooled") in text
     assert clf.experiment_findings({}) == ["No experiment has finished yet."]
     assert len(clf.experiment_rows(summaries)) == 3
 
@@ -319,7 +324,22 @@ def test_seed_spread_pools_every_model_with_seeds():
     pooled = np.sqrt(((0.02 * 100) ** 2 / 2 + 2 * 1.0**2) / 3)  # squares 2.0 and 2.0 over 1 + 2 dof
     assert clf.seed_models(summaries) == ["gru_1x32", "gru_3x32"]
     assert clf.seed_spread(summaries) == pytest.approx(pooled)
-    assert "gru_3x32, project recipe, 3 seeds: test accuracy 97.00 ± 1.00 pp" in "\n".join(clf.experiment_findings(summaries))
+    assert "gru_3x32, project recipe, 3 seeds: mean test accuracy 97.00%, seed-to-seed SD 1.00 pp." in \
+        "\n".join(clf.experiment_findings(summaries))
+
+
+def test_a_recipe_run_against_its_seeds_uses_their_own_spread():
+    summaries = {f"{model}-seed{i}": _summary(f"{model}-seed{i}", model, "seeds", acc)
+                 for model, accs in (("gru_1x32", (0.92, 0.93, 0.94)), ("lstm_1x32", (0.80, 0.85, 0.90)))
+                 for i, acc in enumerate(accs)}
+    summaries["gru_1x32-report"] = _summary("gru_1x32-report", "gru_1x32", "report recipe", 0.97)
+    line = next(line for line in clf.experiment_findings(summaries) if line.startswith("gru_1x32 with"))
+    # gru_1x32's own SD (1 pp over 3 seeds), not the pooled one (3.6 pp, which would leave it within noise).
+    two_se = 2 * np.sqrt(97 * 3 / 10_000 + 1.0 * (1 + 1 / 3))
+    assert line == (f"gru_1x32 with the report's recipe: 97.00%, +4.00 ± {two_se:.2f} pp against the project recipe "
+                    "(mean of 3 seeds): higher (± 2 SE: binomial error on 10,000 test images and its own seed SD "
+                    "(1.00 pp over 3 seeds)).")
+    assert clf.against_seeds_error(0.97, 3, 1.0) == pytest.approx(two_se / 2)
 
 
 def test_full_budget_runs_are_compared_with_the_shipped_model_on_validation_loss():

@@ -96,9 +96,12 @@ def test_estimator_and_sampled_path_tables(results):
     rows = continuation.estimator_rows(all_results)
     assert [r["estimate"] for r in rows] == ["samples' cross-entropy", "mean entropy H(p_t)"]
     mean, error = continuation.mean_and_error(results[4]["entropy"])
-    assert rows[1]["n=4"] == f"{mean:.3f} ± {error:.3f}"
+    assert rows[1]["n=4"] == f"{mean:.3f} ± {2 * error:.3f}"  # ± is 2 SE, as the column titles say
+    assert continuation.horizon_headers([1, 300]) == ["n=1, ± 2 SE", "n=300, ± 2 SE"]
     rows = continuation.sampled_path_rows(all_results, reference.CONTINUATION)
     assert [r["row"] for r in rows] == ["GT, true path", "GT, sampled path", "report GT"]
+    mean, error = continuation.mean_and_error(results[4]["gt_sampled_path"])
+    assert rows[1]["n=4"] == f"{mean:.3f} ± {2 * error:.3f}"
     assert rows[2]["n=1"] == "0.123" and rows[2]["n=4"] == "-"
     ranges = continuation.ratio_ranges({"a": results, "b": results}, "gt")
     ratio = results[30]["gt"].mean() / results[30]["predicted"].mean()

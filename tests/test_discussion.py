@@ -80,7 +80,7 @@ def test_classification_discussion_carries_the_seed_spread():
     lines = clf.discussion([spread_in], manifests)
     assert lines[0] == "Against the report's test accuracy (Δ ± 2 SE, pp): within noise: gru_1x32 (-0.58 ± 1.87)."
     notes = clf.table_notes([dict(spread_in, train_images=10_000)], 55_000)
-    assert "the other row rests on one run and uses the seed SD pooled over gru_1x32 and lstm_1x32 (0.65 pp" in notes[0]
+    assert "the classifier rests on one run and uses the seed SD pooled over gru_1x32 and lstm_1x32 (0.65 pp" in notes[0]
     assert notes[1].startswith("The train columns are computed on the first 10,000 of the 55,000 training images")
     assert lines[-1] == "Below the report's number: gru_1x32 76 epochs (early-stopped), best at 68."
 
@@ -102,7 +102,7 @@ def pixel_row(name, test, train, se=0.0003):
             "ref_test_loss": reference.PIXEL[name]["test_loss"]}
 
 
-def test_pixel_discussion():
+def test_pixel_discussion(no_seed_runs):
     rows = [pixel_row("gru_1x64", 0.0868, 0.0890), pixel_row("gru_1x128", 0.0864, 0.0880)]
     manifests = {"gru_1x64": fake_manifest("pixel", "gru_1x64", hours=1.71),
                  "gru_1x128": fake_manifest("pixel", "gru_1x128", hours=4.16)}
@@ -147,12 +147,12 @@ def test_gap_statistics_mean_and_standard_error():
     mean, error = stats["gru_1x32"][300]
     assert mean == pytest.approx(0.15)
     assert error == pytest.approx(np.std(gt - predicted, ddof=1) / 2)
-    assert continuation.gap_rows(stats) == [{"model": "gru_1x32", "n=300": f"+0.150 ± {error:.3f}"}]
+    assert continuation.gap_rows(stats) == [{"model": "gru_1x32", "n=300": f"+0.150 ± {2 * error:.3f}"}]  # 2 SE
 
 
 def test_gap_rows_print_no_negative_zero():
     tiny = {"m": {1: (-0.00001, 0.01)}}
-    assert continuation.gap_rows(tiny)[0]["n=1"] == "+0.000 ± 0.010"
+    assert continuation.gap_rows(tiny)[0]["n=1"] == "+0.000 ± 0.020"
 
 
 def test_table12_consistency_flags_the_report_but_not_a_consistent_model():
@@ -229,8 +229,9 @@ def test_format_table_never_prints_negative_zero():
 # -- the verdict convention (helpers.core.spread, helpers.core.reference.judge) -------------------------
 
 
-def _seed_summary(folder, run, model, experiment="seeds", task="classify", **metrics):
-    summary = {"run": run, "model": model, "experiment": experiment, "config": {"task": task}, "metrics": metrics}
+def _seed_summary(folder, run, model, experiment="seeds", task="classify", epochs=None, **metrics):
+    config = {"task": task} if epochs is None else {"task": task, "max_epochs": epochs}
+    summary = {"run": run, "model": model, "experiment": experiment, "config": config, "metrics": metrics}
     (folder / f"{run}.json").write_text(json.dumps(summary))
 
 
@@ -254,6 +255,28 @@ def test_seed_spread_own_pooled_or_none(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ValueError, match="broken.json is not valid JSON"):
         spread.seed_groups(tmp_path)
+
+
+def test_pixel_seeds_give_pixel_verdicts_a_spread_in_nats_and_name_their_budget(tmp_path):
+    for i, loss in enumerate((0.1000, 0.1004, 0.1008)):
+        _seed_summary(tmp_path, f"pixel-gru_1x32-seed{i}", "gru_1x32", task="pixel", epochs=30, test_loss=loss)
+    _seed_summary(tmp_path, "gru_1x32-seed0", "gru_1x32", epochs=30, test_accuracy=0.9)
+    groups, epochs = spread.seed_groups(tmp_path), spread.seed_epochs(tmp_path)
+    own = spread.spread_for("pixel", "gru_1x32", groups, epochs)
+    assert (own.source, own.seeds, own.epochs, own.sd) == ("own", 3, (30,), pytest.approx(0.0004))
+    assert own.describe("nats/pixel", 4) == "and its own seed SD (0.0004 nats/pixel over 3 seeds of 30 epochs)"
+    other = spread.spread_for("pixel", "gru_1x128", groups, epochs)
+    assert (other.source, other.groups, other.dof) == ("pooled", ("gru_1x32",), 2)
+    assert spread.spread_for("classify", "gru_1x32", groups, epochs).source == "none"
+    # In the README's words: pixel rows carry the pixel spread in nats, and longer budgets are named.
+    judged = [reference.judge("pixel", name, loss, 0.0003, spread.spread_for("pixel", name, groups, epochs))
+              for name, loss in (("gru_1x32", 0.1), ("gru_1x128", 0.0845))]
+    sentence = reference.convention_sentence(judged)
+    assert "pixel gru_1x32 (3 seeds) use their own seed spread" in sentence
+    assert "the other pixel model rests on one run and uses the seed SD pooled over pixel gru_1x32 (0.0004 nats/pixel" in sentence
+    manifests = [{"config": {"max_epochs": 30}}, {"config": {"max_epochs": 60}}]
+    assert reference.seed_budget_sentence(manifests, judged).endswith("has checked: pixel gru_1x128 (60 epochs).")
+    assert reference.seed_budget_sentence(manifests[:1], judged[:1]).endswith("as the rows they are used for do.")
 
 
 def test_judge_combines_the_test_error_with_two_runs_seed_spread():
@@ -288,7 +311,7 @@ def test_claim_family_reading():
     # gru_3x32 - lstm_3x32 = +0.90 pp at an error of 0.42 pp: beyond 2 SE alone (p = 0.034), but not beyond
     # Holm's third step (4.55 % / 2) once the two clear differences are taken out.
     claims = clf.claim_verdicts(rows)
-    assert "gru_3x32 - lstm_3x32 = +0.90 ± 0.42 pp (higher)" in claims[0]["evidence"]
+    assert "gru_3x32 - lstm_3x32 = +0.90 ± 0.85 pp (higher)" in claims[0]["evidence"]  # ± is 2 SE
     line = clf.claim_family_reading(rows)
     assert line.startswith("Read together as one family of 4 pairwise comparisons behind the two claims")
     assert "turns 1 of the 3 verdicts beyond noise into within noise (gru_3x32 - lstm_3x32)" in line

@@ -7,7 +7,7 @@ import pytest
 from testkit import sharp_model, sigmoid, synthetic_images
 
 from helpers.analysis import pixel_prediction as pixel
-from helpers.core import data, reference
+from helpers.core import data, reference, spread
 
 
 def full_model_logits(model, sequences):
@@ -94,7 +94,7 @@ def _manifest(name, lr=5e-3):
                        "max_epochs": 30}, "hardware": {"cpu_count": 2}, "metrics": {}}
 
 
-def test_discussion_calls_differences_within_noise_so():
+def test_discussion_calls_differences_within_noise_so(no_seed_runs):
     rng = np.random.default_rng(0)
     base = rng.normal(0.0868, 0.03, 400)
     rows = [_row("gru_1x64", 0.0868, 0.0871, 0.0884, se=0.0003, per_image=base),
@@ -108,8 +108,34 @@ def test_discussion_calls_differences_within_noise_so():
     assert "short of: gru_1x128 (+0.0047 ± 0.0006)" in text
     assert "(± 2 SE: per-image error on 400 test images alone, as it rests on one run" in text
     # A paired difference of 0.0002 with a paired error of about 0.0005: within noise.
-    assert "gru_1x128 against gru_1x64: within noise (+0.0002 ± 0.0010 nats/pixel)" in text
+    assert ("gru_1x128 against gru_1x64: within noise (+0.0002 ± 0.0010 nats/pixel, ± 2 SE of the paired per-image "
+            "difference, no seed term)") in text
     assert "better by" not in text.split("gru_1x128 against gru_1x64")[1].split("\n")[0]
+
+
+def test_a_gain_between_models_is_shown_with_two_paired_standard_errors(no_seed_runs):
+    base = np.random.default_rng(1).normal(0.1, 0.03, 400)
+    small = base + np.random.default_rng(2).normal(0.0132, 0.002, 400)
+    rows = [_row("gru_1x32", small.mean(), 0.1, per_image=small), _row("gru_1x64", base.mean(), 0.09, per_image=base)]
+    text = "\n".join(pixel.discussion(rows, {name: _manifest(name) for name in ("gru_1x32", "gru_1x64")}))
+    two_se = 2 * np.std(small - base, ddof=1) / np.sqrt(400)
+    assert (f"gru_1x64 against gru_1x32: better by {(small - base).mean():.4f} ± {two_se:.4f} nats/pixel (± 2 SE of "
+            "the paired per-image difference, no seed term; ") in text
+
+
+def test_a_gain_between_models_carries_the_pixel_seed_spread_once_seeds_are_recorded(monkeypatch):
+    monkeypatch.setattr(spread, "seed_groups", lambda folder=None: {("pixel", "gru_1x32"): [0.1000, 0.1004, 0.1008]})
+    monkeypatch.setattr(spread, "seed_epochs", lambda folder=None: {("pixel", "gru_1x32"): (30,)})
+    base = np.random.default_rng(1).normal(0.1, 0.03, 400)
+    small = base + np.random.default_rng(2).normal(0.0132, 0.002, 400)
+    rows = [_row("gru_1x32", small.mean(), 0.1, se=0.0003, per_image=small),
+            _row("gru_1x64", base.mean(), 0.09, se=0.0003, per_image=base)]
+    text = "\n".join(pixel.discussion(rows, {name: _manifest(name) for name in ("gru_1x32", "gru_1x64")}))
+    paired = np.std(small - base, ddof=1) / np.sqrt(400)
+    two_se = 2 * np.sqrt(paired**2 + 2 * 0.0004**2)
+    assert (f"better by {(small - base).mean():.4f} ± {two_se:.4f} nats/pixel (± 2 SE of the paired per-image "
+            "difference and both runs' seed SD (0.0004 nats/pixel each); ") in text
+    assert "its own seed SD (0.0004 nats/pixel over 3 seeds of 30 epochs)" in text
 
 
 def test_generalisation_lines_report_a_small_consistent_gap():

@@ -269,7 +269,7 @@ def test_completion_note_states_the_comparison_and_the_budget():
     assert manifest_lib.completion_note(early).endswith("epoch 12 of 20 run, 1.50 h of training.")
 
 
-def test_completion_note_of_a_pixel_model_states_nats_per_image_and_bits_per_pixel():
+def test_completion_note_of_a_pixel_model_states_nats_per_image_and_bits_per_pixel(no_seed_runs):
     manifest = dict(_valid_manifest("pixel"), name="gru_1x128", train_seconds=3600.0, epochs_run=30, best_epoch=20,
                     metrics={"test_loss": 0.0864, "test_nats_per_image": 67.65, "test_bits_per_pixel": 0.12468})
     assert manifest_lib.completion_note(manifest) == (
@@ -350,7 +350,7 @@ def test_refresh_notes_command_errors_are_one_line(tmp_path, capsys):
     assert "git checkout" not in error  # git never had a file of this temporary folder
 
 
-def test_results_table_judges_each_finished_model_against_the_report(tmp_path, capsys):
+def test_results_table_judges_each_finished_model_against_the_report(tmp_path, capsys, no_seed_runs):
     for task in ("classify", "pixel"):
         (tmp_path / task).mkdir()
     short = dict(_valid_manifest("classify"), metrics={"test_accuracy": 0.9613}, epochs_run=120, best_epoch=118)
@@ -361,7 +361,7 @@ def test_results_table_judges_each_finished_model_against_the_report(tmp_path, c
         (tmp_path / manifest["task"] / f"{manifest['name']}.json").write_text(json.dumps(manifest))
     block = manifest_lib.results_table(tmp_path)
     rows = block.split("\n\n")[0].splitlines()[2:]
-    short_j = reference.judge("classify", "gru_1x32", 0.9613)  # the seed spread of data/experiments
+    short_j = reference.judge("classify", "gru_1x32", 0.9613)  # no seed runs recorded (no_seed_runs)
     assert rows[0].startswith(f"| classify | gru_1x32 | 96.13% | 97.47% | {short_j.delta_text()} | {short_j.verdict} "
                               "| 120 (118) |")
     no_seeds = SeedSpread(0.0, "none")

@@ -13,6 +13,7 @@ from helpers.core import data as data_lib
 from helpers.core import reference, zoo
 from helpers.core.manifest import still_improving
 from helpers.core.reference import binomial_se, family_sentence, judge, verdict
+from helpers.core.spread import spread_for
 
 
 def predict_logits(model, images, batch_size: int = 500) -> np.ndarray:
@@ -141,11 +142,17 @@ def claim_family_reading(rows: list[dict], seed_sd: float = 0.0) -> str:
     return family_sentence(p_values, decided, "pairwise comparisons behind the two claims")
 
 
+def evidence_label(seed_sd: float = 0.0) -> str:
+    """What the ± of the claims' evidence holds, e.g. ``"Δ ± 2 SE in validation accuracy (binomial error): "``."""
+    seeds = f" and a pooled seed SD of {seed_sd:.2f} pp per model" if seed_sd else ""
+    return f"Δ ± 2 SE in validation accuracy (binomial error{seeds}): "
+
+
 def claim_verdicts(rows: list[dict], seed_sd: float = 0.0) -> list[dict]:
     """The report's two claims, judged at equal epochs: GRU beats LSTM (per size) and depth helps (per cell).
 
     Each verdict is ``supported``, ``contradicted`` or ``not resolved`` (every difference within 2 standard
-    errors, seed spread included when measured).
+    errors, seed spread included when measured); the evidence shows each difference ± 2 SE.
     """
     by_name = {r["model"]: r for r in rows}
     claims = []
@@ -164,8 +171,9 @@ def claim_verdicts(rows: list[dict], seed_sd: float = 0.0) -> list[dict]:
             state = "partly contradicted (the other differences are within noise)"
         else:
             state = "mixed: supported for some pairs, contradicted for others"
-        evidence = "; ".join(f"{r['a']} - {r['b']} = {r['difference']:+.2f} ± {r['se']:.2f} pp ({r['verdict']}"
-                             + (f", {r['note']}: confounded" if r["note"] else "") + ")" for r in results)
+        evidence = evidence_label(seed_sd) + "; ".join(
+            f"{r['a']} - {r['b']} = {r['difference']:+.2f} ± {2 * r['se']:.2f} pp ({r['verdict']}"
+            + (f", {r['note']}: confounded" if r["note"] else "") + ")" for r in results)
         claims.append({"claim": claim, "verdict": state, "evidence": evidence})
     return claims
 
@@ -202,30 +210,37 @@ def seed_spread(summaries: dict) -> float:
     return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof))
 
 
+def against_seeds_error(accuracy: float, seeds: int, seed_sd: float) -> float:
+    """One SE (pp) of one run's test accuracy minus the mean of ``seeds`` runs, by the rule of
+    :func:`helpers.core.reference.comparison_error`: the run's binomial error once, and the seed SD of each side."""
+    return float(np.sqrt((binomial_se(accuracy, reference.N_TEST_IMAGES) * 100) ** 2 + seed_sd**2 * (1 + 1 / seeds)))
+
+
 def experiment_findings(summaries: dict) -> list[str]:
     """What the experiments show so far, in sentences computed from their summaries."""
     lines = []
     for model in seed_models(summaries):
         accuracies = np.asarray(seed_accuracies(summaries, model)) * 100
         if len(accuracies) >= 2:
-            lines.append(f"{model}, project recipe, {len(accuracies)} seeds: test accuracy {accuracies.mean():.2f} ± "
-                         f"{accuracies.std(ddof=1):.2f} pp (mean ± standard deviation).")
+            lines.append(f"{model}, project recipe, {len(accuracies)} seeds: mean test accuracy "
+                         f"{accuracies.mean():.2f}%, seed-to-seed SD {accuracies.std(ddof=1):.2f} pp.")
         elif len(accuracies) == 1:
             lines.append(f"{model}, project recipe: one seed so far ({accuracies[0]:.2f} %); the spread needs more.")
-    spread = seed_spread(summaries)
+    groups = {("classify", m): list(np.asarray(seed_accuracies(summaries, m)) * 100) for m in seed_models(summaries)}
     for run_id, label in (("lstm_1x32-keras-init", "Keras' gate biases instead of chrono"),
                           ("lstm_1x32-report", "the report's recipe"), ("gru_1x32-report", "the report's recipe")):
         model, other = run_id.split("-")[0], summaries.get(run_id)
         seeds = np.asarray(seed_accuracies(summaries, model)) * 100
         if other is None or not len(seeds):
             continue
-        # One run against the mean of k seeds: each accuracy carries binomial and seed-to-seed variance.
-        noise = float(np.sqrt((binomial_se(0.9, 10_000) ** 2 * 1e4 + spread**2) * (1 + 1 / len(seeds))))
-        diff = other["metrics"]["test_accuracy"] * 100 - seeds.mean()
+        spread = spread_for("classify", model, groups)
+        accuracy = other["metrics"]["test_accuracy"]
+        noise = against_seeds_error(accuracy, len(seeds), spread.sd)
+        diff = accuracy * 100 - seeds.mean()
         against = "seed 0" if len(seeds) == 1 else f"mean of {len(seeds)} seeds"
-        lines.append(f"{model} with {label}: {other['metrics']['test_accuracy']:.2%}, {diff:+.2f} pp against the "
-                     f"project recipe ({against}); {verdict(diff, noise, 'higher', 'lower')} "
-                     f"(2 SE = {2 * noise:.2f} pp{' incl. seed spread' if spread else ''}).")
+        lines.append(f"{model} with {label}: {accuracy:.2%}, {diff:+.2f} ± {2 * noise:.2f} pp against the project "
+                     f"recipe ({against}): {verdict(diff, noise, 'higher', 'lower')} (± 2 SE: binomial error on "
+                     f"{reference.N_TEST_IMAGES:,} test images {spread.describe('pp')}).")
     lines += _report_recipe_lines(summaries)
     lines += [full_budget_line(run, _shipped_or_none(run["model"])) for run in summaries.values()
               if run["experiment"] == "full budget"]

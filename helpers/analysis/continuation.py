@@ -238,11 +238,17 @@ def gap_statistics(all_results: dict) -> dict:
 
 
 def gap_rows(stats: dict) -> list[dict]:
-    """:func:`gap_statistics` as table rows, each cell ``"mean ± standard error"``."""
+    """:func:`gap_statistics` as table rows, each cell ``"mean ± 2 standard errors"`` (see :func:`horizon_headers`)."""
     from helpers.analysis.plots import signed
 
-    return [{"model": name, **{f"n={n}": f"{signed(mean)} ± {error:.3f}" for n, (mean, error) in by_n.items()}}
+    return [{"model": name, **{f"n={n}": f"{signed(mean)} ± {2 * error:.3f}" for n, (mean, error) in by_n.items()}}
             for name, by_n in stats.items()]
+
+
+def horizon_headers(horizons) -> list[str]:
+    """Column titles of the ``n=...`` cells of :func:`gap_rows`, :func:`estimator_rows` and
+    :func:`sampled_path_rows`, which say what their ± holds: ``["n=1, ± 2 SE", ...]``."""
+    return [f"n={n}, ± 2 SE" for n in horizons]
 
 
 def whole_image_nats(models: dict, images, manifests: dict) -> tuple[dict, dict]:
@@ -336,12 +342,13 @@ def mean_and_error(values) -> tuple[float, float]:
 
 
 def _cell(values) -> str:
+    """``"mean ± 2 standard errors"`` of ``values``."""
     mean, error = mean_and_error(values)
-    return f"{mean:.3f} ± {error:.3f}"
+    return f"{mean:.3f} ± {2 * error:.3f}"
 
 
 def estimator_rows(all_results: dict) -> list[dict]:
-    """The predicted row two ways, ``"mean ± standard error"`` over images: the samples' cross-entropy, and
+    """The predicted row two ways, ``"mean ± 2 standard errors"`` over images: the samples' cross-entropy, and
     the mean entropy H(p_t) along the same sampled paths (same expectation, less noise)."""
     rows = []
     for name, results in all_results.items():
@@ -352,7 +359,7 @@ def estimator_rows(all_results: dict) -> list[dict]:
 
 def sampled_path_rows(all_results: dict, reference_table: dict) -> list[dict]:
     """Per model: the GT row (true path), the hypothesis (true pixels along the sampled paths), both as
-    ``"mean ± standard error"``, and the report's GT row."""
+    ``"mean ± 2 standard errors"``, and the report's GT row."""
     rows = []
     for name, results in all_results.items():
         rows.append({"model": name, "row": "GT, true path", **{f"n={n}": _cell(r["gt"]) for n, r in results.items()}})

@@ -161,7 +161,7 @@ def posterior_sample_row(name: str, set_name: str, result: dict, seed: int = 0) 
 
 
 def posterior_table_rows(rows: list[dict], reference_inpainting: dict | None = None) -> list[dict]:
-    """:func:`posterior_sample_row` rows ready to print: differences as ``"mean ± standard error"`` (nats per
+    """:func:`posterior_sample_row` rows ready to print: differences as ``"mean ± 2 standard errors"`` (nats per
     image) and, where ``reference_inpainting`` (the report's table 13) has the set's kind, the report's own
     in-painted minus GT difference."""
     from helpers.analysis.plots import signed
@@ -172,7 +172,7 @@ def posterior_table_rows(rows: list[dict], reference_inpainting: dict | None = N
         out = {k: row[k] for k in ("model", "set", "gt_ce", "best_ce", "sample_ce")}
         for key in ("best", "sample", "expected", "past_only"):
             mean, error = row[f"{key}_minus_gt"]
-            out[key] = f"{signed(mean)} ± {error:.3f}"
+            out[key] = f"{signed(mean)} ± {2 * error:.3f}"
         ref = (reference_inpainting or {}).get(kinds.get(row["set"]))
         out["report"] = signed((ref["inpainted"] - ref["gt"]) * SEQUENCE_LENGTH_PREDICTED) if ref else "-"
         printed.append(out)

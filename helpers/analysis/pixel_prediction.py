@@ -214,13 +214,31 @@ def _report_lines(rows: list[dict], manifests: dict, missing) -> list[str]:
     return lines
 
 
+#: What the ± of a comparison between two of our models holds when no pixel seed spread is recorded.
+PAIRED_BASIS = "± 2 SE of the paired per-image difference, no seed term"
+
+
+def _seed_term(small: str, large: str) -> tuple[float, str]:
+    """The seed variance of a difference between two single runs, and what the ± then holds, in words."""
+    from helpers.core.spread import spread_for
+
+    sds = [spread_for("pixel", name).sd for name in (small, large)]
+    if not any(sds):
+        return 0.0, PAIRED_BASIS
+    each = f"{sds[0]:.4f} nats/pixel each" if f"{sds[0]:.4f}" == f"{sds[1]:.4f}" else f"{sds[0]:.4f} and {sds[1]:.4f}"
+    return sds[0] ** 2 + sds[1] ** 2, f"± 2 SE of the paired per-image difference and both runs' seed SD ({each})"
+
+
 def _capacity_lines(by_name: dict, recipes: dict, manifests: dict) -> list[str]:
     """Each larger GRU against a smaller one: the gain with its paired error, the cost, and recipe confounds."""
     lines = []
     for small, large in (("gru_1x32", "gru_1x64"), ("gru_1x64", "gru_1x128"), ("gru_1x32", "gru_3x32")):
         if small in by_name and large in by_name:
             gain = by_name[small]["test_loss"] - by_name[large]["test_loss"]
-            error = _paired_error(by_name[small], by_name[large])
+            error, basis = _paired_error(by_name[small], by_name[large]), ""
+            if error:
+                seed_variance, basis = _seed_term(small, large)
+                error = float(np.sqrt(error**2 + seed_variance))
             rs, rl = recipes[small], recipes[large]
             unfinished = [m for m in (small, large) if manifests[m]["status"] != "complete"]
             # An unfinished model has run fewer epochs by definition; that is said already.
@@ -234,10 +252,11 @@ def _capacity_lines(by_name: dict, recipes: dict, manifests: dict) -> list[str]:
                     f"{rl['hours'] / max(rs['hours'], 1e-9):.1f}x the training hours")
             error_text = f" ± {2 * error:.4f}" if error else ""
             if _within_noise(gain, error):
-                head = f"{large} against {small}: within noise ({signed_4(gain)}{error_text} nats/pixel) {cost}"
+                head = f"{large} against {small}: within noise ({signed_4(gain)}{error_text} nats/pixel, {basis}) {cost}"
             else:
+                per_image = f"{basis + '; ' if basis else ''}{abs(gain) * PREDICTED_PIXELS:.1f} nats per image"
                 head = (f"{large} against {small}: {'better' if gain >= 0 else 'worse'} by {abs(gain):.4f}{error_text} "
-                        f"nats/pixel ({abs(gain) * PREDICTED_PIXELS:.1f} nats per image) {cost}")
+                        f"nats/pixel ({per_image}) {cost}")
             lines.append(head + (f" ({'; '.join(notes)})." if notes else "."))
     return lines
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from helpers.bench import cases
 from helpers.bench.cases import median_time
-from helpers.core.paths import REPO_ROOT
+from helpers.core.paths import MODELS_DIR, REPO_ROOT
 from helpers.core.quiet import import_tensorflow_quietly
 
 RESULTS_PATH = REPO_ROOT / "benchmarks" / "results.json"
@@ -162,8 +162,47 @@ def machine_description() -> dict:
     return {"cpu": cpu, **hardware_description(), "versions": software_versions()}
 
 
-def format_report(results: dict) -> str:
-    """The benchmark table as Markdown (the README shows it), then the zoo's cost per epoch if measured."""
+def shipped_budget(task: str, name: str, models_dir: str | Path = MODELS_DIR) -> int | None:
+    """The epoch budget (``config.max_epochs``) of a shipped model's manifest; None without one."""
+    import json
+
+    path = Path(models_dir) / task / f"{name}.json"
+    try:
+        return int(json.loads(path.read_text())["config"]["max_epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def zoo_cost_rows(cost: dict, models_dir: str | Path = MODELS_DIR) -> list[dict]:
+    """The zoo-cost rows with ``max_epochs``, ``hours`` and ``core_hours`` for the shipped budgets now.
+
+    The seconds per epoch are the measurement; the budget is the shipped manifest's ``config.max_epochs``
+    (``budget`` ``"shipped"``), else the one recorded with the measurement (``"recorded"``). Core-hours are
+    hours times the measuring machine's cores.
+    """
+    rows = []
+    for row in cost["models"]:
+        epochs = shipped_budget(row["task"], row["model"], models_dir)
+        source = "recorded" if epochs is None else "shipped"
+        epochs = int(row["max_epochs"]) if epochs is None else epochs
+        hours = row["epoch_s"] * epochs / 3600
+        rows.append({**row, "max_epochs": epochs, "budget": source, "hours": hours,
+                     "core_hours": hours * cost["cpu_count"]})
+    return rows
+
+
+def schedule_hours(hours, at_once: int) -> float:
+    """Hours until the last of the runs ``hours`` ends with ``at_once`` of them running at a time, the longest
+    started first and each next one on the first free slot (an estimate: nothing else running)."""
+    slots = [0.0] * max(1, int(at_once))
+    for h in sorted(hours, reverse=True):
+        slots[slots.index(min(slots))] += h
+    return max(slots)
+
+
+def format_report(results: dict, models_dir: str | Path = MODELS_DIR) -> str:
+    """The benchmark table as Markdown (the README shows it), then the zoo's cost per epoch if measured, its
+    epochs, hours and core-hours for the budgets of the manifests in ``models_dir`` now (:func:`zoo_cost_rows`)."""
     lines = [f"Machine: {results['machine']['cpu']}, {results['machine']['cpu_count']} cores"
              + (f", GPUs: {results['machine']['gpus']}" if results['machine'].get('gpus') else "")
              + f"; {results['created']}" + (" (quick)" if results.get("quick") else ""), "",
@@ -200,11 +239,16 @@ def format_report(results: dict) -> str:
         lines.append(f"| regenerate notebooks ({notebooks['notebooks']}) | {notebooks['seconds']:.0f} s | - | - | < 600 s |")
     cost = results.get("zoo_cost")
     if cost:
+        rows = zoo_cost_rows(cost, models_dir)
+        recorded = [f"{row['task']} {row['model']}" for row in rows if row["budget"] == "recorded"]
+        budgets = ("epochs: the shipped manifests' budgets (config.max_epochs) now"
+                   + (f", else the one recorded with the measurement ({', '.join(recorded)})" if recorded else "")
+                   + "; hours and core-hours: that budget from scratch at the measured s/epoch")
         lines += ["", f"Zoo cost per epoch at each model's recipe ({cost['cpu_count']} cores; training steps at the "
-                      "recipe's batch size, then the validation pass; hours for the recipe's epoch budget from scratch):",
+                      f"recipe's batch size, then the validation pass; {budgets}):",
                   "", "| model | formulation | batch | s/step | steps/epoch | validation s | s/epoch | epochs | hours "
                       "| core-hours |", "|---|---|---|---|---|---|---|---|---|---|"]
-        for row in cost["models"]:
+        for row in rows:
             lines.append(f"| {row['task']} {row['model']} | {row['formulation']} | {row['batch']} | {row['step_s']:.3f} "
                          f"| {row['steps_per_epoch']} | {row['validation_batches'] * row['validation_batch_s']:.1f} "
                          f"| {row['epoch_s']:.0f} | {row['max_epochs']} | {row['hours']:.1f} | {row['core_hours']:.1f} |")

@@ -125,7 +125,8 @@ def epoch_cost(task: str, name: str, config: dict | None = None, train_size: int
     The engine's model (:func:`helpers.core.training.compile_model`) at the recipe's batch size: the median time of
     a training step times the steps of an epoch, plus the median time of a validation batch (500) times the
     validation batches. ``hours`` is what the recipe's epoch budget (``max_epochs``) costs from scratch on this
-    machine, ``core_hours`` the same times its CPU count. ``train_size``, ``validation_size`` and the sequence
+    machine, ``core_hours`` the same times its CPU count, both as recorded at measurement; the printed table
+    recomputes them for the shipped budgets of the day (:func:`helpers.bench.zoo_cost_rows`). ``train_size``, ``validation_size`` and the sequence
     ``length`` default to MNIST's (55,000, 5,000, 784 pixels).
     """
     from helpers.core import data as data_lib

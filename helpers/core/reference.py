@@ -124,8 +124,7 @@ class Judgement:
         if self.error is None:
             return "not judged: no per-image standard error"
         test = "binomial" if self.task == "classify" else "per-image"
-        unit = UNITS[self.task][0]
-        return f"± 2 SE: {test} error on {self.n_images:,} test images {self.spread.describe(unit)}"
+        return f"± 2 SE: {test} error on {self.n_images:,} test images {self.spread.describe(*UNITS[self.task])}"
 
 
 def _signed(value: float, digits: int) -> str:
@@ -235,14 +234,18 @@ def family_reading(judgements: list[Judgement], alpha: float = ALPHA_2SE) -> str
 def convention_sentence(judgements: list[Judgement]) -> str:
     """What the ± of a results table holds, and which spread each row uses (computed from the judgements)."""
     own = [f"{_label(j)} ({j.spread.seeds} seeds)" for j in judgements if j.spread.source == "own"]
-    pooled = [j for j in judgements if j.spread.source == "pooled"]
-    alone = [_label(j) for j in judgements if j.spread.source == "none"]
     parts = [f"{', '.join(own)} use their own seed spread"] if own else []
-    if pooled:
-        sd = pooled[0].spread
-        parts.append(("the other row rests on one run and uses" if len(pooled) == 1 else
-                      f"the other {len(pooled)} rest on one run and use") + " the seed SD pooled over "
-                     f"{' and '.join(sd.groups)} ({sd.sd:.2f} pp, {sd.dof} degrees of freedom)")
+    for task, kind in (("classify", "classifier"), ("pixel", "pixel model")):
+        pooled = [j for j in judgements if j.task == task and j.spread.source == "pooled"]
+        if pooled:
+            sd, (unit, digits) = pooled[0].spread, UNITS[task]
+            other = "other " if any(j.task == task and j.spread.source == "own" for j in judgements) else ""
+            rows = f"the {other}{kind}" if len(pooled) == 1 else f"the {other}{len(pooled)} {kind}s"
+            groups = " and ".join(g if task == "classify" else f"pixel {g}" for g in sd.groups)
+            parts.append(f"{rows} rest{'s' if len(pooled) == 1 else ''} on one run and use"
+                         f"{'s' if len(pooled) == 1 else ''} the seed SD pooled over {groups} "
+                         f"({sd.sd:.{digits}f} {unit}, {sd.dof} degrees of freedom)")
+    alone = [_label(j) for j in judgements if j.spread.source == "none"]
     if alone:
         pixel_models = [_label(j) for j in judgements if j.task == "pixel"]
         named = "the pixel models" if alone == pixel_models else ", ".join(alone)
@@ -251,6 +254,21 @@ def convention_sentence(judgements: list[Judgement]) -> str:
             "number (binomial for accuracies, per image for cross-entropies) and the seed spread of two single "
             "runs, ours and the report's. \"beats\" and \"short of\" only beyond it, \"within noise\" otherwise. "
             + "; ".join(parts) + ".")
+
+
+def seed_budget_sentence(manifests: list[dict], judgements: list[Judgement]) -> str:
+    """Which rows trained longer than the seed runs their spread comes from (that spread is then an estimate)."""
+    budgets = {e for j in judgements for e in j.spread.epochs}
+    if not budgets:
+        return ""
+    longer = [(_label(j), m["config"]["max_epochs"]) for j, m in zip(judgements, manifests)
+              if j.spread.epochs and m.get("config", {}).get("max_epochs", 0) > max(j.spread.epochs)]
+    runs = f"{min(budgets)} epochs" if len(budgets) == 1 else f"{min(budgets)}-{max(budgets)} epochs"
+    if not longer:
+        return f"The seed runs train the project recipe for {runs}, as the rows they are used for do."
+    listed = ", ".join(f"{label} ({epochs}{' epochs' if i == 0 else ''})" for i, (label, epochs) in enumerate(longer))
+    return (f"The seed runs train the project recipe for {runs}; rows trained with a longer budget borrow that "
+            f"spread, an assumption that no seed run at their own budget has checked: {listed}.")
 
 
 def budget_phrase(manifest: dict) -> str:
@@ -270,7 +288,7 @@ def results_prose(manifests: list[dict], judgements: list[Judgement]) -> str:
               if j.improvement < 0 and j.verdict == "within noise"]
     unjudged = [label for label, (j, _) in by_label.items() if j.verdict == "not judged"]
     short = [f"{label}, {budget_phrase(m)}" for label, (j, m) in by_label.items() if j.verdict == "short of"]
-    lines = [convention_sentence(judgements), family_reading(judgements)]
+    lines = [convention_sentence(judgements), seed_budget_sentence(manifests, judgements), family_reading(judgements)]
     lines.append(f"Short of the report beyond noise: {'; '.join(short) or 'none'}. Below its number but within "
                  f"noise: {'; '.join(behind) or 'none'}.")
     if unjudged:

@@ -29,15 +29,22 @@ class SeedSpread:
     seeds: int = 0
     dof: int = 0
     groups: tuple = ()
+    epochs: tuple = ()
 
-    def describe(self, unit: str) -> str:
-        """Where the spread comes from, in words, e.g. ``"and its own seed SD (0.84 pp over 3 seeds)"``."""
+    def describe(self, unit: str, digits: int = 2) -> str:
+        """Where the spread comes from, in words, e.g. ``"and its own seed SD (0.84 pp over 3 seeds of 30 epochs)"``."""
+        runs = f" of {self.budget()}" if self.epochs else ""
         if self.source == "own":
-            return f"and its own seed SD ({self.sd:.2f} {unit} over {self.seeds} seeds)"
+            return f"and its own seed SD ({self.sd:.{digits}f} {unit} over {self.seeds} seeds{runs})"
         if self.source == "pooled":
-            return (f"and a seed SD pooled over the seeds of {' and '.join(self.groups)} ({self.sd:.2f} {unit}, "
-                    f"{self.dof} degrees of freedom), as it rests on one run")
+            return (f"and a seed SD pooled over the seeds{runs} of {' and '.join(self.groups)} "
+                    f"({self.sd:.{digits}f} {unit}, {self.dof} degrees of freedom), as it rests on one run")
         return "alone, as it rests on one run and no seed spread is measured for this task"
+
+    def budget(self) -> str:
+        """The epoch budget of the seed runs, e.g. ``"30 epochs"`` (``"30-100 epochs"`` when they differ)."""
+        low, high = min(self.epochs), max(self.epochs)
+        return f"{low} epochs" if low == high else f"{low}-{high} epochs"
 
 
 def _metric(summary: dict) -> tuple[str, float] | None:
@@ -51,9 +58,8 @@ def _metric(summary: dict) -> tuple[str, float] | None:
     return None
 
 
-def seed_groups(folder: str | Path = EXPERIMENTS_DIR) -> dict[tuple[str, str], list[float]]:
-    """``{(task, model): [test metric of each seed run]}`` from the summaries in ``folder``."""
-    groups: dict[tuple[str, str], list[float]] = {}
+def _seed_summaries(folder: str | Path):
+    """(task, model, test metric, epoch budget) of every seed run's summary in ``folder``."""
     for path in sorted(Path(folder).glob("*.json")):
         try:
             summary = json.loads(path.read_text())
@@ -61,8 +67,24 @@ def seed_groups(folder: str | Path = EXPERIMENTS_DIR) -> dict[tuple[str, str], l
             raise ValueError(f"{path} is not valid JSON ({error.msg}); restore it with git checkout -- {path}") from None
         found = _metric(summary) if summary.get("experiment") == "seeds" else None
         if found:
-            groups.setdefault((found[0], summary["model"]), []).append(found[1])
+            yield found[0], summary["model"], found[1], summary.get("config", {}).get("max_epochs")
+
+
+def seed_groups(folder: str | Path = EXPERIMENTS_DIR) -> dict[tuple[str, str], list[float]]:
+    """``{(task, model): [test metric of each seed run]}`` from the summaries in ``folder``."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for task, model, value, _ in _seed_summaries(folder):
+        groups.setdefault((task, model), []).append(value)
     return groups
+
+
+def seed_epochs(folder: str | Path = EXPERIMENTS_DIR) -> dict[tuple[str, str], tuple[int, ...]]:
+    """``{(task, model): the distinct epoch budgets of its seed runs}``."""
+    budgets: dict[tuple[str, str], set] = {}
+    for task, model, _, epochs in _seed_summaries(folder):
+        if epochs:
+            budgets.setdefault((task, model), set()).add(int(epochs))
+    return {key: tuple(sorted(value)) for key, value in budgets.items()}
 
 
 def sample_sd(values) -> float:
@@ -71,23 +93,28 @@ def sample_sd(values) -> float:
     return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def pooled(groups: dict, task: str) -> SeedSpread:
+def pooled(groups: dict, task: str, epochs: dict | None = None) -> SeedSpread:
     """The SD pooled over every group of ``task`` with 2 or more seeds (its degrees of freedom add up)."""
     usable = {model: values for (t, model), values in groups.items() if t == task and len(values) >= 2}
     dof = sum(len(v) - 1 for v in usable.values())
     if not dof:
         return SeedSpread(0.0, "none")
     squares = sum((len(v) - 1) * sample_sd(v) ** 2 for v in usable.values())
-    return SeedSpread(math.sqrt(squares / dof), "pooled", 1, dof, tuple(sorted(usable)))
+    budgets = sorted({e for model in usable for e in (epochs or {}).get((task, model), ())})
+    return SeedSpread(math.sqrt(squares / dof), "pooled", 1, dof, tuple(sorted(usable)), tuple(budgets))
 
 
-def spread_for(task: str, name: str, groups: dict | None = None) -> SeedSpread:
-    """The spread a verdict on ``name`` uses: its own seeds' SD, else the pooled SD of its task."""
-    groups = seed_groups() if groups is None else groups
+def spread_for(task: str, name: str, groups: dict | None = None, epochs: dict | None = None) -> SeedSpread:
+    """The spread a verdict on ``name`` uses: its own seeds' SD, else the pooled SD of its task.
+
+    ``epochs`` (default: read with the groups) gives the seed runs' budgets, which the verdict's words name.
+    """
+    if groups is None:
+        groups, epochs = seed_groups(), seed_epochs() if epochs is None else epochs
     own = groups.get((task, name), [])
     if len(own) >= MIN_OWN_SEEDS:
-        return SeedSpread(sample_sd(own), "own", len(own), len(own) - 1, (name,))
-    return pooled(groups, task)
+        return SeedSpread(sample_sd(own), "own", len(own), len(own) - 1, (name,), (epochs or {}).get((task, name), ()))
+    return pooled(groups, task, epochs)
 
 
 def pixel_test_se(models_dir: str | Path, name: str) -> float:

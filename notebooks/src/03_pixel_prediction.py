@@ -235,8 +235,10 @@ print("\n".join(plots.wrap(line) for line in pixel.discussion(rows, manifests, m
 # %% [markdown]
 # How to read these numbers. Cross-entropy is a code length: a model that needs fewer bits per image
 # than the 784 raw pixels has learned what digits look like, and the ratio says how much. A difference
-# smaller than two standard errors is called within noise: the test set cannot tell it from chance (and
-# each model was trained once, so seed-to-seed variation is not measured). Comparisons
+# smaller than two standard errors is called within noise: the test set cannot tell it from chance, nor
+# from the seed-to-seed spread, where seed runs measure it (the lines above say which spread each ±
+# holds: the shipped models are single runs, and only the seeds recorded under `data/experiments/` tell
+# how much a second run would differ). Comparisons
 # between sizes are only fair at equal recipes: where the lines above name different recipes, the
 # difference mixes capacity with training, and a model still improving when its budget ran out has not
 # shown its limit.

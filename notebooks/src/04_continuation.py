@@ -171,21 +171,24 @@ print(plots.format_table(rows, columns, formats=ours))
 # Samples are what the model finds likely; the true continuation is whatever the writer drew. For a
 # perfect model the two rows would agree in expectation; a GT row above the predicted row means the real
 # endings surprise the model more than its own samples do (it is over-confident about how digits end),
-# a GT row below it the opposite. The gaps, GT minus predicted, with the standard error of their mean
-# over the images (a gap smaller than about two standard errors is within what chance gives, and chance
-# alone puts about one gap in twenty beyond it):
+# a GT row below it the opposite. The gaps, GT minus predicted, ± two standard errors of their mean over
+# the images (`± 2 SE`; a gap within it is what chance gives, and chance alone puts about one gap in
+# twenty beyond it):
 
 # %%
 gaps = continuation.gap_statistics(results)
-print(plots.format_table(continuation.gap_rows(gaps), ["model"] + [f"n={n}" for n in horizons]))
+print(plots.format_table(continuation.gap_rows(gaps), ["model"] + [f"n={n}" for n in horizons],
+                         ["model"] + continuation.horizon_headers(horizons)))
 
 # %% [markdown]
 # The predicted row is noisy: each sampled pixel adds a Bernoulli draw. Averaging the entropy
 # $H(p_t) = -p_t \log p_t - (1-p_t)\log(1-p_t)$ of each step's probability along the same sampled paths
-# estimates the same quantity without that draw (exactly, at n = 1). Both, with their standard errors:
+# estimates the same quantity without that draw (exactly, at n = 1). Both, ± two standard errors of their
+# mean over the images (`± 2 SE`):
 
 # %%
-print(plots.format_table(continuation.estimator_rows(results), ["model", "estimate"] + [f"n={n}" for n in horizons]))
+print(plots.format_table(continuation.estimator_rows(results), ["model", "estimate"] + [f"n={n}" for n in horizons],
+                         ["model", "estimate"] + continuation.horizon_headers(horizons)))
 
 # %% [markdown]
 # ## Can the report's GT row be right?
@@ -212,7 +215,8 @@ print(plots.format_table(consistency, ["model", "ours_last", "ours_whole", "ours
 
 # %%
 print(plots.format_table(continuation.sampled_path_rows(results, reference.CONTINUATION),
-                         ["model", "row"] + [f"n={n}" for n in horizons]))
+                         ["model", "row"] + [f"n={n}" for n in horizons],
+                         ["model", "row"] + continuation.horizon_headers(horizons)))
 print("\n".join(plots.wrap(line) for line in continuation.sampled_path_discussion(results, reference.CONTINUATION)))
 
 # %% [markdown]

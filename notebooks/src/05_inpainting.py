@@ -194,9 +194,9 @@ else:
 # %% [markdown]
 # Could the report's "in-painted worse than GT" come from *sampling* the fill from the exact posterior
 # instead of taking its most probable candidate? Fill minus ground-truth cross-entropy, in nats per image
-# (mean ± standard error over the images), for the most probable fill, one seeded posterior draw per image,
-# the posterior's exact expectation, and the past-only fill of the next section; `report` converts its
-# table 13 the same way:
+# (mean ± two standard errors over the images, `± 2 SE`), for the most probable fill, one seeded posterior
+# draw per image, the posterior's exact expectation, and the past-only fill of the next section; `report`
+# converts its table 13 the same way:
 
 # %%
 posterior_rows = [inpainting_analysis.posterior_sample_row(table_model, set_name, results[(table_model, set_name)],
@@ -204,7 +204,8 @@ posterior_rows = [inpainting_analysis.posterior_sample_row(table_model, set_name
                   for set_name in ("1 pixel", "2x2 block") if (table_model, set_name) in results]
 print(plots.format_table(inpainting_analysis.posterior_table_rows(posterior_rows, reference.INPAINTING),
                          ["set", "gt_ce", "best", "sample", "expected", "past_only", "report"],
-                         ["set", "GT ce", "most probable", "sampled", "expected", "past only", "report"]))
+                         ["set", "GT ce", "most probable ± 2 SE", "sampled ± 2 SE", "expected ± 2 SE",
+                          "past only ± 2 SE", "report"]))
 print("\n".join(plots.wrap(line)
                 for line in inpainting_analysis.posterior_sample_discussion(posterior_rows, reference.INPAINTING)))
 
