@@ -172,7 +172,8 @@ def test_table12_consistency_flags_the_report_but_not_a_consistent_model():
     ref_last, ref_whole = 0.5615 * 300, 0.1037 * 783
     assert lines[2] == ("Nats per image at n = 300, hidden pixels of the whole image (the report's, against its table "
                         f"11): gru_1x32 24.0 of 78.0 ({ref_last:.1f} against {ref_whole:.1f}). These images are "
-                        "typical: they cost our models 1.00 to 1.00 times an average test image.")
+                        "typical: they cost our models 1.00 times an average test image.")
+    assert continuation._span([0.981, 1.02]) == "0.98 to 1.02"
     quiet = continuation.discussion({"gru_1x32": {300: (0.001, 0.01)}}, rows, n_images=100)
     assert quiet[0].startswith("GT minus predicted (± 2 SE over the 100 images): none of the 1 (model, n) gaps")
     low, high = continuation.reference_gt_ratios(reference.CONTINUATION)[300]

@@ -329,9 +329,15 @@ def discussion(stats: dict, consistency: list[dict], n_images: int) -> list[str]
                      + "; ".join(f"{r['model']} {r['ours_last']:.1f} of {r['ours_whole']:.1f}"
                                  + (f" ({r['ref_last']:.1f} against {r['ref_whole']:.1f})" if r["ref_last"] is not None
                                     else "") for r in shown)
-                     + (f". These images are typical: they cost our models {min(ratios):.2f} to {max(ratios):.2f} "
-                        "times an average test image." if ratios else "."))
+                     + (f". These images are typical: they cost our models {_span(ratios)} times an average test "
+                        "image." if ratios else "."))
     return lines
+
+
+def _span(values) -> str:
+    """``"0.98 to 1.02"``, or ``"1.00"`` alone when both ends print the same."""
+    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    return low if low == high else f"{low} to {high}"
 
 
 def mean_and_error(values) -> tuple[float, float]:
