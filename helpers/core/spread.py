@@ -37,7 +37,8 @@ class SeedSpread:
         if self.source == "own":
             return f"and its own seed SD ({self.sd:.{digits}f} {unit} over {self.seeds} seeds{runs})"
         if self.source == "pooled":
-            return (f"and a seed SD pooled over the seeds{runs} of {' and '.join(self.groups)} "
+            return (f"and a seed SD pooled over the seeds{f' ({self.budget()})' if self.epochs else ''} of "
+                    f"{' and '.join(self.groups)} "
                     f"({self.sd:.{digits}f} {unit}, {self.dof} degrees of freedom), as it rests on one run")
         return "alone, as it rests on one run and no seed spread is measured for this task"
 
