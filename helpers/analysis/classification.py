@@ -227,13 +227,16 @@ def experiment_findings(summaries: dict) -> list[str]:
         elif len(accuracies) == 1:
             lines.append(f"{model}, project recipe: one seed so far ({accuracies[0]:.2f} %); the spread needs more.")
     groups = {("classify", m): list(np.asarray(seed_accuracies(summaries, m)) * 100) for m in seed_models(summaries)}
+    budgets = {("classify", m): tuple(sorted({s["config"]["max_epochs"] for s in summaries.values() if s["model"] == m
+                                              and s["experiment"] == "seeds" and "max_epochs" in s.get("config", {})}))
+               for m in seed_models(summaries)}
     for run_id, label in (("lstm_1x32-keras-init", "Keras' gate biases instead of chrono"),
                           ("lstm_1x32-report", "the report's recipe"), ("gru_1x32-report", "the report's recipe")):
         model, other = run_id.split("-")[0], summaries.get(run_id)
         seeds = np.asarray(seed_accuracies(summaries, model)) * 100
         if other is None or not len(seeds):
             continue
-        spread = spread_for("classify", model, groups)
+        spread = spread_for("classify", model, groups, budgets)
         accuracy = other["metrics"]["test_accuracy"]
         noise = against_seeds_error(accuracy, len(seeds), spread.sd)
         diff = accuracy * 100 - seeds.mean()
