@@ -341,7 +341,7 @@ def test_a_recipe_run_against_its_seeds_uses_their_own_spread():
                     "(1.00 pp over 3 seeds)).")
     assert clf.against_seeds_error(0.97, 3, 1.0) == pytest.approx(two_se / 2)
     # Seeds that record their budget say it, as the README's verdicts do.
-    for run_id, summary in summaries.items():
+    for summary in summaries.values():
         summary.setdefault("config", {})["max_epochs"] = 30
     line = next(line for line in clf.experiment_findings(summaries) if line.startswith("gru_1x32 with"))
     assert line.endswith("its own seed SD (1.00 pp over 3 seeds of 30 epochs)).")
