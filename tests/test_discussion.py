@@ -80,6 +80,10 @@ def test_classification_discussion_carries_the_seed_spread():
     lines = clf.discussion([spread_in], manifests)
     assert lines[0] == "Against the report's test accuracy (Δ ± 2 SE, pp): within noise: gru_1x32 (-0.58 ± 1.87)."
     notes = clf.table_notes([dict(spread_in, train_images=10_000)], 55_000)
+    budgeted = dict(spread_in, judgement=reference.judge("classify", "gru_1x32", 0.9689,
+                                                          spread=spread.SeedSpread(0.65, "own", 3, 2, ("gru_1x32",), (30,))))
+    longer = clf.table_notes([dict(budgeted, train_images=10_000)], 55_000, manifests)
+    assert longer[1].endswith("no seed run at their own budget has checked: gru_1x32 (100 epochs).")
     assert "the classifier rests on one run and uses the seed SD pooled over gru_1x32 and lstm_1x32 (0.65 pp" in notes[0]
     assert notes[1].startswith("The train columns are computed on the first 10,000 of the 55,000 training images")
     assert lines[-1] == "Below the report's number: gru_1x32 76 epochs (early-stopped), best at 68."
@@ -274,7 +278,7 @@ def test_pixel_seeds_give_pixel_verdicts_a_spread_in_nats_and_name_their_budget(
               for name, loss in (("gru_1x32", 0.1), ("gru_1x128", 0.0845))]
     sentence = reference.convention_sentence(judged)
     assert "pixel gru_1x32 (3 seeds) use their own seed spread" in sentence
-    assert "the other pixel model rests on one run and uses the seed SD pooled over pixel gru_1x32 (0.0004 nats/pixel" in sentence
+    assert "the other pixel model rests on one run and uses the seed SD of pixel gru_1x32 (0.0004 nats/pixel" in sentence
     manifests = [{"config": {"max_epochs": 30}}, {"config": {"max_epochs": 60}}]
     assert reference.seed_budget_sentence(manifests, judged).endswith("has checked: pixel gru_1x128 (60 epochs).")
     assert reference.seed_budget_sentence(manifests[:1], judged[:1]).endswith("as the rows they are used for do.")

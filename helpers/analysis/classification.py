@@ -68,11 +68,15 @@ def evaluate_zoo(models: dict, splits: data_lib.MnistSplits, train_subset: int |
     return rows
 
 
-def table_notes(rows: list[dict], n_train: int) -> list[str]:
-    """The sentences under tables 9-10: what ± holds and which spread each row uses, and the train images."""
-    judgements = [row["judgement"] for row in rows if row.get("judgement")]
+def table_notes(rows: list[dict], n_train: int, manifests: dict | None = None) -> list[str]:
+    """The sentences under tables 9-10: what ± holds, which spread each row uses (and, given the ``manifests``,
+    which rows trained past the seed runs' budget), and the train images."""
+    judged = [row for row in rows if row.get("judgement")]
+    judgements = [row["judgement"] for row in judged]
+    budget = (reference.seed_budget_sentence([manifests[row["model"]] for row in judged], judgements)
+              if manifests and all(row["model"] in manifests for row in judged) else "")
     return [line for line in ([reference.convention_sentence(judgements)] if judgements else [])
-            + [train_note(rows, n_train)] if line]
+            + [budget, train_note(rows, n_train)] if line]
 
 
 def train_note(rows: list[dict], n_train: int) -> str:

@@ -200,8 +200,15 @@ def _report_lines(rows: list[dict], manifests: dict, missing) -> list[str]:
                               n_images=len(r.get("test_per_image", ())) or reference.N_TEST_IMAGES) for r in compared]
     lines = [f"{len(rows)} of {len(rows) + len(missing)} pixel models trained."]
     if judged:
-        bases = "; ".join(dict.fromkeys(j.basis() for j in judged if j.error))
+        by_basis: dict[str, list[str]] = {}
+        for j in judged:
+            if j.error:
+                by_basis.setdefault(j.basis(), []).append(j.name)
+        bases = "; ".join(basis if len(by_basis) == 1 else f"for {', '.join(names)}, {basis}"
+                          for basis, names in by_basis.items())
         lines[0] += " " + verdict_summary(judged, "test cross-entropy", bases)
+        budget = reference.seed_budget_sentence([manifests[j.name] for j in judged], judged)
+        lines += [budget] if budget else []
     improving = [r["model"] for r in rows if manifests[r["model"]]["status"] == "complete"
                  and still_improving(manifests[r["model"]])]
     if improving:

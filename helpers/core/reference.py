@@ -243,8 +243,9 @@ def convention_sentence(judgements: list[Judgement]) -> str:
             rows = f"the {other}{kind}" if len(pooled) == 1 else f"the {other}{len(pooled)} {kind}s"
             groups = " and ".join(g if task == "classify" else f"pixel {g}" for g in sd.groups)
             parts.append(f"{rows} rest{'s' if len(pooled) == 1 else ''} on one run and use"
-                         f"{'s' if len(pooled) == 1 else ''} the seed SD pooled over {groups} "
-                         f"({sd.sd:.{digits}f} {unit}, {sd.dof} degrees of freedom)")
+                         f"{'s' if len(pooled) == 1 else ''} the seed SD "
+                         f"{'pooled over' if len(sd.groups) > 1 else 'of'} {groups} "
+                         f"({sd.sd:.{digits}f} {unit}, {sd.dof} degree{'s' if sd.dof != 1 else ''} of freedom)")
     alone = [_label(j) for j in judgements if j.spread.source == "none"]
     if alone:
         pixel_models = [_label(j) for j in judgements if j.task == "pixel"]

@@ -37,9 +37,10 @@ class SeedSpread:
         if self.source == "own":
             return f"and its own seed SD ({self.sd:.{digits}f} {unit} over {self.seeds} seeds{runs})"
         if self.source == "pooled":
-            return (f"and a seed SD pooled over the seeds{f' ({self.budget()})' if self.epochs else ''} of "
+            source = "pooled over the seeds" if len(self.groups) > 1 else "borrowed from the seeds"
+            return (f"and a seed SD {source}{f' ({self.budget()})' if self.epochs else ''} of "
                     f"{' and '.join(self.groups)} "
-                    f"({self.sd:.{digits}f} {unit}, {self.dof} degrees of freedom), as it rests on one run")
+                    f"({self.sd:.{digits}f} {unit}, {self.dof} degree{'s' if self.dof != 1 else ''} of freedom), as it rests on one run")
         return "alone, as it rests on one run and no seed spread is measured for this task"
 
     def budget(self) -> str:

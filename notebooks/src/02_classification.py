@@ -124,7 +124,7 @@ for cell in ("lstm", "gru"):
     cell_rows = [r for r in rows if r["model"].startswith(cell)]
     if cell_rows:
         print(plots.format_table(cell_rows, columns, headers, formats=pct), "\n")
-print("\n".join(plots.wrap(line) for line in classification.table_notes(rows, len(splits.train))))
+print("\n".join(plots.wrap(line) for line in classification.table_notes(rows, len(splits.train), manifests)))
 
 # %% [markdown]
 # **Exercise 2.1.** A test accuracy $p$ on $n$ independent images is a binomial proportion. Return its
