@@ -13,7 +13,7 @@ from helpers.core import data as data_lib
 from helpers.core import reference, zoo
 from helpers.core.manifest import still_improving
 from helpers.core.reference import binomial_se, family_sentence, judge, verdict
-from helpers.core.spread import spread_for
+from helpers.core.spread import pooled, spread_for
 
 
 def predict_logits(model, images, batch_size: int = 500) -> np.ndarray:
@@ -206,12 +206,8 @@ def seed_models(summaries: dict) -> list[str]:
 
 def seed_spread(summaries: dict) -> float:
     """Seed-to-seed standard deviation of test accuracy (points), pooled over every model's seeds; 0 if unmeasured."""
-    groups = [np.asarray(seed_accuracies(summaries, m)) * 100 for m in seed_models(summaries)]
-    groups = [g for g in groups if len(g) >= 2]
-    if not groups:
-        return 0.0
-    dof = sum(len(g) - 1 for g in groups)
-    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof))
+    groups = {("classify", m): list(np.asarray(seed_accuracies(summaries, m)) * 100) for m in seed_models(summaries)}
+    return pooled(groups, "classify").sd
 
 
 def against_seeds_error(accuracy: float, seeds: int, seed_sd: float) -> float:
