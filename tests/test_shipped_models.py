@@ -78,12 +78,12 @@ def test_shipped_weights_give_the_same_outputs_in_both_formulations(task, name, 
     np.testing.assert_allclose(np.asarray(fused(x, training=False)), np.asarray(plain(x, training=False)),
                                atol=1e-5, rtol=0)
     # Training runs the XLA-compiled loop, whose tanh and sigmoid round differently from TensorFlow's: over
-    # 784 steps of trained weights that leaves differences of 1e-5 to 3e-5 of the logits' size (pixel
-    # logits reach -11 where the model is sure).
+    # 784 steps of trained weights that leaves differences of up to about 1e-4 of the logits' size (pixel
+    # logits reach -14 where the model is sure; the sharper the weights, the more the rounding grows).
     state = plain.get_layer("dropout").seed_generator.state.numpy()
     fused.get_layer("dropout").seed_generator.state.assign(state)
     np.testing.assert_allclose(np.asarray(fused(x, training=True)), np.asarray(plain(x, training=True)),
-                               atol=1e-4, rtol=5e-5)
+                               atol=5e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("task,name", SHIPPED, ids=[f"{t}-{n}" for t, n in SHIPPED])
