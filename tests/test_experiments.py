@@ -13,7 +13,8 @@ def test_every_run_trains_its_budget_and_differs_from_the_project_recipe_only_as
     for run_id, (experiment, model, changes, _) in experiments.RUNS.items():
         config = experiments.run_config(run_id)
         full = experiment == "full budget"
-        assert config["max_epochs"] == experiments.budget(run_id) == (changes["max_epochs"] if full else experiments.EPOCHS)
+        assert config["max_epochs"] == experiments.budget(run_id) == changes.get("max_epochs", experiments.EPOCHS)
+        assert "max_epochs" in changes or not full, run_id  # a full-budget run states its budget
         default = training.make_config(experiments.task_of(run_id), model, epochs=experiments.EPOCHS)
         changed = {k for k in config if config[k] != default[k]}
         assert changed <= set(changes), (run_id, changed)
@@ -32,13 +33,14 @@ def test_full_budget_runs_use_the_reports_rates_and_budget_with_a_long_patience(
 
 
 def test_a_longer_run_continues_the_shipped_full_budget_run_from_its_checkpoint(tmp_path, monkeypatch):
-    for run_id, earlier, epochs in (("gru_3x32-longer", "gru_3x32-report-full", 120),
-                                    ("gru_1x32-longer", "gru_1x32-report-full", 150)):
+    for run_id, earlier, epochs, changed in (("gru_3x32-longer", "gru_3x32-report-full", 120, set()),
+                                             ("gru_1x32-longer", "gru_1x32-report-full", 150, set()),
+                                             ("gru_1x128-longer", "gru_1x128-project", 100, {"patience"})):
         assert experiments.continues(run_id) == earlier
         config, before = experiments.run_config(run_id), experiments.run_config(earlier)
         assert config["max_epochs"] == epochs > before["max_epochs"]
-        assert {k: v for k, v in config.items() if k != "max_epochs"} == \
-            {k: v for k, v in before.items() if k != "max_epochs"}
+        assert {k for k in config if k != "max_epochs" and config[k] != before[k]} == changed
+        assert config["patience"] == experiments.FULL_PATIENCE >= before["patience"]
     shipped = {"config": experiments.run_config("gru_3x32-report-full")}
     monkeypatch.setattr(models, "read_manifest", lambda task, name: shipped)
     first = experiments.train_kwargs("gru_3x32-longer", out=tmp_path)

@@ -101,7 +101,7 @@ def recipe_problems(text: str) -> list[str]:
         if (float(low), float(high), int(first), int(last)) != (rates[0], rates[-1], steps[0], steps[-1]):
             found.append(f"decaying by {low}-{high} every {first}-{last}; the report's recipes {rates}, {steps}")
     summaries = [json.loads(p.read_text()) for p in sorted((paths.DATA_DIR / "experiments").glob("*.json"))]
-    controlled = [s for s in summaries if s["experiment"] != "full budget"]
+    controlled = [s for s in summaries if s["experiment"] not in ("full budget", "project recipe")]
     for epochs, batch in re.findall(r"(\d+)-epoch budget and batch (\d+)", text):
         budgets = {(s["config"]["max_epochs"], s["config"]["batch_size"]) for s in controlled}
         if budgets != {(int(epochs), int(batch))}:
@@ -133,14 +133,14 @@ def experiment_core_hours(folder=paths.DATA_DIR / "experiments") -> float:
                                         "cpu_count": summary["hardware"]["cpu_count"]}]
         return sum(r["seconds"] * r["cpu_count"] for r in runs) / 3600
 
-    summaries = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+    every = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
     # A run that is the shipped model was summarised without training: its time is the zoo's, not theirs.
-    summaries = {k: s for k, s in summaries.items() if not str(s.get("source", "")).startswith("the shipped model")}
+    summaries = {k: s for k, s in every.items() if not str(s.get("source", "")).startswith("the shipped model")}
     total = sum(core_hours(s) for s in summaries.values())
     for run_id in summaries:
         earlier = continues(run_id) if run_id in RUNS else None
-        if earlier in summaries:
-            total -= core_hours(summaries[earlier])
+        if earlier in every:
+            total -= core_hours(every[earlier])
     return total
 
 
@@ -218,7 +218,8 @@ def cost_problems(text: str, shipped: dict[str, dict], results: dict | None = No
     budgets = re.findall(r"experiment runs \((\d+) epochs each; the full-budget ones (\d+)-(\d+) epochs, continued "
                          r"to (\d+)-(\d+) by the longer ones\)", text)
     for quoted in budgets:
-        controlled = {budget(r) for r in RUNS if RUNS[r][0] != "full budget"}
+        # a "project recipe" run is a shipped model that a longer run continues: it trains nothing here
+        controlled = {budget(r) for r in RUNS if RUNS[r][0] not in ("full budget", "project recipe")}
         full = [budget(r) for r in RUNS if RUNS[r][0] == "full budget" and not continues(r)]
         longer = [budget(r) for r in RUNS if continues(r)]
         expected = (*map(str, sorted(controlled)), str(min(full)), str(max(full)), str(min(longer)), str(max(longer)))
@@ -274,8 +275,8 @@ def readme_cost_sentences(shipped: dict, results: dict) -> dict[str, tuple[str, 
     dearest = max(rows, key=lambda r: r["hours"])
     kind = "classifier" if dearest["task"] == "classify" else "pixel"
     spent = round(experiment_core_hours())
-    budgets = ("30 epochs each; the full-budget ones 80-100 epochs, continued to 120-150 by the longer ones",
-               "30 epochs each; the full-budget ones 80-100 epochs, continued to 100-150 by the longer ones")
+    budgets = ("30 epochs each; the full-budget ones 80-100 epochs, continued to 100-150 by the longer ones",
+               "30 epochs each; the full-budget ones 80-100 epochs, continued to 120-150 by the longer ones")
 
     def schedule(two, ratio):
         return (f"the {len(rows)} models take {sum(hours):.1f} hours one after another, {two:.1f} hours with 2 runs at "

@@ -2,7 +2,7 @@
 # The long runs of issue #28 on one GPU (the device tool), time-boxed and resumable, then back here.
 #
 #   bash data/in_progress/device.sh prepare            # here: wheels for Keras on PyTorch, and MNIST, into .device/
-#   device run: command "bash data/in_progress/device.sh train 8 gru_1x128-report-full pixel-gru_1x128-report-full",
+#   device run: command "bash data/in_progress/device.sh train 8 gru_1x128-longer",
 #               carry [".device"], timeout_s 600       # there: each run trains for at most 8 minutes
 #   bash data/in_progress/device.sh unpack FILES_AT    # here: the runs' folders and summaries from $OUT
 #

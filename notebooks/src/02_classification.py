@@ -228,9 +228,10 @@ print(plots.format_table(protocol, ["model", "epochs", "best_epoch", "val_accura
 # changes one ingredient of the project recipe. Three seeds of gru_3x32, cheap with the fused formulation,
 # give the deepest GRU a seed spread of its own for its verdict against the report. Beside them, the "full
 # budget" runs ask whether the report's own rates, trained for its whole budget with a patience of 20
-# epochs, beat the shipped GRUs on validation; the two "longer" runs continue the promoted ones past that
-# budget, the one further idea tried where a row stayed short. Runs not finished yet are listed with the
-# command that produces them.
+# epochs, beat the shipped GRUs on validation; the "longer" runs continue the shipped ones past their
+# budget with that patience, the one further idea tried where a row stayed short. For gru_1x128, whose
+# run at the report's rates lost on validation, that is the shipped project-recipe run (`gru_1x128-project`,
+# stopped by a patience of 8). Runs not finished yet are listed with the command that produces them.
 
 # %%
 summaries = experiments.load_summaries()
