@@ -231,12 +231,14 @@ print(plots.format_table(protocol, ["model", "epochs", "best_epoch", "val_accura
 # epochs, beat the shipped GRUs on validation; the "longer" runs continue the shipped ones past their
 # budget with that patience, the one further idea tried where a row stayed short. For gru_1x128, whose
 # run at the report's rates lost on validation, that is the shipped project-recipe run (`gru_1x128-project`,
-# stopped by a patience of 8). Runs not finished yet are listed with the command that produces them.
+# stopped by a patience of 8). The table gives each run's best epoch, its accuracy on validation and test,
+# and the test accuracy's binomial standard error (SE); runs not finished yet are listed with the command
+# that produces them.
 
 # %%
 summaries = experiments.load_summaries()
 print(plots.format_table(classification.experiment_rows(summaries), ["run", "tests", "best_epoch", "val_accuracy", "test_accuracy", "test_se"],
-                         ["run", "what it tests", "best", "val acc", "test acc", "SE"],
+                         ["run", "what it tests", "best", "val", "test", "SE"],
                          formats={"val_accuracy": "{:.2%}", "test_accuracy": "{:.2%}", "test_se": "{:.2%}"}))
 pending = experiments.unfinished("classify")
 print("\n" + plots.wrap(f"not run yet ({len(pending)}): python -m helpers.experiments --only {' '.join(pending)}") if pending else "")
