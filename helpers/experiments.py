@@ -80,7 +80,7 @@ RUNS = {
     "gru_1x32-longer": ("full budget", "gru_1x32", {**_report_rates("gru_1x32", 150), "continues": "gru_1x32-report-full"},
                         "the report's rates continued to 150 epochs"),
     "gru_1x128-project": ("project recipe", "gru_1x128", {"max_epochs": 60},
-                          "the project recipe, 60 epochs, patience 8 (shipped)"),
+                          "the project recipe, 60 epochs, patience 8 (shipped before)"),
     "gru_1x128-longer": ("full budget", "gru_1x128", {"max_epochs": 100, "patience": FULL_PATIENCE,
                                                       "continues": "gru_1x128-project"},
                          "the project recipe continued to 100 epochs, patience 20"),
