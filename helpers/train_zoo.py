@@ -6,7 +6,8 @@
     python -m helpers.train_zoo --ray HEAD:6379 --out /shared/runs   # every model at once, on a Ray cluster
 
 Each model is trained by :func:`helpers.core.training.train` as ``python -m helpers.train`` would, so the queue is
-resumable: run the same command again after an interruption. Shipped models are never touched. With ``--ray``
+resumable: run the same command again after an interruption. Shipped models are never touched; trained again
+(``--include-shipped``), each follows its manifest's recipe and epoch budget, so the run reproduces it. With ``--ray``
 each model is one Ray task (:mod:`helpers.cluster`); without it Ray is not imported.
 """
 
@@ -108,6 +109,19 @@ def queue(tasks, only, include_shipped: bool, models_dir, runs_dir, quick: bool 
     return chosen
 
 
+def train_options(task: str, name: str, models_dir, epochs: int | None, quick: bool = False) -> dict:
+    """``training.train`` keywords of one queued model: a shipped one keeps its manifest's recipe and budget."""
+    from helpers.core.training import shipped_recipe
+
+    recipe = shipped_recipe(task, name, models_dir)
+    budget = recipe.pop("max_epochs", None)
+    options = {"epochs": epochs if epochs is not None or quick else budget}
+    for key, keyword in (("batch_size", "batch_size"), ("learning_rate", "lr"), ("seed", "seed")):
+        if key in recipe:
+            options[keyword] = recipe.pop(key)
+    return {**options, **recipe}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m helpers.train_zoo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--status", action="store_true", help="print where every model stands and exit")
@@ -119,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tiny subsets, 2 epochs per model: a smoke test of the queue (never shipped)")
     parser.add_argument("--models-dir", default=str(MODELS_DIR), help=argparse.SUPPRESS)
     parser.add_argument("--include-shipped", action="store_true",
-                        help="also train models that are shipped (from scratch, into --out; data/models is untouched)")
+                        help="also train models that are shipped (from scratch at their manifests' recipes, into "
+                             "--out; data/models is untouched)")
     parser.add_argument("--max-minutes-now", type=float, dest="minutes",
                         help="time box for the whole queue: stop (resumably) before an epoch that would not end "
                              "within it; the queue ends at the first model left unfinished (with --ray: every run "
@@ -167,7 +182,8 @@ def _train_on_ray(args, todo: list[tuple[str, str]], out: str) -> int:
     out = Path(out).resolve()
     jobs = []
     for task, name in reversed(todo):
-        options = {"task": task, "name": name, "epochs": args.epochs, "quick": args.quick, "out": out}
+        options = {"task": task, "name": name, **train_options(task, name, args.models_dir, args.epochs, args.quick),
+                   "quick": args.quick, "out": out}
         jobs.append(cluster.Job(f"{task}/{name}", options, zoo.model_paths(task, name, out)[1].with_suffix(".log")))
     return cluster.dispatch(args, jobs, out)
 
@@ -193,8 +209,8 @@ def _train_here(args, todo: list[tuple[str, str]], out: str) -> int:
                 print("The time box is spent; run the same command to go on.")
                 return 0
         try:
-            manifest = training.train(task, name, epochs=args.epochs, out=out, splits=splits,
-                                      stop_after_seconds=box, quick=args.quick)
+            manifest = training.train(task, name, **train_options(task, name, args.models_dir, args.epochs, args.quick),
+                                      out=out, splits=splits, stop_after_seconds=box, quick=args.quick)
         except (ValueError, FloatingPointError, MnistFileError) as err:
             print(f"error: {task}/{name}: {err}", file=sys.stderr)
             return 2

@@ -121,6 +121,26 @@ def test_queue_skips_shipped_and_finished_models(models_dir, tmp_path, monkeypat
     assert [n for _, n, _ in calls] == ["gru_1x32", "gru_3x32"]
 
 
+def test_a_shipped_model_is_trained_again_at_its_manifests_recipe_and_budget(models_dir, tmp_path, monkeypatch):
+    """--include-shipped reproduces a shipped model whose recipe is not the default one; --epochs still wins."""
+    calls = []
+    monkeypatch.setattr(training, "train", lambda task, name, **kw: calls.append((task, name, kw)) or {})
+    _, path = models.model_paths("classify", "gru_1x32", models_dir)
+    manifest = json.loads(path.read_text())
+    manifest["config"].update(max_epochs=100, learning_rate=5e-3, decay_every=10, patience=20, seed=3)
+    path.write_text(json.dumps(manifest))
+    argv = ["--task", "classify", "--only", "gru_1x32", "gru_3x32", "--include-shipped", "--out",
+            str(tmp_path / "runs"), "--models-dir", str(models_dir)]
+    assert train_zoo.main(argv) == 0
+    shipped, unshipped = (kw for _, _, kw in calls)
+    assert (shipped["epochs"], shipped["lr"], shipped["seed"]) == (100, 5e-3, 3)
+    assert (shipped["decay_every"], shipped["patience"]) == (10, 20)
+    assert unshipped["epochs"] is None and "lr" not in unshipped  # not shipped: the default recipe
+    calls.clear()
+    assert train_zoo.main(argv + ["--epochs", "4"]) == 0
+    assert calls[0][2]["epochs"] == 4 and calls[0][2]["lr"] == 5e-3
+
+
 def test_nothing_to_train_says_so(models_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("nothing should train"))
     argv = ["--task", "classify", "--only", "gru_1x32", "--out", str(tmp_path / "runs"), "--models-dir",
