@@ -87,6 +87,9 @@ RUNS = {
     "pixel-gru_1x32-seed0": ("seeds", "gru_1x32", {"task": "pixel", "seed": 0}, "project recipe"),
     "pixel-gru_1x32-seed1": ("seeds", "gru_1x32", {"task": "pixel", "seed": 1}, "project recipe"),
     "pixel-gru_1x32-seed2": ("seeds", "gru_1x32", {"task": "pixel", "seed": 2}, "project recipe"),
+    "pixel-gru_3x32-seed0": ("seeds", "gru_3x32", {"task": "pixel", "seed": 0}, "project recipe"),
+    "pixel-gru_3x32-seed1": ("seeds", "gru_3x32", {"task": "pixel", "seed": 1}, "project recipe"),
+    "pixel-gru_3x32-seed2": ("seeds", "gru_3x32", {"task": "pixel", "seed": 2}, "project recipe"),
     "pixel-gru_1x128-report-full": ("full budget", "gru_1x128", _report_rates("gru_1x128", 100, "pixel"),
                                     "the report's pixel rates, 100 epochs, chrono, clipping"),
 }
